@@ -1,0 +1,39 @@
+# Reconstructing seen images from fMRI with Stable Diffusion, and explaining the
+# diffusion model with voxel-wise encoding models (Takagi & Nishimoto, CVPR 2023).
+# The rules are thin; the logic lives in the package under workflow/sdbrain.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
+sys.path.insert(0, PACKAGE_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_DIR, os.environ.get("PYTHONPATH")]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from sdbrain.config import validate_config
+from sdbrain.errors import InputError
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config, os.path.join(workflow.basedir, "config/schema.yaml"))
+except InputError as err:
+    sys.exit(f"ERROR: {err}")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/toy.smk"
+include: "workflow/rules/fmri.smk"
+include: "workflow/rules/model.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,34 @@
+# Helpers shared by the rules: the lists that rule `all` expands, and the inputs
+# that only exist when the toy world is generated.
+
+SUBJECTS = config["subjects"]
+ROIS = list(config["rois"])
+TOY = config["toy"]["enabled"]
+TOY_TRUTH = "results/toy/truth"
+
+
+def roi_files():
+    """Label volumes named by the ROIs (e.g. streams, brainmask)."""
+    return sorted({spec["file"] for spec in config["rois"].values()})
+
+
+def nsd_tree():
+    """The NSD root as an input when the workflow generates it (toy world), else nothing."""
+    return [config["nsd_root"]] if TOY else []
+
+
+def ingest_outputs(subject):
+    return expand(
+        "results/fmri/{subject}/{split}_{roi}.npy", subject=subject, split=["train", "test"], roi=ROIS
+    ) + expand("results/fmri/{subject}/voxels_{roi}.tsv", subject=subject, roi=ROIS) + [
+        f"results/fmri/{subject}/train_ids.tsv",
+        f"results/fmri/{subject}/test_ids.tsv",
+        f"results/fmri/{subject}/ingest_report.tsv",
+    ]
+
+
+def all_outputs():
+    out = ["results/model/summary.tsv"]
+    for subject in SUBJECTS:
+        out += ingest_outputs(subject)
+    return out

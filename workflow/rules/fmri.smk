@@ -1,0 +1,46 @@
+# NSD ingestion: a pre-flight check of every file the run needs and the train/test
+# split (all subjects), then per-subject ROI matrices.
+
+
+rule split:
+    input:
+        nsd_tree(),
+    output:
+        test_ids="results/fmri/test_ids.tsv",
+        inventory="results/fmri/inventory.tsv",
+    params:
+        nsd_root=config["nsd_root"],
+        subjects=SUBJECTS,
+        sessions=config["sessions"],
+        roi_files=roi_files(),
+    log:
+        "logs/fmri/split.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/split.py"
+
+
+rule ingest:
+    input:
+        test_ids="results/fmri/test_ids.tsv",
+    output:
+        ingest_outputs("{subject}"),
+    params:
+        nsd_root=config["nsd_root"],
+        sessions=config["sessions"],
+        rois=config["rois"],
+        ingest=config["ingest"],
+    log:
+        "logs/fmri/ingest_{subject}.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        # one session of masked voxels in memory; full NSD volumes are ~1 GB int16 per session
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../scripts/ingest.py"

@@ -1,0 +1,58 @@
+# The toy world: a miniature NSD on the grid of pycortex's demo subject, and a tiny
+# Stable-Diffusion-structured model with random weights.
+
+
+rule toy_grid:
+    output:
+        "results/toy/grid.npz",
+    params:
+        pycortex_dir=config["pycortex_dir"],
+        subject=config["toy"]["pycortex_subject"],
+        xfm=config["toy"]["pycortex_xfm"],
+        streams=config["toy"]["streams"],
+    log:
+        "logs/toy/grid.log",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/toy_grid.py"
+
+
+rule toy_nsd:
+    input:
+        grid="results/toy/grid.npz",
+    output:
+        root=directory(config["nsd_root"] if TOY else "results/toy/nsd"),
+        truth=directory(TOY_TRUTH),
+    params:
+        toy=config["toy"],
+    log:
+        "logs/toy/nsd.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/toy_nsd.py"
+
+
+rule toy_model:
+    input:
+        rules.toy_nsd.output.root,
+    output:
+        directory("results/toy/sd_random"),
+    params:
+        model=config["toy"]["model"],
+    log:
+        "logs/toy/model.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/toy_model.py"

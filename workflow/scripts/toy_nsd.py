@@ -1,0 +1,18 @@
+"""Rule toy_nsd: write the miniature NSD in the real layout, and its ground truth."""
+from pathlib import Path
+
+import numpy as np
+
+from sdbrain.errors import guarded
+from sdbrain.logs import setup
+from sdbrain.toy import write_toy_nsd
+
+
+def main():
+    log = setup(snakemake.log[0])
+    grid = dict(np.load(snakemake.input.grid))
+    write_toy_nsd(Path(snakemake.output.root), Path(snakemake.output.truth), grid, snakemake.params.toy)
+    log.info("toy NSD written to %s (truth in %s)", snakemake.output.root, snakemake.output.truth)
+
+
+guarded(main, snakemake.log[0])

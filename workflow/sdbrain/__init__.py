@@ -1,0 +1,1 @@
+"""sdbrain: fMRI -> Stable Diffusion reconstruction and encoding (Takagi & Nishimoto 2023)."""

@@ -1,0 +1,60 @@
+"""File contracts between stages: float32 arrays with the 73k ids of their rows.
+
+Every array that crosses a stage boundary is a ``.npy`` file whose rows are
+stimuli or trials; the 73k ids (1-based, as NSD's ``73KID``) of those rows sit
+beside it in a one-column TSV. Readers check the ids instead of assuming an order.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+ID_COLUMN = "nsd_id"
+
+
+def write_ids(path: str | Path, ids) -> None:
+    tmp = f"{path}.tmp"
+    pd.DataFrame({ID_COLUMN: np.asarray(ids, dtype=np.int64)}).to_csv(tmp, sep="\t", index=False)
+    os.replace(tmp, path)
+
+
+def read_ids(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: id file is missing")
+    table = pd.read_csv(path, sep="\t")
+    if ID_COLUMN not in table:
+        raise InputError(f"{path}: expected a column '{ID_COLUMN}', found {list(table.columns)}")
+    return table[ID_COLUMN].to_numpy(np.int64)
+
+
+def save_array(path: str | Path, array: np.ndarray) -> None:
+    """Write float32 ``.npy`` atomically (temporary name, then rename)."""
+    tmp = f"{path}.tmp.npy"
+    np.save(tmp, np.asarray(array, dtype=np.float32))
+    os.replace(tmp, path)
+
+
+def load_rows(array_path: str | Path, ids_path: str | Path, expected_ids=None, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Load an array and its row ids; check they agree in length and, if given, with ``expected_ids``."""
+    array = np.load(array_path, mmap_mode="r" if mmap else None)
+    ids = read_ids(ids_path)
+    if array.shape[0] != len(ids):
+        raise InputError(f"{array_path}: {array.shape[0]} rows but {ids_path} lists {len(ids)} ids")
+    if expected_ids is not None and not np.array_equal(ids, np.asarray(expected_ids)):
+        raise InputError(f"{ids_path}: row ids do not match the expected stimulus order")
+    return array, ids
+
+
+def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: str) -> np.ndarray:
+    """Rows of ``array`` (labelled ``ids``) in the order of ``wanted``; every wanted id must be present."""
+    position = {int(i): r for r, i in enumerate(ids)}
+    missing = [int(i) for i in wanted if int(i) not in position]
+    if missing:
+        raise InputError(f"{source}: no row for {len(missing)} stimulus ids, e.g. {missing[:5]}")
+    return array[[position[int(i)] for i in wanted]]

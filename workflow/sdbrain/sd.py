@@ -1,0 +1,68 @@
+"""Loading a Stable Diffusion pipeline from a local diffusers directory, offline.
+
+Later stages (z, c, z_c, U-Net features, reconstruction) build on ``load_pipeline``.
+Nothing here reaches a model hub: offline mode is forced and every component must
+be present in the directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .errors import InputError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+COMPONENTS = ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
+
+
+def check_model_dir(model_dir: str | Path) -> Path:
+    """Raise a one-line InputError unless ``model_dir`` holds a diffusers SD pipeline."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise InputError(f"model_dir '{model_dir}' is not a directory (a local Stable Diffusion pipeline in diffusers format is expected)")
+    index = model_dir / "model_index.json"
+    if not index.exists():
+        raise InputError(f"model_dir '{model_dir}': no model_index.json (not a diffusers pipeline directory)")
+    listed = json.loads(index.read_text())
+    missing = [c for c in COMPONENTS if c not in listed or not (model_dir / c).is_dir() or not any((model_dir / c).iterdir())]
+    if missing:
+        raise InputError(f"model_dir '{model_dir}': missing component(s) {missing}")
+    return model_dir
+
+
+def load_pipeline(model_dir: str | Path, device: str = "cpu", dtype=None):
+    """The Stable Diffusion pipeline in ``model_dir`` (DDIM scheduler), loaded offline."""
+    import torch
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    model_dir = check_model_dir(model_dir)
+    dtype = dtype or (torch.float16 if device.startswith("cuda") else torch.float32)
+    pipe = StableDiffusionPipeline.from_pretrained(model_dir, dtype=dtype, local_files_only=True,
+                                                   safety_checker=None, feature_extractor=None,
+                                                   requires_safety_checker=False)
+    if len(pipe.tokenizer) == 0 or pipe.tokenizer.vocab_size == 0:
+        raise InputError(f"model_dir '{model_dir}': tokenizer has an empty vocabulary")
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def summary(pipe):
+    """Components of a pipeline with their classes and sizes, and the latent shape of z."""
+    import pandas as pd
+
+    rows = []
+    for name in COMPONENTS:
+        part = getattr(pipe, name)
+        n = sum(p.numel() for p in part.parameters()) if hasattr(part, "parameters") else 0
+        rows.append({"component": name, "class": type(part).__name__, "parameters": n, "detail": ""})
+    image = pipe.vae.config.sample_size
+    factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    rows.append({"component": "z", "class": "latent", "parameters": 0,
+                 "detail": f"{pipe.vae.config.latent_channels}x{image // factor}x{image // factor} at {image}px"})
+    rows.append({"component": "c", "class": "text embedding", "parameters": 0,
+                 "detail": f"{pipe.tokenizer.model_max_length}x{pipe.text_encoder.config.hidden_size}"})
+    return pd.DataFrame(rows)
