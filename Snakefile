@@ -8,9 +8,9 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-PACKAGE_DIR = os.path.join(workflow.basedir, "workflow")
-sys.path.insert(0, PACKAGE_DIR)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_DIR, os.environ.get("PYTHONPATH")]))
+# The package is importable here, and in every script through the link
+# workflow/scripts/sdbrain (Snakemake puts a script's folder on its path).
+sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -9,7 +9,8 @@ rule split:
         test_ids="results/fmri/test_ids.tsv",
         inventory="results/fmri/inventory.tsv",
     params:
-        nsd_root=config["nsd_root"],
+        # NSD itself is not an input (it is read in place, and checked by the script)
+        nsd_root=lambda wildcards: config["nsd_root"],
         subjects=SUBJECTS,
         sessions=config["sessions"],
         roi_files=roi_files(),

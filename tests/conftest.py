@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny synthetic grid and a toy NSD tree written in the real layout."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from sdbrain import nsd, toy  # noqa: E402
+
+SMALL = dict(seed=3, n_subjects=2, n_sessions=3, trials_per_session=40, n_shared=10, shared_repeats=3,
+             train_repeats=2, image_size=32, noise_sd=1.0, amplitude=1.0, mixed_amplitude=0.5)
+ROIS = {"early": {"file": "streams", "labels": [1]}, "ventral": {"file": "streams", "labels": [5]},
+        "brain": {"file": "brainmask", "labels": [1]}}
+
+
+def small_grid() -> dict:
+    """An ellipsoidal 'brain' on a (8, 12, 14) grid: early ROI at the back, ventral below, one lateral label."""
+    z, y, x = np.meshgrid(np.arange(8), np.arange(12), np.arange(14), indexing="ij")
+    mask = ((z - 3.5) / 4) ** 2 + ((y - 5.5) / 6) ** 2 + ((x - 6.5) / 7) ** 2 < 1
+    streams = np.zeros(mask.shape, dtype=np.int16)
+    streams[mask & (y < 4)] = 1
+    streams[mask & (y >= 4) & (z < 2)] = 5
+    streams[mask & (y >= 8) & (z > 5)] = 6
+    return {"mask": mask, "streams": streams, "affine": np.diag([1.8, 1.8, 1.8, 1.0])}
+
+
+def write_tree(root: Path, **overrides) -> nsd.Layout:
+    params = {**SMALL, **overrides}
+    toy.write_toy_nsd(root / "nsd", root / "truth", small_grid(), params)
+    return nsd.Layout(root / "nsd")
+
+
+@pytest.fixture(scope="session")
+def toy_tree(tmp_path_factory) -> nsd.Layout:
+    """A read-only toy NSD (do not modify: copy it with ``copy_tree``)."""
+    return write_tree(tmp_path_factory.mktemp("toy"))
+
+
+@pytest.fixture
+def copy_tree(toy_tree, tmp_path):
+    """A private copy of the toy NSD that a test may damage."""
+    shutil.copytree(toy_tree.root.parent, tmp_path / "copy")
+    return nsd.Layout(tmp_path / "copy" / "nsd")
+
+
+def snakemake(*args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the workflow's Snakefile with the test's working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(cwd),
+           "--workflow-profile", str(ROOT / "profiles/default"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
