@@ -18,7 +18,7 @@ from sdbrain.config import validate_config
 from sdbrain.errors import InputError
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config/config.yaml")
 
 
 try:

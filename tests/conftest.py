@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
@@ -48,6 +49,14 @@ def copy_tree(toy_tree, tmp_path):
     """A private copy of the toy NSD that a test may damage."""
     shutil.copytree(toy_tree.root.parent, tmp_path / "copy")
     return nsd.Layout(tmp_path / "copy" / "nsd")
+
+
+def write_nsd_config(path: Path, nsd_root: Path, model_dir: Path, subjects=("subj01", "subj02"), sessions=(1, 2, 3)) -> Path:
+    """config/nsd.yaml with the keys a user edits pointed at a toy tree."""
+    config = yaml.safe_load((ROOT / "config/nsd.yaml").read_text())
+    config.update(nsd_root=str(nsd_root), model_dir=str(model_dir), subjects=list(subjects), sessions=list(sessions))
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def snakemake(*args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -155,17 +155,16 @@ def check_subject(layout: Layout, subject: str, sessions, roi_files, problems: l
             problems.append(f"{path}: volume shape (Z, Y, X) {shape} differs from the brain mask's {reference}")
     for session in sessions:
         path = layout.betas(subject, session)
+        n = None if trials is None else int((trials["SESSION"] == session).sum())
+        if n == 0:
+            problems.append(f"{layout.responses(subject)}: no trials for session {session}")
         shape = _betas_shape(path, problems)
         if shape is None:
             continue
         if reference is not None and tuple(shape[1:]) != reference:
             problems.append(f"{path}: betas volume {tuple(shape[1:])} differs from the ROI volumes {reference}")
-        if trials is not None:
-            n = int((trials["SESSION"] == session).sum())
-            if n == 0:
-                problems.append(f"{layout.responses(subject)}: no trials for session {session}")
-            elif shape[0] != n:
-                problems.append(f"{path}: {shape[0]} trials but responses.tsv lists {n} for session {session}")
+        if n and shape[0] != n:
+            problems.append(f"{path}: {shape[0]} trials but responses.tsv lists {n} for session {session}")
 
 
 def check_stimuli(layout: Layout, problems: list[str]) -> None:

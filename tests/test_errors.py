@@ -1,0 +1,101 @@
+"""Bad input: one sentence naming the file or key, and nothing half-written."""
+import nibabel as nib
+import numpy as np
+import pytest
+
+from conftest import snakemake, write_nsd_config
+from sdbrain import ingest, nsd, sd
+from sdbrain.errors import InputError
+
+SUBJECTS, SESSIONS = ["subj01", "subj02"], [1, 2, 3]
+FILES = {"streams", "brainmask"}
+
+
+def check(layout, subjects=SUBJECTS):
+    with pytest.raises(InputError) as err:
+        nsd.check_tree(layout, subjects, SESSIONS, FILES)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_intact_tree_passes(toy_tree):
+    nsd.check_tree(toy_tree, SUBJECTS, SESSIONS, FILES)
+
+
+def test_missing_session_file(copy_tree):
+    path = copy_tree.betas("subj02", 2)
+    path.unlink()
+    message = check(copy_tree)
+    assert f"{path}: missing" in message and "1 problem" in message
+
+
+def test_truncated_hdf5(copy_tree):
+    path = copy_tree.betas("subj01", 3)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert f"{path}: not a readable HDF5 file" in check(copy_tree)
+
+
+def test_roi_of_the_wrong_shape(copy_tree):
+    path = copy_tree.roi("subj01", "streams")
+    image = nib.load(path)
+    nib.save(nib.Nifti1Image(np.zeros((5, 5, 5), dtype=np.int16), image.affine), path)
+    message = check(copy_tree)
+    assert str(path) in message and "differs" in message
+
+
+def test_unknown_subject(toy_tree):
+    message = check(toy_tree, SUBJECTS + ["subj07"])
+    assert "subject 'subj07' not found" in message
+
+
+def test_every_problem_is_listed(copy_tree):
+    copy_tree.betas("subj01", 1).unlink()
+    copy_tree.betas("subj02", 3).unlink()
+    message = check(copy_tree)
+    assert "2 problems" in message and "betas_session01" in message and "betas_session03" in message
+
+
+def test_session_missing_from_responses(toy_tree):
+    with pytest.raises(InputError, match="no trials for session 4"):
+        nsd.check_tree(toy_tree, SUBJECTS, [1, 4], FILES)
+
+
+def test_empty_roi(toy_tree, tmp_path):
+    with pytest.raises(InputError, match=r"ROI 'v4' is empty: no voxel of .*streams.nii.gz has label\(s\) \[2\]"):
+        ingest.ingest_subject(toy_tree, "subj01", [1], {"v4": {"file": "streams", "labels": [2]}}, np.array([1]), tmp_path)
+    assert not list(tmp_path.iterdir()), "no partial output"
+
+
+def test_model_dir_missing_or_incomplete(tmp_path):
+    with pytest.raises(InputError, match="is not a directory"):
+        sd.check_model_dir(tmp_path / "nowhere")
+    (tmp_path / "m").mkdir()
+    with pytest.raises(InputError, match="no model_index.json"):
+        sd.check_model_dir(tmp_path / "m")
+    (tmp_path / "m" / "model_index.json").write_text('{"vae": ["diffusers", "AutoencoderKL"]}')
+    (tmp_path / "m" / "vae").mkdir()
+    with pytest.raises(InputError, match=r"missing component\(s\) \['vae', 'text_encoder', 'tokenizer', 'unet', 'scheduler'\]"):
+        sd.check_model_dir(tmp_path / "m")
+
+
+def test_config_value_of_the_wrong_type(tmp_path):
+    result = snakemake("-n", "--config", "sessions=abc", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "ERROR: config key 'sessions': 'abc' is not of type 'array'" in result.stderr
+    result = snakemake("-n", "--config", "subjects=[subj09]", cwd=tmp_path)
+    assert result.returncode != 0 and "config key 'subjects[0]'" in result.stderr
+
+
+def test_workflow_stops_on_a_missing_session_without_output(copy_tree, tmp_path):
+    copy_tree.betas("subj01", 2).unlink()
+    work = tmp_path / "run"
+    work.mkdir()
+    config = write_nsd_config(work / "nsd.yaml", copy_tree.root, model_dir=tmp_path)
+    result = snakemake("--cores", "1", "--configfile", str(config), "--until", "split", cwd=work)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
+    # the sentence is printed, and shown again from the rule's log by the profile's show-failed-logs
+    assert len(set(lines)) == 1 and "1 problem" in lines[0] and "betas_session02.hdf5: missing" in lines[0]
+    assert not (work / "results/fmri/test_ids.tsv").exists() and not (work / "results/fmri/inventory.tsv").exists()
