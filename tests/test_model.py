@@ -1,0 +1,53 @@
+"""The SD-structured fixture loads through from_pretrained(local_dir), offline."""
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from sdbrain import toy, toy_model
+
+PARAMS = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
+WORDS = sorted({w for scene in toy.sample_scenes(40, __import__("numpy").random.default_rng(0))
+                for c in toy.captions(scene) for w in c.split()})
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "sd"
+    toy_model.build_random_pipeline(out, WORDS, PARAMS)
+    return out
+
+
+def test_tokenizer_covers_the_toy_words():
+    tokenizer = toy_model.build_tokenizer(WORDS, 77)
+    assert tokenizer.model_max_length == 77
+    ids = tokenizer("a small red circle on a blue background")["input_ids"]
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert tokens[0] == "<|startoftext|>" and tokens[-1] == "<|endoftext|>"
+    assert tokens[1:-1] == ["a</w>", "small</w>", "red</w>", "circle</w>", "on</w>", "a</w>", "blue</w>", "background</w>"]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "a small red circle on a blue background"
+
+
+def test_loads_offline_with_no_cache_and_generates(model_dir, tmp_path):
+    """A fresh process, no hub cache, offline: loading and a 2-step generation work."""
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from sdbrain.sd import load_pipeline\n"
+        "pipe = load_pipeline(%r)\n"
+        "assert len(pipe.tokenizer) > 500 and pipe.tokenizer.model_max_length == 77\n"
+        "image = pipe('a red circle', num_inference_steps=2, height=64, width=64, output_type='np').images\n"
+        "print(image.shape)\n" % (str(ROOT / "workflow"), str(model_dir)))
+    env = {**os.environ, "HF_HOME": str(tmp_path / "empty_hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(1, 64, 64, 3)" in result.stdout
+    assert not (tmp_path / "empty_hf" / "hub").exists() or not any((tmp_path / "empty_hf" / "hub").iterdir())
+
+
+def test_saved_in_diffusers_layout(model_dir):
+    for component in ("vae", "text_encoder", "tokenizer", "unet", "scheduler"):
+        assert (model_dir / component).is_dir()
+    assert (model_dir / "model_index.json").exists()

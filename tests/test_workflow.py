@@ -1,0 +1,84 @@
+"""The Snakemake wiring: dry runs of the default and NSD configs, and a tiny toy run end to end."""
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake, write_nsd_config
+from sdbrain import ingest, toy_model
+from sdbrain.io import read_ids
+
+
+def planned_jobs(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    lines = stdout.split("Job stats:")[1].splitlines()[3:]
+    jobs = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_default_config_dry_run(tmp_path):
+    result = snakemake("-n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert planned_jobs(result.stdout) == {"toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2,
+                                           "model_summary": 1, "all": 1}
+
+
+def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
+    toy_model.build_random_pipeline(tmp_path / "sd", ["a", "red", "circle"], yaml.safe_load(
+        (ROOT / "config/config.yaml").read_text())["toy"]["model"])
+    config = write_nsd_config(tmp_path / "nsd.yaml", toy_tree.root, tmp_path / "sd")
+    result = snakemake("-n", "--configfile", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert planned_jobs(result.stdout) == {"split": 1, "ingest": 2, "model_summary": 1, "all": 1}
+    for subject in ("subj01", "subj02"):
+        assert f"results/fmri/{subject}/train_early.npy" in result.stdout
+
+
+TINY = {
+    "subjects": ["subj01", "subj02"],
+    "sessions": [1, 2],
+    "toy": {"enabled": True, "n_subjects": 2, "n_sessions": 3, "trials_per_session": 30, "n_shared": 6,
+            "shared_repeats": 3, "train_repeats": 2, "image_size": 32,
+            "model": {"image_size": 32, "vae_channels": [8, 16], "unet_channels": [16, 32], "text_width": 32}},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    (work / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    result = snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work
+
+
+def test_tiny_toy_run_end_to_end(tiny_run):
+    work = tiny_run
+    for subject in ("subj01", "subj02"):
+        out = work / "results/fmri" / subject
+        report = pd.read_csv(out / "ingest_report.tsv", sep="\t").set_index("roi")
+        assert set(report.index) == {"early", "ventral", "brain"}
+        assert report.loc["early", "voxels"] == 1678, "V1+V2+V3 of pycortex's S1"
+        x, ids, _ = ingest.load_betas(out, "brain", "train")
+        truth = np.load(work / "results/toy/truth" / f"{subject}.npz")
+        assert x.shape[1] == truth["voxels"].size
+        row = {int(i): r for r, i in enumerate(truth["signal_ids"])}
+        residual = x - truth["signal"][[row[int(i)] for i in ids]]
+        assert residual.std() == pytest.approx(1.0, rel=0.02)
+    assert np.array_equal(read_ids(work / "results/fmri/subj01/test_ids.tsv"), read_ids(work / "results/fmri/test_ids.tsv"))
+    summary = pd.read_csv(work / "results/model/summary.tsv", sep="\t").set_index("component")
+    assert summary.loc["z", "detail"] == "4x16x16 at 32px"
+    for log in ("toy/grid", "toy/nsd", "toy/model", "fmri/split", "fmri/ingest_subj01", "model/summary"):
+        assert (work / "logs" / f"{log}.log").stat().st_size > 0
+    # pycortex wrote its config and caches into the workflow's folders
+    assert (work / "results/pycortex/config/pycortex/options.cfg").exists()
+
+
+def test_tiny_toy_run_is_complete_and_rerun_does_nothing(tiny_run):
+    result = snakemake("-n", "--configfile", "tiny.yaml", cwd=tiny_run)
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
