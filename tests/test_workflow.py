@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, snakemake, write_nsd_config
-from sdbrain import ingest, toy_model
+from conftest import ROOT, snakemake
+from sdbrain import ingest
 from sdbrain.io import read_ids
 
 
@@ -29,13 +29,12 @@ def test_default_config_dry_run(tmp_path):
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
-    toy_model.build_random_pipeline(tmp_path / "sd", ["a", "red", "circle"], yaml.safe_load(
-        (ROOT / "config/config.yaml").read_text())["toy"]["model"])
-    config = write_nsd_config(tmp_path / "nsd.yaml", toy_tree.root, tmp_path / "sd")
-    result = snakemake("-n", "--configfile", str(config), cwd=tmp_path)
+    """The NSD config as shipped, pointed at a toy tree: the per-subject DAG, no toy rules."""
+    result = snakemake("-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={toy_tree.root}",
+                       cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert planned_jobs(result.stdout) == {"split": 1, "ingest": 2, "model_summary": 1, "all": 1}
-    for subject in ("subj01", "subj02"):
+    assert planned_jobs(result.stdout) == {"split": 1, "ingest": 4, "model_summary": 1, "all": 1}
+    for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
 
 

@@ -5,6 +5,7 @@ SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
 TOY = config["toy"]["enabled"]
 TOY_TRUTH = "results/toy/truth"
+TOY_MODEL = "results/toy/sd_random"
 
 
 def roi_files():
@@ -15,6 +16,11 @@ def roi_files():
 def nsd_tree():
     """The NSD root as an input when the workflow generates it (toy world), else nothing."""
     return [config["nsd_root"]] if TOY else []
+
+
+def model_input():
+    """The model directory as an input when the workflow builds it (toy world), else nothing."""
+    return [config["model_dir"]] if TOY and config["model_dir"] == TOY_MODEL else []
 
 
 def ingest_outputs(subject):

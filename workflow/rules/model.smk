@@ -3,9 +3,12 @@
 
 rule model_summary:
     input:
-        config["model_dir"],
+        model_input(),
     output:
         "results/model/summary.tsv",
+    params:
+        # a user's model is read in place (and checked by the script); the toy model is built
+        model_dir=lambda wildcards: config["model_dir"],
     log:
         "logs/model/summary.log",
     conda:

@@ -44,7 +44,7 @@ rule toy_model:
     input:
         rules.toy_nsd.output.root,
     output:
-        directory("results/toy/sd_random"),
+        directory(TOY_MODEL),
     params:
         model=config["toy"]["model"],
     log:

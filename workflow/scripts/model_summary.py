@@ -6,8 +6,9 @@ from sdbrain.sd import load_pipeline, summary
 
 def main():
     log = setup(snakemake.log[0])
-    table = summary(load_pipeline(snakemake.input[0]))
-    log.info("model %s:\n%s", snakemake.input[0], table.to_string(index=False))
+    model_dir = snakemake.params.model_dir
+    table = summary(load_pipeline(model_dir))
+    log.info("model %s:\n%s", model_dir, table.to_string(index=False))
     table.to_csv(snakemake.output[0], sep="\t", index=False)
 
 
