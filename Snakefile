@@ -31,6 +31,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/fmri.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/reconstruct.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

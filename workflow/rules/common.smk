@@ -33,8 +33,21 @@ def ingest_outputs(subject):
     ]
 
 
+METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
+ZC_MAIN = METHODS[2]
+# Figures made with the toy world's random model say so on their face.
+MODEL_NOTE = (
+    "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
+    if TOY and config["model_dir"] == TOY_MODEL
+    else ""
+)
+
+
 def all_outputs():
     out = ["results/model/summary.tsv"]
     for subject in SUBJECTS:
         out += ingest_outputs(subject)
+    out += expand("results/decode/{subject}/{target}_scores_images.tsv", subject=SUBJECTS, target=["z", "c"])
+    out += expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS)
+    out += expand("results/figures/fig3_{subject}.png", subject=SUBJECTS) + ["results/figures/fig4.png"]
     return out

@@ -224,3 +224,16 @@ def inventory(layout: Layout, subjects, sessions) -> pd.DataFrame:
             rows.append({"subject": subject, "session": session, "trials": shape[0],
                          "volume_zyx": "x".join(map(str, shape[1:])), "path": str(path)})
     return pd.DataFrame(rows)
+
+
+def read_images(layout: Layout, ids) -> np.ndarray:
+    """(n, H, W, 3) uint8 images of the given 73k ids (1-based), in the order given."""
+    ids = np.asarray(ids, dtype=np.int64)
+    with h5py.File(layout.stimuli, "r") as f:
+        brick = f["imgBrick"]
+        bad = ids[(ids < 1) | (ids > brick.shape[0])]
+        if bad.size:
+            raise InputError(f"{layout.stimuli}: imgBrick holds {brick.shape[0]} images; no image for 73k id(s) {bad[:5].tolist()}")
+        images = brick[np.unique(ids) - 1]  # h5py reads increasing, unique indices
+    position = np.searchsorted(np.unique(ids), ids)
+    return images[position]

@@ -66,3 +66,19 @@ def summary(pipe):
     rows.append({"component": "c", "class": "text embedding", "parameters": 0,
                  "detail": f"{pipe.tokenizer.model_max_length}x{pipe.text_encoder.config.hidden_size}"})
     return pd.DataFrame(rows)
+
+
+def device(name: str = "auto") -> str:
+    """'auto' -> 'cuda' when a GPU is present, else 'cpu'."""
+    import torch
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device '{name}' requested but no CUDA GPU is available")
+    return name
+
+
+def chunk(ids, k: int, n_chunks: int):
+    """The k-th (0-based) of ``n_chunks`` contiguous, near-equal parts of ``ids``."""
+    import numpy as np
+    return np.array_split(np.asarray(ids), n_chunks)[k]

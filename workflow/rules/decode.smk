@@ -1,0 +1,34 @@
+# Decoders: ridge from the early ROI to z and from the ventral ROI to c (per subject).
+
+
+rule decode:
+    input:
+        train=lambda w: f"results/fmri/{w.subject}/train_{config['decode']['roi'][w.target]}.npy",
+        test=lambda w: f"results/fmri/{w.subject}/test_{config['decode']['roi'][w.target]}.npy",
+        voxels=lambda w: f"results/fmri/{w.subject}/voxels_{config['decode']['roi'][w.target]}.tsv",
+        train_ids="results/fmri/{subject}/train_ids.tsv",
+        test_ids="results/fmri/{subject}/test_ids.tsv",
+        features="results/features/{target}.npy",
+        feature_ids="results/features/{target}_ids.tsv",
+    output:
+        prediction="results/decode/{subject}/{target}_test.npy",
+        ids="results/decode/{subject}/{target}_test_ids.tsv",
+        alphas="results/decode/{subject}/{target}_alphas.npy",
+        target_scores="results/decode/{subject}/{target}_scores_targets.tsv",
+        image_scores="results/decode/{subject}/{target}_scores_images.tsv",
+    wildcard_constraints:
+        target="z|c",
+    params:
+        roi=lambda w: config["decode"]["roi"][w.target],
+        decode=config["decode"],
+    log:
+        "logs/decode/{subject}_{target}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=32000,
+        runtime=120,
+    script:
+        "../scripts/decode.py"

@@ -1,0 +1,45 @@
+# Figures of reconstructions: Fig. 3 (one subject, all methods) and Fig. 4 (all subjects).
+
+
+rule fig3:
+    input:
+        nsd_tree(),
+        test_ids="results/fmri/test_ids.tsv",
+        manifests=lambda w: [f"results/reconstruct/{w.subject}/{m}/manifest.tsv" for m in ("z", "c", ZC_MAIN)],
+    output:
+        png="results/figures/fig3_{subject}.png",
+        pdf="results/figures/fig3_{subject}.pdf",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        n_images=config["figures"]["n_images"],
+        labels=["X_z", "X_c", f"X_zc (s={config['reconstruct']['strengths'][0]})"],
+        title=lambda w: f"Fig. 3: reconstructions, {w.subject}",
+        note=MODEL_NOTE,
+    log:
+        "logs/figures/fig3_{subject}.log",
+    conda:
+        "../../envs/maps.yaml"
+    script:
+        "../scripts/figure_reconstructions.py"
+
+
+rule fig4:
+    input:
+        nsd_tree(),
+        test_ids="results/fmri/test_ids.tsv",
+        manifests=expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=ZC_MAIN),
+    output:
+        png="results/figures/fig4.png",
+        pdf="results/figures/fig4.pdf",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        n_images=config["figures"]["n_images"],
+        labels=[f"X_zc {s}" for s in SUBJECTS],
+        title="Fig. 4: the same images across subjects",
+        note=MODEL_NOTE,
+    log:
+        "logs/figures/fig4.log",
+    conda:
+        "../../envs/maps.yaml"
+    script:
+        "../scripts/figure_reconstructions.py"

@@ -1,0 +1,55 @@
+# Reconstruction of the test images from the decoded z and c: X_z, X_c and X_zc
+# (one per strength), in chunks of test images, n samples each.
+
+RECON_CHUNKS = range(config["reconstruct"]["n_chunks"])
+
+
+def decoded_inputs(wildcards):
+    """The decoded features a method needs: z (z, zc) and c (c, zc)."""
+    needs = {"z": ["z"], "c": ["c"]}.get(wildcards.method, ["z", "c"])
+    out = {}
+    for target in needs:
+        out[target] = f"results/decode/{wildcards.subject}/{target}_test.npy"
+        out[f"{target}_ids"] = f"results/decode/{wildcards.subject}/{target}_test_ids.tsv"
+    return out
+
+
+rule reconstruct:
+    input:
+        unpack(decoded_inputs),
+        model=model_input(),
+    output:
+        directory("results/reconstruct/{subject}/{method}/chunk{chunk}"),
+    wildcard_constraints:
+        method=r"z|c|zc[0-9.]+",
+        chunk=r"\d+",
+    params:
+        model_dir=lambda wildcards: config["model_dir"],
+        z_size=config["features"]["z_size"],
+        reconstruct=config["reconstruct"],
+    log:
+        "logs/reconstruct/{subject}_{method}_chunk{chunk}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=240,
+    script:
+        "../scripts/reconstruct.py"
+
+
+rule reconstruct_manifest:
+    input:
+        expand("results/reconstruct/{{subject}}/{{method}}/chunk{chunk}", chunk=RECON_CHUNKS),
+    output:
+        "results/reconstruct/{subject}/{method}/manifest.tsv",
+    wildcard_constraints:
+        method=r"z|c|zc[0-9.]+",
+    log:
+        "logs/reconstruct/{subject}_{method}_manifest.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/reconstruct_manifest.py"

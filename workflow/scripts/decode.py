@@ -1,0 +1,39 @@
+"""Rule decode: ridge from one ROI to z or c for one subject; test predictions and scores."""
+import numpy as np
+import pandas as pd
+
+from sdbrain.decode import decode
+from sdbrain.errors import guarded
+from sdbrain.ingest import load_betas
+from sdbrain.io import load_rows, save_array, write_ids
+from sdbrain.logs import setup
+from pathlib import Path
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p, out = snakemake.params, snakemake.output
+    subject, target = snakemake.wildcards.subject, snakemake.wildcards.target
+    betas_dir = Path(snakemake.input.train_ids).parent
+    x_train, train_ids, voxels = load_betas(betas_dir, p.roi, "train")
+    x_test, test_ids, _ = load_betas(betas_dir, p.roi, "test")
+    features, feature_ids = load_rows(snakemake.input.features, snakemake.input.feature_ids, mmap=True)
+    log.info("%s: %s (%d voxels, %d train trials, %d test images) -> %s (%d targets)", subject, p.roi,
+             x_train.shape[1], len(train_ids), len(test_ids), target, features.shape[1])
+    result = decode(x_train, train_ids, x_test, test_ids, features, feature_ids, p.decode, snakemake.input.features)
+    low, high = result.edges
+    log.info("backend %s; chosen alphas: %s", result.backend,
+             dict(zip(*np.unique(result.alphas, return_counts=True))))
+    for edge, fraction in (("smallest", low), ("largest", high)):
+        if fraction > p.decode["edge_warning"]:
+            log.warning("%.0f%% of the %s alphas are the grid's %s value: widen decode.alphas", 100 * fraction, target, edge)
+    log.info("test r: mean over targets %.3f, mean over images %.3f", np.nanmean(result.target_r), np.nanmean(result.image_r))
+    save_array(out.prediction, result.prediction)
+    write_ids(out.ids, test_ids)
+    np.save(out.alphas, result.alphas)
+    pd.DataFrame({"target": np.arange(len(result.target_r)), "alpha": result.alphas, "r": result.target_r}).to_csv(
+        out.target_scores, sep="\t", index=False)
+    pd.DataFrame({"nsd_id": test_ids, "r": result.image_r}).to_csv(out.image_scores, sep="\t", index=False)
+
+
+guarded(main, snakemake.log[0])

@@ -1,0 +1,30 @@
+"""Rule features: z or c of one chunk of the stimuli, with the model loaded once."""
+import numpy as np
+
+from sdbrain import features, nsd, sd
+from sdbrain.errors import guarded
+from sdbrain.io import read_ids, save_array, write_ids
+from sdbrain.logs import setup
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p = snakemake.params
+    target, k = snakemake.wildcards.target, int(snakemake.wildcards.chunk)
+    ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"])
+    device = sd.device(p.features["device"])
+    pipe = sd.load_pipeline(p.model_dir, device)
+    layout = nsd.Layout(p.nsd_root)
+    if target == "z":
+        images = nsd.read_images(layout, ids)
+        values = features.encode_z(pipe, images, ids, p.features["z_size"], p.features["z_posterior"] == "sample",
+                                   p.features["seed"], p.features["batch_size"])
+    else:
+        captions = nsd.read_captions(layout)
+        values = features.encode_c(pipe, [captions.get(int(i), []) for i in ids], ids, p.features["batch_size"])
+    log.info("%s of %d stimuli (chunk %d) on %s: %s", target, len(ids), k, device, values.shape)
+    save_array(snakemake.output.values, values)
+    write_ids(snakemake.output.ids, ids)
+
+
+guarded(main, snakemake.log[0])

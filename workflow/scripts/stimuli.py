@@ -1,0 +1,16 @@
+"""Rule stimuli: every stimulus any analysed subject saw (train and test), sorted by 73k id."""
+import numpy as np
+
+from sdbrain.errors import guarded
+from sdbrain.io import read_ids, write_ids
+from sdbrain.logs import setup
+
+
+def main():
+    log = setup(snakemake.log[0])
+    ids = np.unique(np.concatenate([read_ids(path) for path in snakemake.input]))
+    write_ids(snakemake.output[0], ids)
+    log.info("%d stimuli", len(ids))
+
+
+guarded(main, snakemake.log[0])

@@ -1,0 +1,114 @@
+"""Reconstruction from decoded features (SPEC section 3).
+
+z only:  decoded z -> VAE decoder -> X_z.
+c only:  text-to-image from the decoded c alone -> X_c.
+z_c:     X_z resized to the model's resolution -> VAE encoder -> noise to strength s
+         -> DDIM denoising conditioned on the decoded c (classifier-free guidance,
+         unconditional = empty caption) -> z_c -> VAE decoder -> X_zc.
+Every (image, sample) pair draws its noise from its own generator seeded by the
+image's 73k id and the sample index, so an image is the same whatever the batch
+or chunk it is computed in.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .errors import InputError
+from .features import c_shape, embed_captions, image_seed, latent_shape, resize
+
+
+def check_features(pipe, z: np.ndarray | None, c: np.ndarray | None, z_size: int, source: str = "decoded features") -> None:
+    """Decoded features must have the sizes this model produces."""
+    if z is not None and z.shape[1] != int(np.prod(latent_shape(pipe, z_size))):
+        raise InputError(f"{source}: z has {z.shape[1]} values per image but this model's z at {z_size} px has "
+                         f"{int(np.prod(latent_shape(pipe, z_size)))} ({'x'.join(map(str, latent_shape(pipe, z_size)))})")
+    if c is not None and c.shape[1] != int(np.prod(c_shape(pipe))):
+        raise InputError(f"{source}: c has {c.shape[1]} values per image but this model's text embedding has "
+                         f"{int(np.prod(c_shape(pipe)))} ({'x'.join(map(str, c_shape(pipe)))})")
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(n, 3, H, W) in [-1, 1] -> (n, H, W, 3) uint8."""
+    x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def decode_z(pipe, z: np.ndarray, z_size: int, batch_size: int) -> np.ndarray:
+    """X_z: (n, z_size, z_size, 3) uint8 images from flattened z."""
+    vae = pipe.vae
+    shape = latent_shape(pipe, z_size)
+    out = []
+    for start in range(0, len(z), batch_size):
+        latents = torch.from_numpy(z[start:start + batch_size]).reshape(-1, *shape).to(vae.device, vae.dtype)
+        out.append(to_uint8(vae.decode(latents / vae.config.scaling_factor).sample))
+    return np.concatenate(out)
+
+
+def _embeds(pipe, c: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(c).reshape(-1, *c_shape(pipe)).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
+
+
+def _jobs(ids, n_samples):
+    return [(row, int(i), s) for row, i in enumerate(ids) for s in range(n_samples)]
+
+
+@torch.no_grad()
+def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
+    """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    size, n_samples, batch = params["image_size"], params["n_samples"], params["batch_size"]
+    uncond = embed_captions(pipe, [""])
+    embeds = _embeds(pipe, c)
+    runner = StableDiffusionImg2ImgPipeline(**pipe.components) if init is not None else pipe
+    runner.set_progress_bar_config(disable=True)
+    if init is not None:
+        init = resize(init, size)
+    out = np.zeros((len(ids), n_samples, size, size, 3), dtype=np.uint8)
+    jobs = _jobs(ids, n_samples)
+    for start in tqdm(range(0, len(jobs), batch), desc="reconstruct", unit="batch"):
+        chunk = jobs[start:start + batch]
+        rows = [r for r, _, _ in chunk]
+        gens = [torch.Generator("cpu").manual_seed(image_seed(params["seed"], i, s)) for _, i, s in chunk]
+        kwargs = dict(prompt_embeds=embeds[rows], negative_prompt_embeds=uncond.expand(len(chunk), -1, -1),
+                      num_inference_steps=params["steps"], guidance_scale=params["guidance_scale"], eta=params["eta"],
+                      generator=gens, output_type="np")
+        if init is None:
+            images = runner(height=size, width=size, **kwargs).images
+        else:
+            images = runner(image=[Image.fromarray(init[r]) for r in rows], strength=strength, **kwargs).images
+        for (row, _, s), image in zip(chunk, images):
+            out[row, s] = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    return out
+
+
+def parse_method(name: str) -> tuple[str, float | None]:
+    """'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8)."""
+    if name in ("z", "c"):
+        return name, None
+    if name.startswith("zc"):
+        try:
+            strength = float(name[2:])
+        except ValueError:
+            strength = -1.0
+        if 0 < strength <= 1:
+            return "zc", strength
+    raise InputError(f"reconstruction method '{name}': expected z, c or zc<strength> with strength in (0, 1]")
+
+
+def method_name(method: str, strength: float | None = None) -> str:
+    return f"zc{strength:g}" if method == "zc" else method
+
+
+def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, params: dict) -> np.ndarray:
+    """(n, samples, size, size, 3) uint8 reconstructions; z only is deterministic, so it has one sample."""
+    if method == "c":
+        return generate(pipe, c, ids, params)
+    x_z = decode_z(pipe, z, z_size, params["batch_size"])
+    if method == "z":
+        return resize(x_z, params["image_size"])[:, None]
+    return generate(pipe, c, ids, params, init=x_z, strength=strength)
