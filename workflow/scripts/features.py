@@ -11,11 +11,14 @@ def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
     target, k = snakemake.wildcards.target, int(snakemake.wildcards.chunk)
-    ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"])
+    ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
     device = sd.device(p.features["device"])
     pipe = sd.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)
-    if target == "z":
+    if len(ids) == 0:  # more chunks than batches
+        shape = features.latent_shape(pipe, p.features["z_size"]) if target == "z" else features.c_shape(pipe)
+        values = np.zeros((0, int(np.prod(shape))), dtype=np.float32)
+    elif target == "z":
         images = nsd.read_images(layout, ids)
         values = features.encode_z(pipe, images, ids, p.features["z_size"], p.features["z_posterior"] == "sample",
                                    p.features["seed"], p.features["batch_size"])

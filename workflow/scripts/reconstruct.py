@@ -19,13 +19,16 @@ def main():
         z, ids = load_rows(snakemake.input.z, snakemake.input.z_ids)
     if "c" in snakemake.input.keys():
         c, ids = load_rows(snakemake.input.c, snakemake.input.c_ids, expected_ids=None if z is None else ids)
-    rows = np.isin(ids, sd.chunk(ids, int(w.chunk), p.reconstruct["n_chunks"]))
+    rows = np.isin(ids, sd.chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
     ids = ids[rows]
     device = sd.device(p.reconstruct["device"])
     pipe = sd.load_pipeline(p.model_dir, device)
     reconstruct.check_features(pipe, z, c, p.z_size, source=f"decoded features of {w.subject}")
-    images = reconstruct.run(pipe, method, strength, ids, None if z is None else z[rows], None if c is None else c[rows],
-                             p.z_size, p.reconstruct)
+    if not rows.any():  # more chunks than batches: nothing to do
+        images = np.zeros((0, 1, 1, 1, 3), dtype=np.uint8)
+    else:
+        images = reconstruct.run(pipe, method, strength, ids, None if z is None else z[rows], None if c is None else c[rows],
+                                 p.z_size, p.reconstruct)
     out = Path(snakemake.output[0])
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,7 @@ def load_rows(array_path: str | Path, ids_path: str | Path, expected_ids=None, m
 def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: str) -> np.ndarray:
     """Rows of ``array`` (labelled ``ids``) in the order of ``wanted``; every wanted id must be present."""
     position = {int(i): r for r, i in enumerate(ids)}
-    missing = [int(i) for i in wanted if int(i) not in position]
+    missing = list(dict.fromkeys(int(i) for i in wanted if int(i) not in position))
     if missing:
         raise InputError(f"{source}: no row for {len(missing)} stimulus ids, e.g. {missing[:5]}")
     return array[[position[int(i)] for i in wanted]]

@@ -6,8 +6,11 @@ z_c:     X_z resized to the model's resolution -> VAE encoder -> noise to streng
          -> DDIM denoising conditioned on the decoded c (classifier-free guidance,
          unconditional = empty caption) -> z_c -> VAE decoder -> X_zc.
 Every (image, sample) pair draws its noise from its own generator seeded by the
-image's 73k id and the sample index, so an image is the same whatever the batch
-or chunk it is computed in.
+image's 73k id and the sample index, so the noise of an image does not depend on
+its batch or chunk. Chunks are made of whole batches (``sd.chunk``), so images are
+bit-identical for any number of chunks; a different ``batch_size`` changes the
+arithmetic's rounding only (measured: at most 1 of 255 levels, in about 5e-5 of
+the values, on CPU).
 """
 from __future__ import annotations
 
@@ -52,16 +55,15 @@ def _embeds(pipe, c: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(c).reshape(-1, *c_shape(pipe)).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
 
 
-def _jobs(ids, n_samples):
-    return [(row, int(i), s) for row, i in enumerate(ids) for s in range(n_samples)]
-
-
 @torch.no_grad()
 def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
     """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``."""
     from diffusers import StableDiffusionImg2ImgPipeline
 
     size, n_samples, batch = params["image_size"], params["n_samples"], params["batch_size"]
+    if init is not None and int(params["steps"] * strength) < 1:
+        raise InputError(f"config key 'reconstruct.strengths': strength {strength} with {params['steps']} steps "
+                         "leaves no denoising step (steps x strength must be at least 1)")
     uncond = embed_captions(pipe, [""])
     embeds = _embeds(pipe, c)
     runner = StableDiffusionImg2ImgPipeline(**pipe.components) if init is not None else pipe
@@ -69,9 +71,9 @@ def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = N
     if init is not None:
         init = resize(init, size)
     out = np.zeros((len(ids), n_samples, size, size, 3), dtype=np.uint8)
-    jobs = _jobs(ids, n_samples)
-    for start in tqdm(range(0, len(jobs), batch), desc="reconstruct", unit="batch"):
-        chunk = jobs[start:start + batch]
+    # a batch is ``batch`` images with all their samples
+    for start in tqdm(range(0, len(ids), batch), desc="reconstruct", unit="batch"):
+        chunk = [(row, int(ids[row]), s) for row in range(start, min(start + batch, len(ids))) for s in range(n_samples)]
         rows = [r for r, _, _ in chunk]
         gens = [torch.Generator("cpu").manual_seed(image_seed(params["seed"], i, s)) for _, i, s in chunk]
         kwargs = dict(prompt_embeds=embeds[rows], negative_prompt_embeds=uncond.expand(len(chunk), -1, -1),

@@ -78,7 +78,18 @@ def device(name: str = "auto") -> str:
     return name
 
 
-def chunk(ids, k: int, n_chunks: int):
-    """The k-th (0-based) of ``n_chunks`` contiguous, near-equal parts of ``ids``."""
+def chunk(ids, k: int, n_chunks: int, batch_size: int):
+    """The k-th (0-based) of ``n_chunks`` parts of ``ids``, made of whole batches.
+
+    Batches are cut from the full list, and chunks gather whole batches, so every
+    image meets the same batch companions whatever the number of chunks: on a CPU
+    the results are then bit-identical for any chunking (batched arithmetic can
+    round differently when the batch changes).
+    """
     import numpy as np
-    return np.array_split(np.asarray(ids), n_chunks)[k]
+    ids = np.asarray(ids)
+    starts = np.arange(0, len(ids), batch_size)
+    mine = np.array_split(starts, n_chunks)[k]
+    if mine.size == 0:
+        return ids[:0]
+    return ids[mine[0]:min(mine[-1] + batch_size, len(ids))]

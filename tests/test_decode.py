@@ -1,0 +1,89 @@
+"""Decoders: agreement with closed-form ridge, and real signal on the toy world (vs shuffled labels)."""
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT, write_tree
+from sdbrain import decode, features, ingest, nsd, ridge, sd, toy, toy_model
+
+PARAMS = dict(alphas=[1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=1000, backend="auto")
+
+
+@pytest.mark.parametrize("n, p", [(120, 40), (40, 120)])  # primal (RidgeCV) and kernel (KernelRidgeCV) forms
+@pytest.mark.parametrize("intercept", [False, True])
+def test_matches_closed_form_ridge(n, p, intercept):
+    rng = np.random.default_rng(1)
+    x = rng.normal(2.0, 3.0, size=(n, p)).astype(np.float32)
+    y = (x @ rng.normal(size=(p, 6)) + 5 + rng.normal(size=(n, 6))).astype(np.float32)
+    x_new = rng.normal(2.0, 3.0, size=(15, p)).astype(np.float32)
+    alpha = 7.0
+    model = ridge.fit(x, y, [alpha], fit_intercept=intercept)
+    # reference: numpy, float64, standardised with training statistics, explicit intercept
+    mean, sd_ = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
+    xs, xs_new = (x - mean) / sd_, (x_new - mean) / sd_
+    y_mean = y.mean(0, dtype=np.float64) if intercept else 0.0
+    coef = np.linalg.solve(xs.T @ xs + alpha * np.eye(p), xs.T @ (y - y_mean))
+    expected = xs_new @ coef + y_mean
+    assert np.allclose(model.predict(x_new), expected, atol=1e-4 * np.abs(expected).max())
+    assert np.all(model.alphas == pytest.approx(alpha))
+
+
+def test_alpha_choice_and_edges():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 20)).astype(np.float32)
+    y = np.concatenate([x @ rng.normal(size=(20, 3)), rng.normal(size=(200, 3))], 1).astype(np.float32)
+    model = ridge.fit(x, y, [1e-3, 1e6], fit_intercept=True)
+    assert np.allclose(model.alphas[:3], 1e-3) and np.allclose(model.alphas[3:], 1e6), "signal: little, noise: much"
+    assert ridge.alpha_edges(model.alphas, [1e-3, 1e6]) == (0.5, 0.5)
+
+
+def test_empty_alpha_grid_is_refused():
+    with pytest.raises(Exception, match="decode.alphas"):
+        ridge.fit(np.zeros((10, 2), np.float32), np.zeros((10, 1), np.float32), [])
+
+
+@pytest.fixture(scope="module")
+def decoding_world(tmp_path_factory):
+    """One toy subject with enough trials to decode, and z and c of its stimuli from the random model."""
+    root = tmp_path_factory.mktemp("decode")
+    layout = write_tree(root, n_subjects=1, n_sessions=2, trials_per_session=200, n_shared=40, noise_sd=0.5)
+    test = nsd.test_ids(layout, ["subj01"], [1, 2])
+    rois = {"early": {"file": "streams", "labels": [1]}, "ventral": {"file": "streams", "labels": [5]}}
+    ingest.ingest_subject(layout, "subj01", [1, 2], rois, test, root / "fmri")
+    model_params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
+    captions = nsd.read_captions(layout)
+    toy_model.build_random_pipeline(root / "sd", {w for t in captions.values() for c in t for w in c.split()}, model_params)
+    pipe = sd.load_pipeline(root / "sd")
+    ids = np.array(sorted(captions))
+    z = features.encode_z(pipe, nsd.read_images(layout, ids), ids, 32, sample=False, seed=0, batch_size=64)
+    c = features.encode_c(pipe, [captions[int(i)] for i in ids], ids, batch_size=64)
+    return root / "fmri", ids, {"z": (z, "early"), "c": (c, "ventral")}
+
+
+@pytest.mark.parametrize("target, floor, margin", [("z", 0.1, 0.1), ("c", 0.5, 0.3)])
+def test_decoding_beats_shuffled_labels(decoding_world, target, floor, margin):
+    """Mean test r over targets against five decoders fitted on shuffled training labels.
+
+    Targets are strongly correlated (c's rows share structure), so one shuffle's mean r
+    is itself a noisy number: the real decoder must beat the best of five shuffles.
+    """
+    fmri, ids, spaces = decoding_world
+    values, roi = spaces[target]
+    x_train, train_ids, _ = ingest.load_betas(fmri, roi, "train")
+    x_test, test_ids, _ = ingest.load_betas(fmri, roi, "test")
+    real = decode.decode(x_train, train_ids, x_test, test_ids, values, ids, PARAMS)
+    r_real = np.nanmean(real.target_r)
+    r_null = [np.nanmean(decode.decode(x_train, train_ids, x_test, test_ids, values, ids, PARAMS, shuffle_seed=s).target_r)
+              for s in range(5)]
+    print(f"{target}: mean test r {r_real:.3f}, shuffled {np.round(r_null, 3)}")
+    assert r_real > floor and r_real > max(r_null) + margin
+    assert real.prediction.shape == (len(test_ids), values.shape[1])
+
+
+def test_features_missing_for_a_training_stimulus_are_refused(decoding_world):
+    fmri, ids, spaces = decoding_world
+    x_train, train_ids, _ = ingest.load_betas(fmri, "early", "train")
+    x_test, test_ids, _ = ingest.load_betas(fmri, "early", "test")
+    keep = ids != train_ids[0]
+    with pytest.raises(Exception, match=rf"z.npy: no row for 1 stimulus ids, e.g. \[{train_ids[0]}\]"):
+        decode.decode(x_train, train_ids, x_test, test_ids, spaces["z"][0][keep], ids[keep], PARAMS, source="z.npy")
