@@ -24,8 +24,10 @@ def planned_jobs(stdout: str) -> dict[str, int]:
 def test_default_config_dry_run(tmp_path):
     result = snakemake("-n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert planned_jobs(result.stdout) == {"toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2,
-                                           "model_summary": 1, "all": 1}
+    assert planned_jobs(result.stdout) == {
+        "toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
+        "features": 4, "features_merge": 2, "decode": 4, "reconstruct": 12, "reconstruct_manifest": 6, "fig3": 2,
+        "fig4": 1, "all": 1}
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
@@ -33,9 +35,12 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     result = snakemake("-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={toy_tree.root}",
                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert planned_jobs(result.stdout) == {"split": 1, "ingest": 4, "model_summary": 1, "all": 1}
+    jobs = planned_jobs(result.stdout)
+    assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 80, "features_merge": 2,
+                    "decode": 8, "reconstruct": 3 * 4 * 40, "reconstruct_manifest": 12, "fig3": 4, "fig4": 1, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
+        assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
 
 
 TINY = {
@@ -44,6 +49,9 @@ TINY = {
     "toy": {"enabled": True, "n_subjects": 2, "n_sessions": 3, "trials_per_session": 30, "n_shared": 6,
             "shared_repeats": 3, "train_repeats": 2, "image_size": 32,
             "model": {"image_size": 32, "vae_channels": [8, 16], "unet_channels": [16, 32], "text_width": 32}},
+    "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2},
+    "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
+    "figures": {"n_images": 3},
 }
 
 
@@ -74,6 +82,16 @@ def test_tiny_toy_run_end_to_end(tiny_run):
     assert summary.loc["z", "detail"] == "4x16x16 at 32px"
     for log in ("toy/grid", "toy/nsd", "toy/model", "fmri/split", "fmri/ingest_subj01", "model/summary"):
         assert (work / "logs" / f"{log}.log").stat().st_size > 0
+    for subject in ("subj01", "subj02"):
+        for target in ("z", "c"):
+            scores = pd.read_csv(work / f"results/decode/{subject}/{target}_scores_images.tsv", sep="\t")
+            assert np.array_equal(scores["nsd_id"], read_ids(work / "results/fmri/test_ids.tsv"))
+        for method, samples in (("z", 1), ("c", 2), ("zc0.5", 2)):
+            manifest = pd.read_csv(work / f"results/reconstruct/{subject}/{method}/manifest.tsv", sep="\t")
+            assert len(manifest) == 6 * samples and set(manifest["sample"]) == set(range(samples))
+    for figure in ("fig3_subj01", "fig3_subj02", "fig4"):
+        assert (work / f"results/figures/{figure}.png").stat().st_size > 10_000
+        assert (work / f"results/figures/{figure}.pdf").exists()
     # pycortex wrote its config and caches into the workflow's folders
     assert (work / "results/pycortex/config/pycortex/options.cfg").exists()
 
