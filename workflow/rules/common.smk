@@ -51,3 +51,13 @@ def all_outputs():
     out += expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS)
     out += expand("results/figures/fig3_{subject}.png", subject=SUBJECTS) + ["results/figures/fig4.png"]
     return out
+
+
+def decoded_inputs(wildcards):
+    """The decoded features a method needs: z (z, zc) and c (c, zc)."""
+    needs = {"z": ["z"], "c": ["c"]}.get(wildcards.method, ["z", "c"])
+    out = {}
+    for target in needs:
+        out[target] = f"results/decode/{wildcards.subject}/{target}_test.npy"
+        out[f"{target}_ids"] = f"results/decode/{wildcards.subject}/{target}_test_ids.tsv"
+    return out

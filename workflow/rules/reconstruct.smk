@@ -4,16 +4,6 @@
 RECON_CHUNKS = range(config["reconstruct"]["n_chunks"])
 
 
-def decoded_inputs(wildcards):
-    """The decoded features a method needs: z (z, zc) and c (c, zc)."""
-    needs = {"z": ["z"], "c": ["c"]}.get(wildcards.method, ["z", "c"])
-    out = {}
-    for target in needs:
-        out[target] = f"results/decode/{wildcards.subject}/{target}_test.npy"
-        out[f"{target}_ids"] = f"results/decode/{wildcards.subject}/{target}_test_ids.tsv"
-    return out
-
-
 rule reconstruct:
     input:
         unpack(decoded_inputs),
