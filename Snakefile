@@ -35,6 +35,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/decode.smk"
 include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

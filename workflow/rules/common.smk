@@ -50,6 +50,7 @@ def all_outputs():
     out += expand("results/decode/{subject}/{target}_scores_images.tsv", subject=SUBJECTS, target=["z", "c"])
     out += expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS)
     out += expand("results/figures/fig3_{subject}.png", subject=SUBJECTS) + ["results/figures/fig4.png"]
+    out += ["results/evaluate/identification.tsv", "results/evaluate/community_table.md", "results/figures/fig5.png"]
     return out
 
 

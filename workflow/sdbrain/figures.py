@@ -42,3 +42,35 @@ def image_grid(rows: dict[str, list[np.ndarray]], column_titles: list[str], path
     fig.savefig(path, dpi=120)
     fig.savefig(Path(path).with_suffix(".pdf"))
     plt.close(fig)
+
+
+def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "") -> None:
+    """Fig. 5: paper-protocol identification accuracy per method and layer, per subject and averaged."""
+    data = summary[summary["protocol"] == "paper"]
+    metrics = list(dict.fromkeys(data["metric"]))
+    methods = list(dict.fromkeys(data["method"]))
+    subjects = sorted(data["subject"].unique()) + ["mean"]
+    fig, axes = plt.subplots(1, len(subjects), figsize=(3.2 * len(subjects) + 1, 3.6), sharey=True, squeeze=False)
+    width = 0.8 / len(methods)
+    for ax, subject in zip(axes[0], subjects):
+        part = data if subject == "mean" else data[data["subject"] == subject]
+        for k, method in enumerate(methods):
+            sub = part[part["method"] == method].groupby("metric")
+            means = sub["mean"].mean().reindex(metrics)
+            spread = sub["sd"].mean().reindex(metrics)
+            ax.bar(np.arange(len(metrics)) + k * width, 100 * means, width, yerr=100 * spread, capsize=2, label=method)
+        ax.axhline(50, color="grey", lw=0.8, ls="--")
+        ax.set_xticks(np.arange(len(metrics)) + width * (len(methods) - 1) / 2)
+        ax.set_xticklabels(metrics, rotation=60, ha="right", fontsize=7)
+        ax.set_title(subject, fontsize=9)
+    axes[0, 0].set_ylabel("identification accuracy (%)")
+    axes[0, 0].set_ylim(0, 100)
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle("Fig. 5: two-way identification (paper protocol; bars: mean, whiskers: sd over images; chance 50%)",
+                 fontsize=9)
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", fontsize=7, color="firebrick")
+    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 0.94))
+    fig.savefig(path, dpi=120)
+    fig.savefig(Path(path).with_suffix(".pdf"))
+    plt.close(fig)

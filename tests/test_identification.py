@@ -1,0 +1,130 @@
+"""Two-way identification and the evaluation networks."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from sdbrain import identification as ident
+from sdbrain.errors import InputError
+
+
+def loop_paper(original, recon):
+    """The plain definition: a double loop of np.corrcoef."""
+    n, s = recon.shape[:2]
+    r = np.array([[np.mean([np.corrcoef(original[i], recon[j, k])[0, 1] for k in range(s)]) for j in range(n)]
+                  for i in range(n)])
+    return np.array([np.mean([r[i, i] > r[i, j] for j in range(n) if j != i]) for i in range(n)])
+
+
+def loop_community(original, recon):
+    n, s = recon.shape[:2]
+    out = np.zeros(n)
+    for k in range(s):
+        for j in range(n):
+            own = np.corrcoef(original[j], recon[j, k])[0, 1]
+            out[j] += np.mean([own > np.corrcoef(original[i], recon[j, k])[0, 1] for i in range(n) if i != j]) / s
+    return out
+
+
+def test_vectorised_equals_double_loop():
+    rng = np.random.default_rng(0)
+    original = rng.normal(size=(12, 30))
+    recon = original[:, None] * 0.3 + rng.normal(size=(12, 3, 30))
+    assert np.allclose(ident.paper_identification(original, recon), loop_paper(original, recon))
+    assert np.allclose(ident.community_identification(original, recon), loop_community(original, recon))
+
+
+def test_perfect_reconstructions_are_always_identified():
+    original = np.random.default_rng(1).normal(size=(20, 50))
+    recon = np.repeat(original[:, None], 5, axis=1)
+    assert (ident.paper_identification(original, recon) == 1).all()
+    assert (ident.community_identification(original, recon) == 1).all()
+
+
+def test_independent_noise_is_at_chance():
+    rng = np.random.default_rng(2)
+    original, recon = rng.normal(size=(300, 40)), rng.normal(size=(300, 5, 40))
+    assert ident.paper_identification(original, recon).mean() == pytest.approx(0.5, abs=0.02)
+    assert ident.community_identification(original, recon).mean() == pytest.approx(0.5, abs=0.02)
+
+
+def test_hand_made_four_images():
+    """Features built so that r(original i, reconstruction j) = R[i, j] exactly."""
+    R = np.array([[0.9, 0.1, 0.2, 0.3],
+                  [0.5, 0.4, 0.6, 0.0],
+                  [0.0, 0.1, 0.7, 0.25],
+                  [0.3, 0.8, 0.1, 0.2]]) / 2
+    # orthonormal, zero-mean vectors: 4 originals and 4 residual directions
+    basis, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(12, 8)))
+    basis -= basis.mean(0)
+    basis, _ = np.linalg.qr(basis)
+    basis = basis.T
+    original, residual = basis[:4], basis[4:]
+    recon = np.stack([R[:, j] @ original + np.sqrt(1 - (R[:, j] ** 2).sum()) * residual[j] for j in range(4)])
+    assert np.allclose(ident.correlation_matrix(original, recon), R, atol=1e-6)
+    # per original (rows): 0 beats .1 .2 .3; 1 beats only .0; 2 beats all; 3 beats only .1
+    assert np.allclose(ident.paper_identification(original, recon[:, None]), [1, 1 / 3, 1, 1 / 3])
+    # per reconstruction (columns): 0 beats all; 1 beats .1 .1 not .8; 2 beats all; 3 beats only .0
+    assert np.allclose(ident.community_identification(original, recon[:, None]), [1, 2 / 3, 1, 1 / 3])
+
+
+def test_paired_correlation_and_ssim():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 10))
+    assert np.allclose(ident.paired_correlation(x, np.repeat(x[:, None], 2, 1)), 1, atol=1e-5)
+    image = rng.uniform(size=(425, 425))
+    assert ident.ssim(image, image) == pytest.approx(1.0)
+    noisy = np.clip(image + rng.normal(scale=0.2, size=image.shape), 0, 1)
+    noisier = np.clip(image + rng.normal(scale=0.5, size=image.shape), 0, 1)
+    assert 1 > ident.ssim(image, noisy) > ident.ssim(image, noisier) > 0
+
+
+@pytest.fixture(scope="module")
+def networks():
+    clip_vit_l14 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                        image_size=224, patch_size=14, projection_dim=768)
+    nets, random = ident.load_networks({}, 0, clip_vit_l14)
+    assert random == list(ident.NETWORKS)
+    return nets
+
+
+def test_layer_sizes(networks):
+    images = np.random.default_rng(0).integers(0, 255, size=(2, 64, 64, 3), dtype=np.uint8)
+    features = ident.extract(images, networks, batch_size=2)
+    expected = {
+        "alexnet.features.5": 192 * 17 * 17, "alexnet.features.12": 256 * 8 * 8, "alexnet.classifier.5": 4096,
+        "inception_v3.flatten": 2048, "clip.embeds": 768, "clip.hidden6": 257 * 1024, "clip.hidden12": 257 * 1024,
+        "Alex2": 192 * 27 * 27, "Alex5": 256 * 13 * 13, "Incep": 2048, "CLIP": 768, "Eff": 1280, "SwAV": 2048}
+    specs = {**ident.PAPER, **ident.COMMUNITY_TWO_WAY, **ident.COMMUNITY_DISTANCE}
+    for name, size in expected.items():
+        assert features[ident.feature_key(specs[name])].shape == (2, size), name
+
+
+def _write(folder, ids, samples, size=(32, 32), odd=None):
+    rows = []
+    for i in ids:
+        for s in range(samples):
+            path = folder / f"{i}_{s}.png"
+            shape = odd if (odd and (i, s) == (ids[-1], samples - 1)) else size
+            Image.fromarray(np.zeros(shape + (3,), np.uint8)).save(path)
+            rows.append(f"{i}\t{s}\t{path}")
+    manifest = folder / "manifest.tsv"
+    manifest.write_text("nsd_id\tsample\tpath\n" + "\n".join(rows) + "\n")
+    return manifest
+
+
+def test_reconstructions_are_read_in_test_order(tmp_path):
+    manifest = _write(tmp_path, [3, 1, 2], 2)
+    assert ident.read_reconstructions(str(manifest), [1, 2, 3]).shape == (3, 2, 32, 32, 3)
+
+
+def test_missing_samples_and_mixed_sizes_are_refused(tmp_path):
+    manifest = _write(tmp_path, [1, 2, 3], 2)
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join(lines[:-1]) + "\n")  # drop image 3's second sample
+    with pytest.raises(InputError, match=r"manifest.tsv: 1 image\(s\) have fewer than 2 samples, e.g. 73k ids \[3\]"):
+        ident.read_reconstructions(str(manifest), [1, 2, 3])
+    with pytest.raises(InputError, match=r"no reconstruction of 1 test image\(s\), e.g. 73k ids \[4\]"):
+        ident.read_reconstructions(str(_write(tmp_path, [1, 2, 3], 2)), [1, 2, 3, 4])
+    mixed = _write(tmp_path, [1, 2], 2, odd=(40, 40))
+    with pytest.raises(InputError, match=r"2_1.png: image of size \(40, 40\) among reconstructions of size \(32, 32\)"):
+        ident.read_reconstructions(str(mixed), [1, 2])

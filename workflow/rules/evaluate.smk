@@ -1,0 +1,71 @@
+# Evaluation: features of the original test images and of every reconstruction,
+# two-way identification in the paper's and the community's protocols, Fig. 5.
+
+
+rule eval_originals:
+    input:
+        nsd_tree(),
+        test_ids="results/fmri/test_ids.tsv",
+    output:
+        "results/evaluate/originals.npz",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        evaluate=config["evaluate"],
+    log:
+        "logs/evaluate/originals.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=60,
+    script:
+        "../scripts/eval_originals.py"
+
+
+rule evaluate:
+    input:
+        nsd_tree(),
+        test_ids="results/fmri/test_ids.tsv",
+        originals="results/evaluate/originals.npz",
+        manifest="results/reconstruct/{subject}/{method}/manifest.tsv",
+    output:
+        "results/evaluate/{subject}/{method}_scores.tsv",
+    wildcard_constraints:
+        method=r"z|c|zc[0-9.]+",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        evaluate=config["evaluate"],
+    log:
+        "logs/evaluate/{subject}_{method}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=32000,
+        runtime=120,
+    script:
+        "../scripts/evaluate.py"
+
+
+rule eval_summary:
+    input:
+        expand("results/evaluate/{subject}/{method}_scores.tsv", subject=SUBJECTS, method=METHODS),
+    output:
+        scores="results/evaluate/scores.tsv",
+        summary="results/evaluate/identification.tsv",
+        table="results/evaluate/community_table.tsv",
+        markdown="results/evaluate/community_table.md",
+        fig5="results/figures/fig5.png",
+        fig5_pdf="results/figures/fig5.pdf",
+    params:
+        method=ZC_MAIN,
+        model_note=MODEL_NOTE,
+    log:
+        "logs/evaluate/summary.log",
+    conda:
+        "../../envs/maps.yaml"
+    script:
+        "../scripts/eval_summary.py"

@@ -1,0 +1,24 @@
+"""Rule eval_originals: evaluation features of the original test images (both protocols)."""
+import numpy as np
+
+from sdbrain import identification as ident
+from sdbrain import nsd
+from sdbrain.errors import guarded
+from sdbrain.io import read_ids
+from sdbrain.logs import setup
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p = snakemake.params.evaluate
+    ids = read_ids(snakemake.input.test_ids)
+    networks, random = ident.load_networks(p["weights"], p["seed"], p["clip_random"])
+    if random:
+        log.warning("seeded RANDOM weights for %s (no local weights in config evaluate.weights): "
+                    "identification with them tests the code path, not image similarity", ", ".join(random))
+    features = ident.extract(nsd.read_images(nsd.Layout(snakemake.params.nsd_root), ids), networks, p["batch_size"])
+    np.savez(snakemake.output[0], ids=ids, random_weights=np.array(random), **features)
+    log.info("%d originals: %s", len(ids), {k: v.shape[1] for k, v in features.items()})
+
+
+guarded(main, snakemake.log[0])

@@ -1,0 +1,35 @@
+"""Rule evaluate: features of one subject's reconstructions (one method) and their per-image scores."""
+import numpy as np
+
+from sdbrain import identification as ident
+from sdbrain import nsd
+from sdbrain.errors import InputError, guarded
+from sdbrain.io import read_ids
+from sdbrain.logs import setup
+from sdbrain.reconstruct import parse_method
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p = snakemake.params.evaluate
+    w = snakemake.wildcards
+    ids = read_ids(snakemake.input.test_ids)
+    originals = np.load(snakemake.input.originals)
+    if not np.array_equal(originals["ids"], ids):
+        raise InputError(f"{snakemake.input.originals}: test ids differ from {snakemake.input.test_ids}")
+    recon = ident.read_reconstructions(snakemake.input.manifest, ids)
+    networks, random = ident.load_networks(p["weights"], p["seed"], p["clip_random"])
+    features = ident.extract_samples(recon, networks, p["batch_size"])
+    images = nsd.read_images(nsd.Layout(snakemake.params.nsd_root), ids)
+    scores = ident.score(images, originals, recon, features, ids)
+    method, strength = parse_method(w.method)
+    scores.insert(0, "subject", w.subject)
+    scores.insert(1, "method", w.method)
+    scores.insert(2, "strength", strength if strength is not None else np.nan)
+    scores["random_weights"] = ",".join(random)
+    scores.to_csv(snakemake.output[0], sep="\t", index=False)
+    means = scores.groupby(["protocol", "metric"], sort=False)["value"].mean()
+    log.info("%s %s: %d images x %d samples\n%s", w.subject, w.method, recon.shape[0], recon.shape[1], means.to_string())
+
+
+guarded(main, snakemake.log[0])
