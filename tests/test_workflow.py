@@ -27,7 +27,7 @@ def test_default_config_dry_run(tmp_path):
     assert planned_jobs(result.stdout) == {
         "toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
         "features": 4, "features_merge": 2, "decode": 4, "reconstruct": 12, "reconstruct_manifest": 6, "fig3": 2,
-        "fig4": 1, "all": 1}
+        "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1, "all": 1}
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
@@ -37,7 +37,8 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 80, "features_merge": 2,
-                    "decode": 8, "reconstruct": 3 * 4 * 40, "reconstruct_manifest": 12, "fig3": 4, "fig4": 1, "all": 1}
+                    "decode": 8, "reconstruct": 3 * 4 * 40, "reconstruct_manifest": 12, "fig3": 4, "fig4": 1,
+                    "eval_originals": 1, "evaluate": 12, "eval_summary": 1, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
@@ -89,7 +90,13 @@ def test_tiny_toy_run_end_to_end(tiny_run):
         for method, samples in (("z", 1), ("c", 2), ("zc0.5", 2)):
             manifest = pd.read_csv(work / f"results/reconstruct/{subject}/{method}/manifest.tsv", sep="\t")
             assert len(manifest) == 6 * samples and set(manifest["sample"]) == set(range(samples))
-    for figure in ("fig3_subj01", "fig3_subj02", "fig4"):
+    summary = pd.read_csv(work / "results/evaluate/identification.tsv", sep="\t")
+    assert len(summary) == 2 * 3 * (7 + 8) and (summary["n_images"] == 6).all()
+    paper = summary[summary["protocol"] == "paper"]
+    assert paper["mean"].between(0, 1).all()
+    table = (work / "results/evaluate/community_table.md").read_text()
+    assert "MindEye2 (published)" in table and "seeded random weights" in table
+    for figure in ("fig3_subj01", "fig3_subj02", "fig4", "fig5"):
         assert (work / f"results/figures/{figure}.png").stat().st_size > 10_000
         assert (work / f"results/figures/{figure}.pdf").exists()
     # pycortex wrote its config and caches into the workflow's folders

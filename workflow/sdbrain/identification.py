@@ -127,10 +127,11 @@ def feature_key(spec: tuple[str, str, int]) -> str:
 # --- scores ------------------------------------------------------------------------
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled to unit norm (float32), so that dot products are Pearson r."""
-    x = np.asarray(x, dtype=np.float32)
-    x = x - x.mean(-1, keepdims=True)
-    return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12)
+    """Rows centred and scaled to unit norm (a float32 copy), so that dot products are Pearson r."""
+    x = np.array(x, dtype=np.float32)
+    x -= x.mean(-1, keepdims=True)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12
+    return x
 
 
 def correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -153,19 +154,21 @@ def paper_identification(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
     With unit-norm rows, r is a dot product, so the mean over samples of r equals r
     against the mean of the normalised samples: one matrix product for all samples.
     """
-    r = normalise_rows(original) @ normalise_rows(recon).mean(1).T
-    return _wins(r, axis=1)
+    mean_recon = sum(normalise_rows(recon[:, s]) for s in range(recon.shape[1])) / recon.shape[1]
+    return _wins(normalise_rows(original) @ mean_recon.T, axis=1)
 
 
 def community_identification(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
     """Per reconstruction j (each sample on its own, then averaged): share of other originals i with
     r(orig_j, recon_j) > r(orig_i, recon_j), as in Brain-Diffuser and MindEye."""
-    return np.mean([_wins(correlation_matrix(original, recon[:, s]), axis=0) for s in range(recon.shape[1])], axis=0)
+    o = normalise_rows(original)
+    return np.mean([_wins(o @ normalise_rows(recon[:, s]).T, axis=0) for s in range(recon.shape[1])], axis=0)
 
 
 def paired_correlation(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
     """Per image: r(orig_i, recon_i,s) averaged over samples."""
-    return np.einsum("nd,nsd->n", normalise_rows(original), normalise_rows(recon)) / recon.shape[1]
+    o = normalise_rows(original)
+    return sum(np.einsum("nd,nd->n", o, normalise_rows(recon[:, s])) for s in range(recon.shape[1])) / recon.shape[1]
 
 
 def ssim(a: np.ndarray, b: np.ndarray, size: int = LOW_LEVEL_SIZE) -> float:
