@@ -36,9 +36,14 @@ def image_grid(rows: dict[str, list[np.ndarray]], column_titles: list[str], path
             if col == 0:
                 ax.set_ylabel(label, fontsize=9)
     fig.suptitle(title, fontsize=10)
+    save(fig, path, note, top=0.97)
+
+
+def save(fig, path: str | Path, note: str, top: float) -> None:
+    """Add the note (e.g. random weights) under the figure, save it as PNG and PDF, close it."""
     if note:
-        fig.text(0.5, 0.01, note, ha="center", fontsize=7, color="firebrick")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 0.97))
+        fig.text(0.5, 0.005, note, ha="center", fontsize=7, color="firebrick")
+    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, top))
     fig.savefig(path, dpi=120)
     fig.savefig(Path(path).with_suffix(".pdf"))
     plt.close(fig)
@@ -68,9 +73,4 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "")
     axes[0, -1].legend(fontsize=7)
     fig.suptitle("Fig. 5: two-way identification (paper protocol; bars: mean, whiskers: sd over images; chance 50%)",
                  fontsize=9)
-    if note:
-        fig.text(0.5, 0.005, note, ha="center", fontsize=7, color="firebrick")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 0.94))
-    fig.savefig(path, dpi=120)
-    fig.savefig(Path(path).with_suffix(".pdf"))
-    plt.close(fig)
+    save(fig, path, note, top=0.94)

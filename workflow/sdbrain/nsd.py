@@ -8,6 +8,7 @@ the (Z, Y, X) order of the betas everywhere, so NIfTI data are transposed on rea
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,7 +205,6 @@ def test_ids(layout: Layout, subjects, sessions) -> np.ndarray:
 
 def read_captions(layout: Layout) -> dict[int, list[str]]:
     """COCO captions of every NSD image: {73k id (1-based): [caption, ...]}."""
-    import json
     info = pd.read_csv(layout.stim_info, index_col=0)
     by_coco: dict[int, list[str]] = {}
     for split in ("train", "val"):
