@@ -1,6 +1,7 @@
 """Paper figures as PNG (and PDF): grids of originals and reconstructions."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -41,9 +42,10 @@ def image_grid(rows: dict[str, list[np.ndarray]], column_titles: list[str], path
 
 def save(fig, path: str | Path, note: str, top: float) -> None:
     """Add the note (e.g. random weights) under the figure, save it as PNG and PDF, close it."""
-    if note:
-        fig.text(0.5, 0.005, note, ha="center", fontsize=7, color="firebrick")
-    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, top))
+    lines = textwrap.wrap(note, 140)
+    if lines:
+        fig.text(0.5, 0.005, "\n".join(lines), ha="center", va="bottom", fontsize=7, color="firebrick")
+    fig.tight_layout(rect=(0, 0.03 * len(lines), 1, top))
     fig.savefig(path, dpi=120)
     fig.savefig(Path(path).with_suffix(".pdf"))
     plt.close(fig)
@@ -55,7 +57,7 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "")
     metrics = list(dict.fromkeys(data["metric"]))
     methods = list(dict.fromkeys(data["method"]))
     subjects = sorted(data["subject"].unique()) + ["mean"]
-    fig, axes = plt.subplots(1, len(subjects), figsize=(3.2 * len(subjects) + 1, 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(subjects), figsize=(3.2 * len(subjects) + 1, 4.2), sharey=True, squeeze=False)
     width = 0.8 / len(methods)
     for ax, subject in zip(axes[0], subjects):
         part = data if subject == "mean" else data[data["subject"] == subject]
@@ -70,7 +72,8 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "")
         ax.set_title(subject, fontsize=9)
     axes[0, 0].set_ylabel("identification accuracy (%)")
     axes[0, 0].set_ylim(0, 100)
-    axes[0, -1].legend(fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=len(methods), fontsize=7, title="method", title_fontsize=7)
     fig.suptitle("Fig. 5: two-way identification (paper protocol; bars: mean, whiskers: sd over images; chance 50%)",
                  fontsize=9)
-    save(fig, path, note, top=0.94)
+    save(fig, path, note, top=0.86)
