@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ridge
+from .stats import pearson_columns
 from .io import align_rows
 
 
@@ -33,5 +34,5 @@ def decode(x_train, train_ids, x_test, test_ids, features, feature_ids, params: 
     model = ridge.fit(x_train, y_train, params["alphas"], params["folds"], params["fit_intercept"],
                       params["n_targets_batch"], params["backend"])
     prediction = model.predict(x_test)
-    return Decoded(prediction, model.alphas, ridge.columnwise_r(prediction, y_test),
-                   ridge.columnwise_r(prediction.T, y_test.T), model.backend, ridge.alpha_edges(model.alphas, params["alphas"]))
+    return Decoded(prediction, model.alphas, pearson_columns(prediction, y_test),
+                   pearson_columns(prediction.T, y_test.T), model.backend, ridge.alpha_edges(model.alphas, params["alphas"]))

@@ -83,15 +83,6 @@ def fit(x: np.ndarray, y: np.ndarray, alphas, folds: int = 5, fit_intercept: boo
     return Decoder(model, standardiser, chosen, name)
 
 
-def columnwise_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r between matching columns of two (n, m) arrays."""
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    denominator = np.sqrt((a * a).sum(0) * (b * b).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, (a * b).sum(0) / denominator, np.nan)
-
-
 def alpha_edges(chosen: np.ndarray, grid) -> tuple[float, float]:
     """Fractions of targets whose chosen alpha is the grid's smallest and largest value."""
     grid = np.asarray(grid, dtype=np.float64)
