@@ -35,6 +35,7 @@ def ingest_outputs(subject):
 
 METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
 ZC_MAIN = METHODS[2]
+ENCODE_SPACES = config["encode"]["spaces"]
 # Figures made with the toy world's random model say so on their face.
 MODEL_NOTE = (
     "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
@@ -51,6 +52,8 @@ def all_outputs():
     out += expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS)
     out += expand("results/figures/fig3_{subject}.png", subject=SUBJECTS) + ["results/figures/fig4.png"]
     out += ["results/evaluate/identification.tsv", "results/evaluate/community_table.md", "results/figures/fig5.png"]
+    out += expand("results/encode/{subject}/roi_summary.tsv", subject=SUBJECTS)
+    out += expand("results/encode/{subject}/{space}/r_slices.png", subject=SUBJECTS, space=ENCODE_SPACES)
     return out
 
 
