@@ -39,7 +39,8 @@ def main():
                   "explained_variance_ratio": reduced.explained_variance}).to_csv(out.pca, sep="\t", index=False)
     thresholded = np.where(result.significant, result.r, np.nan)
     maps.slices_png(maps.to_volume(thresholded, index, shape), out.png,
-                    f"{w.subject}: r of the {w.space} model (BH-FDR q={p.encode['fdr_q']})")
+                    f"{w.subject}: r of the {w.space} model, significant voxels (BH-FDR q={p.encode['fdr_q']})",
+                    underlay=maps.to_volume(np.ones(len(index)), index, shape, fill=0))
 
 
 guarded(main, snakemake.log[0])

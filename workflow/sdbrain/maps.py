@@ -23,14 +23,16 @@ def save_nifti(volume_zyx: np.ndarray, affine: np.ndarray, path: str | Path) -> 
     nib.save(nib.Nifti1Image(np.ascontiguousarray(volume_zyx.T), affine), str(path))
 
 
-def slices_png(volume_zyx: np.ndarray, path: str | Path, title: str, n_slices: int = 8, cmap="hot", vmin=0.0,
-               vmax=None) -> None:
-    """Axial slices (evenly spaced along Z) of a volume; NaN is drawn transparent."""
+def slices_png(volume_zyx: np.ndarray, path: str | Path, title: str, underlay: np.ndarray | None = None,
+               n_slices: int = 8, cmap="hot", vmin=0.0, vmax=None) -> None:
+    """Axial slices (evenly spaced along Z) of a volume over a gray ``underlay`` (e.g. the brain mask); NaN is transparent."""
     z_positions = np.linspace(0, volume_zyx.shape[0] - 1, n_slices + 2)[1:-1].round().astype(int)
     finite = volume_zyx[np.isfinite(volume_zyx)]
     vmax = vmax if vmax is not None else (float(np.percentile(finite, 99)) if finite.size else 1.0)
-    fig, axes = plt.subplots(1, n_slices, figsize=(1.6 * n_slices, 2.2))
+    fig, axes = plt.subplots(1, n_slices, figsize=(2.2 * n_slices, 2.8), facecolor="white")
     for ax, z in zip(axes, z_positions):
+        if underlay is not None:
+            ax.imshow(underlay[z], cmap="gray", vmin=0, vmax=2.5, origin="lower")
         image = ax.imshow(volume_zyx[z], cmap=cmap, vmin=vmin, vmax=vmax, origin="lower")
         ax.set_title(f"z={z}", fontsize=7)
         ax.axis("off")
