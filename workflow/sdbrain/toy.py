@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import scipy.io
 from PIL import Image, ImageDraw
 
+from .maps import save_nifti
 from .nsd import Layout
 
 SHAPES = ("circle", "square", "triangle", "star")
@@ -226,7 +226,7 @@ def responses_table(subject_index: int, ids: np.ndarray, trials_per_session: int
 
 def _nifti(volume_zyx: np.ndarray, affine: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(np.ascontiguousarray(volume_zyx.T), affine), path)
+    save_nifti(volume_zyx, affine, path)
 
 
 def write_toy_nsd(root: Path, truth_dir: Path, grid: dict, params: dict) -> None:
