@@ -27,8 +27,8 @@ def test_default_config_dry_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result.stdout) == {
         "toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
-        "features": 4, "features_merge": 2, "decode": 4, "reconstruct": 12, "reconstruct_manifest": 6, "fig3": 2,
-        "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1, "encode": 4, "encode_summary": 2, "all": 1}
+        "features": 6, "features_merge": 3, "decode": 4, "reconstruct": 12, "reconstruct_manifest": 6, "fig3": 2,
+        "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1, "encode": 6, "encode_summary": 2, "all": 1}
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
@@ -37,9 +37,9 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 80, "features_merge": 2,
+    assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 200, "features_merge": 5,
                     "decode": 8, "reconstruct": 3 * 4 * 40, "reconstruct_manifest": 12, "fig3": 4, "fig4": 1,
-                    "eval_originals": 1, "evaluate": 12, "eval_summary": 1, "encode": 8, "encode_summary": 4, "all": 1}
+                    "eval_originals": 1, "evaluate": 12, "eval_summary": 1, "encode": 20, "encode_summary": 4, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
@@ -54,7 +54,7 @@ TINY = {
     "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2},
     "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
     "figures": {"n_images": 3},
-    "encode": {"pca_components": 16, "voxel_block": 20000},
+    "encode": {"spaces": ["z", "c", "zc0.5"], "pca_components": 16, "voxel_block": 20000},
 }
 
 
@@ -100,7 +100,7 @@ def test_tiny_toy_run_end_to_end(tiny_run):
     assert "MindEye2 (published)" in table and "seeded random weights" in table
     for subject in ("subj01", "subj02"):
         roi = pd.read_csv(work / f"results/encode/{subject}/roi_summary.tsv", sep="\t")
-        assert set(roi["space"]) == {"z", "c"} and {"early", "ventral"} <= set(roi["roi"])
+        assert set(roi["space"]) == {"z", "c", "zc0.5"} and {"early", "ventral"} <= set(roi["roi"])
         r_map = nib.load(work / f"results/encode/{subject}/z/r.nii.gz")
         assert r_map.shape == (100, 100, 31), "maps are in the subject's functional space (NIfTI X, Y, Z)"
         assert np.isfinite(np.asarray(r_map.dataobj)).sum() == 47530

@@ -65,3 +65,10 @@ def decoded_inputs(wildcards):
         out[target] = f"results/decode/{wildcards.subject}/{target}_test.npy"
         out[f"{target}_ids"] = f"results/decode/{wildcards.subject}/{target}_test_ids.tsv"
     return out
+
+
+def true_c_input(wildcards):
+    """z_c features start from the true c of each stimulus."""
+    if wildcards.target.startswith("zc"):
+        return {"c": "results/features/c.npy", "c_ids": "results/features/c_ids.tsv"}
+    return {}

@@ -1,5 +1,6 @@
-# Stable Diffusion features of every stimulus the run needs: z (image latent) and
-# c (caption embedding), computed once for all subjects, in chunks.
+# Stable Diffusion features of every stimulus the run needs: z (image latent),
+# c (caption embedding) and z_c (the latent after image-to-image denoising of the true
+# z with the true c at noise level s, target zc<s>), once for all subjects, in chunks.
 
 FEATURE_CHUNKS = range(config["features"]["n_chunks"])
 
@@ -19,6 +20,7 @@ rule stimuli:
 
 rule features:
     input:
+        unpack(true_c_input),
         nsd_tree(),
         model_input(),
         stimuli="results/features/stimuli.tsv",
@@ -26,12 +28,13 @@ rule features:
         values="results/features/{target}/chunk{chunk}.npy",
         ids="results/features/{target}/chunk{chunk}_ids.tsv",
     wildcard_constraints:
-        target="z|c",
+        target=r"z|c|zc[0-9.]+",
         chunk=r"\d+",
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         model_dir=lambda wildcards: config["model_dir"],
         features=config["features"],
+        reconstruct=config["reconstruct"],
     log:
         "logs/features/{target}_chunk{chunk}.log",
     conda:
@@ -53,7 +56,7 @@ rule features_merge:
         values="results/features/{target}.npy",
         ids="results/features/{target}_ids.tsv",
     wildcard_constraints:
-        target="z|c",
+        target=r"z|c|zc[0-9.]+",
     log:
         "logs/features/{target}_merge.log",
     conda:

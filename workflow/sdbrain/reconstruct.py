@@ -56,8 +56,12 @@ def _embeds(pipe, c: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
-    """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``."""
+def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0,
+             latents: bool = False) -> np.ndarray:
+    """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``.
+
+    With ``latents`` the final latents z_c are returned instead, as (n, n_samples, values) float32.
+    """
     from diffusers import StableDiffusionImg2ImgPipeline
 
     size, n_samples, batch = params["image_size"], params["n_samples"], params["batch_size"]
@@ -70,7 +74,7 @@ def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = N
     runner.set_progress_bar_config(disable=True)
     if init is not None:
         init = resize(init, size)
-    out = np.zeros((len(ids), n_samples, size, size, 3), dtype=np.uint8)
+    out = None
     # a batch is ``batch`` images with all their samples
     for start in tqdm(range(0, len(ids), batch), desc="reconstruct", unit="batch"):
         chunk = [(row, int(ids[row]), s) for row in range(start, min(start + batch, len(ids))) for s in range(n_samples)]
@@ -78,13 +82,21 @@ def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = N
         gens = [torch.Generator("cpu").manual_seed(image_seed(params["seed"], i, s)) for _, i, s in chunk]
         kwargs = dict(prompt_embeds=embeds[rows], negative_prompt_embeds=uncond.expand(len(chunk), -1, -1),
                       num_inference_steps=params["steps"], guidance_scale=params["guidance_scale"], eta=params["eta"],
-                      generator=gens, output_type="np")
+                      generator=gens, output_type="latent" if latents else "np")
         if init is None:
             images = runner(height=size, width=size, **kwargs).images
         else:
             images = runner(image=[Image.fromarray(init[r]) for r in rows], strength=strength, **kwargs).images
+        if latents:
+            images = images.float().cpu().numpy().reshape(len(chunk), -1)
+        else:
+            images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+        if out is None:
+            out = np.zeros((len(ids), n_samples) + images.shape[1:], dtype=images.dtype)
         for (row, _, s), image in zip(chunk, images):
-            out[row, s] = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+            out[row, s] = image
+    if out is None:  # no images
+        out = np.zeros((0, n_samples, size, size, 3), dtype=np.uint8)
     return out
 
 
@@ -114,3 +126,12 @@ def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, param
     if method == "z":
         return resize(x_z, params["image_size"])[:, None]
     return generate(pipe, c, ids, params, init=x_z, strength=strength)
+
+
+def zc_features(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, params: dict) -> np.ndarray:
+    """z_c of each stimulus: image-to-image from its true z with its true c at noise level ``strength``.
+
+    The encoding models' z_c (SPEC section 2): the same denoising as X_zc, started from
+    the seen image instead of a decoded one, one sample per image, final latent kept.
+    """
+    return generate(pipe, c, ids, {**params, "n_samples": 1}, init=images, strength=strength, latents=True)[:, 0]
