@@ -37,6 +37,9 @@ def test_voxel_blocks_do_not_change_results():
     whole = encode.fit_voxels(x, rows, x_test, y, y_test, PARAMS)
     blocks = encode.fit_voxels(x, rows, x_test, y, y_test, {**PARAMS, "voxel_block": 7})
     assert np.allclose(whole.r, blocks.r, atol=1e-5) and np.array_equal(whole.alphas, blocks.alphas)
+    chosen = np.array([0, 3, 4, 10, 22])
+    some = encode.fit_voxels(x, rows, x_test, y, y_test, {**PARAMS, "voxel_block": 2}, columns=chosen)
+    assert np.allclose(some.r, whole.r[chosen], atol=1e-5), "columns select voxels without copying the rest"
 
 
 def test_planned_block_fits_a_200k_voxel_problem_in_the_budget():

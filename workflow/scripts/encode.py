@@ -7,7 +7,7 @@ import pandas as pd
 
 from sdbrain import encode, maps, nsd
 from sdbrain.errors import guarded
-from sdbrain.ingest import load_betas
+from sdbrain.ingest import valid_columns
 from sdbrain.io import load_rows
 from sdbrain.logs import setup
 
@@ -16,16 +16,17 @@ def main():
     log = setup(snakemake.log[0])
     p, out, w = snakemake.params, snakemake.output, snakemake.wildcards
     betas_dir = Path(snakemake.input.train_ids).parent
-    y_train, train_ids, voxels = load_betas(betas_dir, "brain", "train", mmap=True)
-    y_test, test_ids, _ = load_betas(betas_dir, "brain", "test")
+    y_train, train_ids, voxels, valid = valid_columns(betas_dir, "brain", "train", mmap=True)  # read in voxel blocks
+    y_test, test_ids, _, _ = valid_columns(betas_dir, "brain", "test", mmap=False)
     features, feature_ids = load_rows(snakemake.input.features, snakemake.input.feature_ids, mmap=True)
     train_images, train_rows = np.unique(train_ids, return_inverse=True)
     reduced = encode.reduce(features, feature_ids, train_images, test_ids, p.encode["pca_components"],
                             p.encode["seed"], snakemake.input.features)
     log.info("%s %s: %d features (PCA: %s) -> %d voxels; %d train trials of %d images, %d test images", w.subject,
-             w.space, reduced.train.shape[1], "yes" if reduced.explained_variance.size else "no", y_train.shape[1],
+             w.space, reduced.train.shape[1], "yes" if reduced.explained_variance.size else "no", int(valid.sum()),
              len(train_ids), len(train_images), len(test_ids))
-    result = encode.fit_voxels(reduced.train, train_rows, reduced.test, y_train, y_test, p.encode)
+    result = encode.fit_voxels(reduced.train, train_rows, reduced.test, y_train, y_test, p.encode,
+                               columns=np.flatnonzero(valid))
     log.info("backend %s; r: median %.3f, max %.3f; %d of %d voxels significant (BH-FDR q=%g)", result.backend,
              np.nanmedian(result.r), np.nanmax(result.r), result.significant.sum(), len(result.r), p.encode["fdr_q"])
     reference = nib.load(nsd.Layout(p.nsd_root).roi(w.subject, "brainmask"))

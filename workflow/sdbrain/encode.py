@@ -48,22 +48,26 @@ class Encoded:
     backend: str
 
 
-def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict) -> Encoded:
+def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, columns=None) -> Encoded:
     """Ridge from features to voxels, in blocks of ``params['voxel_block']`` voxels.
 
     ``x_train`` holds one row per training image and ``train_rows`` maps each training
-    trial to its image's row, so repeated images are not copied in memory.
+    trial to its image's row, so repeated images are not copied in memory. ``columns``
+    selects the voxels (columns of ``y_train`` and ``y_test``) to fit; ``y_train`` may be
+    a memory map, of which only one block of columns is read at a time.
     """
-    n_voxels = y_train.shape[1]
+    columns = np.arange(y_train.shape[1]) if columns is None else np.asarray(columns)
+    n_voxels = len(columns)
     r = np.full(n_voxels, np.nan)
     alphas = np.zeros(n_voxels)
     design = x_train[train_rows]
     backend = ""
     for start in tqdm(range(0, n_voxels, params["voxel_block"]), desc="voxel blocks", unit="block"):
         block = slice(start, start + params["voxel_block"])
-        model = ridge.fit(design, np.asarray(y_train[:, block], dtype=np.float32), params["alphas"], params["folds"],
+        targets = columns[block]
+        model = ridge.fit(design, np.asarray(y_train[:, targets], dtype=np.float32), params["alphas"], params["folds"],
                           params["fit_intercept"], params["n_targets_batch"], params["backend"])
-        r[block] = stats.pearson_columns(model.predict(x_test), np.asarray(y_test[:, block], dtype=np.float32))
+        r[block] = stats.pearson_columns(model.predict(x_test), np.asarray(y_test[:, targets], dtype=np.float32))
         alphas[block] = model.alphas
         backend = model.backend
     p = stats.correlation_pvalues(r, y_test.shape[0])

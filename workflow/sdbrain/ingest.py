@@ -135,9 +135,19 @@ def ingest_subject(layout: nsd.Layout, subject: str, sessions, rois: dict, test_
 
 
 def load_betas(indir: Path, roi: str, split: str, mmap: bool = False):
-    """(betas of the valid voxels, row ids, voxel table of the valid voxels) of one ROI and split."""
+    """(betas of the valid voxels, row ids, voxel table of the valid voxels) of one ROI and split.
+
+    With ``mmap`` the betas stay on disk as long as no voxel is excluded; otherwise
+    the valid columns are read into memory (use ``valid_columns`` to read in blocks).
+    """
+    x, ids, voxels, keep = valid_columns(indir, roi, split, mmap)
+    return (x if keep.all() else x[:, keep]), ids, voxels
+
+
+def valid_columns(indir: Path, roi: str, split: str, mmap: bool = True):
+    """(all betas, row ids, voxel table of the valid voxels, boolean mask of valid columns)."""
     indir = Path(indir)
     x, ids = load_rows(indir / f"{split}_{roi}.npy", indir / f"{split}_ids.tsv", mmap=mmap)
     voxels = pd.read_csv(indir / f"voxels_{roi}.tsv", sep="\t")
     keep = voxels["valid"].to_numpy(bool)
-    return x[:, keep], ids, voxels[keep].reset_index(drop=True)
+    return x, ids, voxels[keep].reset_index(drop=True), keep
