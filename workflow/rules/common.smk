@@ -6,6 +6,10 @@ ROIS = list(config["rois"])
 TOY = config["toy"]["enabled"]
 TOY_TRUTH = "results/toy/truth"
 TOY_MODEL = "results/toy/sd_random"
+# the workflow builds the model itself only for the toy world's default model directory
+BUILDS_MODEL = TOY and config["model_dir"] == TOY_MODEL
+# reconstruction methods and encoding spaces: z, c, and zc<strength>
+METHOD_PATTERN = r"z|c|zc[0-9.]+"
 
 
 def roi_files():
@@ -20,7 +24,7 @@ def nsd_tree():
 
 def model_input():
     """The model directory as an input when the workflow builds it (toy world), else nothing."""
-    return [config["model_dir"]] if TOY and config["model_dir"] == TOY_MODEL else []
+    return [config["model_dir"]] if BUILDS_MODEL else []
 
 
 def ingest_outputs(subject):
@@ -39,7 +43,7 @@ ENCODE_SPACES = config["encode"]["spaces"]
 # Figures made with the toy world's random model say so on their face.
 MODEL_NOTE = (
     "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
-    if TOY and config["model_dir"] == TOY_MODEL
+    if BUILDS_MODEL
     else ""
 )
 

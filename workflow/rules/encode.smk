@@ -20,7 +20,7 @@ rule encode:
         pca="results/encode/{subject}/{space}/pca_explained_variance.tsv",
         png="results/encode/{subject}/{space}/r_slices.png",
     wildcard_constraints:
-        space=r"z|c|zc[0-9.]+",
+        space=METHOD_PATTERN,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         encode=config["encode"],

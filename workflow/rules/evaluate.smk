@@ -33,7 +33,7 @@ rule evaluate:
     output:
         "results/evaluate/{subject}/{method}_scores.tsv",
     wildcard_constraints:
-        method=r"z|c|zc[0-9.]+",
+        method=METHOD_PATTERN,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         evaluate=config["evaluate"],

@@ -28,7 +28,7 @@ rule features:
         values="results/features/{target}/chunk{chunk}.npy",
         ids="results/features/{target}/chunk{chunk}_ids.tsv",
     wildcard_constraints:
-        target=r"z|c|zc[0-9.]+",
+        target=METHOD_PATTERN,
         chunk=r"\d+",
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
@@ -56,7 +56,7 @@ rule features_merge:
         values="results/features/{target}.npy",
         ids="results/features/{target}_ids.tsv",
     wildcard_constraints:
-        target=r"z|c|zc[0-9.]+",
+        target=METHOD_PATTERN,
     log:
         "logs/features/{target}_merge.log",
     conda:

@@ -11,7 +11,7 @@ rule reconstruct:
     output:
         directory("results/reconstruct/{subject}/{method}/chunk{chunk}"),
     wildcard_constraints:
-        method=r"z|c|zc[0-9.]+",
+        method=METHOD_PATTERN,
         chunk=r"\d+",
     params:
         model_dir=lambda wildcards: config["model_dir"],
@@ -36,7 +36,7 @@ rule reconstruct_manifest:
     output:
         "results/reconstruct/{subject}/{method}/manifest.tsv",
     wildcard_constraints:
-        method=r"z|c|zc[0-9.]+",
+        method=METHOD_PATTERN,
     log:
         "logs/reconstruct/{subject}_{method}_manifest.log",
     conda:
