@@ -30,16 +30,21 @@ class Roi:
     file: str
     labels: list[int]
     voxels: np.ndarray  # flat indices into the (Z, Y, X) volume
+    shape: tuple[int, int, int]  # the (Z, Y, X) volume
 
 
 def load_rois(layout: nsd.Layout, subject: str, rois: dict) -> list[Roi]:
+    """Every ROI of the config; each label volume is read once, however many ROIs use it."""
+    volumes = {}
     out = []
     for name, spec in rois.items():
         path = layout.roi(subject, spec["file"])
-        voxels = np.flatnonzero(nsd.roi_mask(nsd.read_volume(path), spec["labels"]))
+        if path not in volumes:
+            volumes[path] = nsd.read_volume(path)
+        voxels = np.flatnonzero(nsd.roi_mask(volumes[path], spec["labels"]))
         if voxels.size == 0:
             raise InputError(f"ROI '{name}' is empty: no voxel of {path} has label(s) {spec['labels']}")
-        out.append(Roi(name, spec["file"], list(spec["labels"]), voxels))
+        out.append(Roi(name, spec["file"], list(spec["labels"]), voxels, volumes[path].shape))
     return out
 
 
@@ -71,7 +76,6 @@ def ingest_subject(layout: nsd.Layout, subject: str, sessions, rois: dict, test_
     trials = nsd.read_responses(layout.responses(subject), sessions)
     roi_list = load_rois(layout, subject, rois)
     columns = np.unique(np.concatenate([r.voxels for r in roi_list]))
-    volume_shape = nsd.read_volume(layout.roi(subject, roi_list[0].file)).shape
 
     is_test = trials["73KID"].isin(test_ids).to_numpy()
     train_rows = np.cumsum(~is_test) - 1          # row in the train matrix of each train trial
@@ -121,7 +125,7 @@ def ingest_subject(layout: nsd.Layout, subject: str, sessions, rois: dict, test_
         del train[r.name]
         os.replace(tmp[r.name], outdir / f"train_{r.name}.npy")
         save_array(outdir / f"test_{r.name}.npy", test[:, cols])
-        zyx = np.unravel_index(r.voxels, volume_shape)
+        zyx = np.unravel_index(r.voxels, r.shape)
         pd.DataFrame({"voxel": r.voxels, "z": zyx[0], "y": zyx[1], "x": zyx[2],
                       "valid": valid[cols].astype(int)}).to_csv(outdir / f"voxels_{r.name}.tsv", sep="\t", index=False)
         report.append({"subject": subject, "roi": r.name, "voxels": r.voxels.size,

@@ -234,6 +234,6 @@ def read_images(layout: Layout, ids) -> np.ndarray:
         bad = ids[(ids < 1) | (ids > brick.shape[0])]
         if bad.size:
             raise InputError(f"{layout.stimuli}: imgBrick holds {brick.shape[0]} images; no image for 73k id(s) {bad[:5].tolist()}")
-        images = brick[np.unique(ids) - 1]  # h5py reads increasing, unique indices
-    position = np.searchsorted(np.unique(ids), ids)
+        unique, position = np.unique(ids, return_inverse=True)
+        images = brick[unique - 1]  # h5py reads increasing, unique indices
     return images[position]
