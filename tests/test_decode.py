@@ -9,15 +9,16 @@ from sdbrain import decode, features, ingest, nsd, ridge, sd, toy, toy_model
 PARAMS = dict(alphas=[1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=1000, backend="auto")
 
 
-@pytest.mark.parametrize("n, p", [(120, 40), (40, 120)])  # primal (RidgeCV) and kernel (KernelRidgeCV) forms
+@pytest.mark.parametrize("n, p", [(120, 40), (40, 120)])  # primal and kernel (dual) forms
 @pytest.mark.parametrize("intercept", [False, True])
-def test_matches_closed_form_ridge(n, p, intercept):
+@pytest.mark.parametrize("solver", ["eigh", "himalaya"])
+def test_matches_closed_form_ridge(n, p, intercept, solver):
     rng = np.random.default_rng(1)
     x = rng.normal(2.0, 3.0, size=(n, p)).astype(np.float32)
     y = (x @ rng.normal(size=(p, 6)) + 5 + rng.normal(size=(n, 6))).astype(np.float32)
     x_new = rng.normal(2.0, 3.0, size=(15, p)).astype(np.float32)
     alpha = 7.0
-    model = ridge.fit(x, y, [alpha], fit_intercept=intercept)
+    model = ridge.fit(x, y, [alpha], fit_intercept=intercept, solver=solver)
     # reference: numpy, float64, standardised with training statistics, explicit intercept
     mean, sd_ = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
     xs, xs_new = (x - mean) / sd_, (x_new - mean) / sd_
@@ -26,6 +27,46 @@ def test_matches_closed_form_ridge(n, p, intercept):
     expected = xs_new @ coef + y_mean
     assert np.allclose(model.predict(x_new), expected, atol=1e-4 * np.abs(expected).max())
     assert np.all(model.alphas == pytest.approx(alpha))
+
+
+@pytest.mark.parametrize("n, p", [(300, 60), (80, 200)])
+def test_eigh_solver_chooses_himalayas_alphas(n, p):
+    """Same CV score, folds and tie rule as himalaya: the same alphas (but for near-ties), the same predictions.
+
+    Near-ties: with fewer trials than inputs, alphas of 1e-6 and 1e-3 both interpolate the
+    training data and their CV scores differ by rounding, where himalaya's float32 kernel
+    solver is itself off (see the next test).
+    """
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(n, p)).astype(np.float32)
+    signal = rng.normal(size=(p, 40)) * np.logspace(-2, 0.5, 40)  # targets from almost noise to strong signal
+    y = (x @ signal + rng.normal(size=(n, 40)) * 3).astype(np.float32)
+    x_new = rng.normal(size=(20, p)).astype(np.float32)
+    grid = [1e-6, 1e-3, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
+    ours = ridge.fit(x, y, grid, folds=5, fit_intercept=True, n_targets_batch=16, solver="eigh")
+    theirs = ridge.fit(x, y, grid, folds=5, fit_intercept=True, n_targets_batch=16, solver="himalaya")
+    assert ours.backend.startswith("eigh/") and theirs.backend.startswith("himalaya/")
+    same = np.isclose(ours.alphas, theirs.alphas, rtol=1e-5)  # himalaya keeps alphas in float32
+    assert same.mean() >= 0.9 and len(set(ours.alphas)) >= 3, "a range of alphas is chosen"
+    assert np.all(np.minimum(ours.alphas, theirs.alphas)[~same] < 1e-2), "disagreements are near-ties only"
+    a, b = ours.predict(x_new)[:, same], theirs.predict(x_new)[:, same]
+    assert np.allclose(a, b, atol=1e-3 * np.abs(b).max())
+
+
+def test_eigh_solver_is_exact_at_tiny_alphas_in_kernel_form():
+    """The reference grid starts at 1e-6; with fewer trials than inputs and an intercept the centred kernel is
+    singular. Measured here: eigh stays within 1e-4 of float64 ridge, himalaya's KernelRidgeCV is off by 11.9 of 77."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(80, 200)).astype(np.float32)
+    y = (x @ rng.normal(size=(200, 5)) + rng.normal(size=(80, 5))).astype(np.float32)
+    x_new = rng.normal(size=(20, 200)).astype(np.float32)
+    mean, sd_ = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
+    xs, xs_new = (x - mean) / sd_, (x_new - mean) / sd_
+    centre, y_mean = xs.mean(0), y.mean(0, dtype=np.float64)
+    coef = np.linalg.solve((xs - centre).T @ (xs - centre) + 1e-6 * np.eye(200), (xs - centre).T @ (y - y_mean))
+    expected = (xs_new - centre) @ coef + y_mean
+    model = ridge.fit(x, y, [1e-6], fit_intercept=True, solver="eigh")
+    assert np.allclose(model.predict(x_new), expected, atol=1e-5 * np.abs(expected).max())
 
 
 def test_alpha_choice_and_edges():
