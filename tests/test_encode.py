@@ -89,3 +89,42 @@ def test_ground_truth_shows_up(encoded):
         false_share = (significant & silent).sum() / max(significant.sum(), 1)
         assert false_share <= 0.05 + 0.02, space
         assert significant[early | ventral].mean() > 0.2
+
+
+def test_unique_variance_and_best_layer_on_known_values():
+    r_joint = np.array([0.5, 0.5, 0.2, -0.1, np.nan])
+    r_other = np.array([0.3, 0.5, -0.4, 0.1, 0.2])
+    # R2 = max(r, 0)^2: 0.25 - 0.09, 0.25 - 0.25, 0.04 - 0, 0 - 0.01, 0 - 0.04
+    assert np.allclose(encode.unique_variance(r_joint, r_other), [0.16, 0.0, 0.04, -0.01, -0.04])
+    r = np.array([[0.1, 0.5, 0.3, np.nan], [0.4, 0.2, 0.3, 0.2], [0.2, 0.6, 0.1, 0.1]])
+    significant = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]], dtype=bool)
+    # column 0: layer 2 (0.4); column 1: layer 3 (0.6); column 2: no layer significant; column 3: neither
+    assert encode.best_layer(r, significant).tolist() == [2, 3, 0, 0]
+
+
+def test_joint_model_of_two_spaces_explains_both(rng=np.random.default_rng(4)):
+    """Voxels driven by space a, by b, or by both: unique variance goes to the space that drives them."""
+    n_images, n_test = 200, 60
+    a, b = rng.normal(size=(n_images + n_test, 5)), rng.normal(size=(n_images + n_test, 5))
+    drive = np.column_stack([a @ rng.normal(size=(5, 20)), b @ rng.normal(size=(5, 20)),
+                             a @ rng.normal(size=(5, 20)) + b @ rng.normal(size=(5, 20))])
+    y = drive + 0.5 * rng.normal(size=drive.shape) * drive.std(0)
+    rows = np.arange(n_images)
+    xa = encode.Reduced(a[:n_images].astype(np.float32), a[n_images:].astype(np.float32), np.array([]))
+    xb = encode.Reduced(b[:n_images].astype(np.float32), b[n_images:].astype(np.float32), np.array([]))
+    fit = {name: encode.fit_voxels(x.train, rows, x.test, y[:n_images].astype(np.float32),
+                                   drive[n_images:].astype(np.float32), PARAMS)
+           for name, x in (("a", xa), ("b", xb), ("ab", encode.joint(xa, xb)))}
+    unique_a = encode.unique_variance(fit["ab"].r, fit["b"].r)
+    unique_b = encode.unique_variance(fit["ab"].r, fit["a"].r)
+    only_a, only_b, both = slice(0, 20), slice(20, 40), slice(40, 60)
+    assert unique_a[only_a].mean() > 0.7 and abs(unique_b[only_a].mean()) < 0.05
+    assert unique_b[only_b].mean() > 0.7 and abs(unique_a[only_b].mean()) < 0.05
+    assert fit["ab"].r[both].mean() > max(fit["a"].r[both].mean(), fit["b"].r[both].mean()) + 0.1
+
+
+def test_features_missing_a_stimulus_are_refused(tmp_path):
+    values = np.zeros((3, 4), dtype=np.float32)
+    with pytest.raises(Exception, match="unet0.5-mid-early.npy: no row for 1 stimulus ids, e.g. \\[9\\]"):
+        encode.reduce(values, np.array([1, 2, 3]), np.array([1, 2]), np.array([9]), 2, 0,
+                      source="results/features/unet0.5-mid-early.npy")

@@ -99,15 +99,3 @@ def test_z_features_sample_and_mode(pipe):
     assert mode.shape == (4, 144) and not np.allclose(mode, sampled)
     assert np.allclose(sampled, sampled_in_parts, atol=1e-5), "posterior samples depend on the image, not the batch"
 
-
-def test_zc_features_are_final_latents_of_img2img(pipe, decoded):
-    """z_c of seen images: one latent per image, deterministic, independent of chunking."""
-    ids, _, c = decoded
-    images = np.random.default_rng(1).integers(0, 255, size=(3, 40, 40, 3), dtype=np.uint8)
-    params = {**PARAMS, "batch_size": 1, "steps": 4}
-    zc = reconstruct.zc_features(pipe, images, c, ids, 0.5, params)
-    assert zc.shape == (3, 4 * 8 * 8) and zc.dtype == np.float32, "latent of the 32 px model input"
-    parts = np.concatenate([reconstruct.zc_features(pipe, images[r], c[r], ids[r], 0.5, params)
-                            for r in (slice(0, 1), slice(1, 3))])
-    assert np.array_equal(zc, parts)
-    assert not np.allclose(zc, reconstruct.zc_features(pipe, images, c, ids, 1.0, params)), "noise level matters"

@@ -27,8 +27,10 @@ def test_default_config_dry_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result.stdout) == {
         "toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
-        "features": 6, "features_merge": 3, "decode": 4, "reconstruct": 12, "reconstruct_manifest": 6, "fig3": 2,
-        "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1, "encode": 6, "encode_summary": 2, "all": 1}
+        "features": 4, "diffusion_features": 6, "features_merge": 23, "decode": 4, "reconstruct": 12,
+        "reconstruct_manifest": 6, "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
+        # z, c, zc at 3 noise levels, zc at 3 steps, 5 U-Net layers x 3 steps; 6 joint models; 3 best-layer maps
+        "encode": 2 * 23, "encode_joint": 2 * 6, "encode_layers": 2 * 3, "encode_summary": 2, "all": 1}
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
@@ -37,9 +39,11 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 200, "features_merge": 5,
-                    "decode": 8, "reconstruct": 3 * 4 * 40, "reconstruct_manifest": 12, "fig3": 4, "fig4": 1,
-                    "eval_originals": 1, "evaluate": 12, "eval_summary": 1, "encode": 20, "encode_summary": 4, "all": 1}
+    assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 2 * 40,
+                    "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40,
+                    "reconstruct_manifest": 12, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
+                    "eval_summary": 1, "encode": 4 * 23, "encode_joint": 4 * 6, "encode_layers": 4 * 3,
+                    "encode_summary": 4, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
@@ -54,7 +58,7 @@ TINY = {
     "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2},
     "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
     "figures": {"n_images": 3},
-    "encode": {"spaces": ["z", "c", "zc0.5"], "pca_components": 16, "voxel_block": 20000},
+    "encode": {"noise_levels": [0.5], "step_levels": [0.5], "pca_components": 16, "voxel_block": 20000},
 }
 
 
@@ -99,11 +103,26 @@ def test_tiny_toy_run_end_to_end(tiny_run):
     table = (work / "results/evaluate/community_table.md").read_text()
     assert "MindEye2 (published)" in table and "seeded random weights" in table
     for subject in ("subj01", "subj02"):
-        roi = pd.read_csv(work / f"results/encode/{subject}/roi_summary.tsv", sep="\t")
-        assert set(roi["space"]) == {"z", "c", "zc0.5"} and {"early", "ventral"} <= set(roi["roi"])
-        r_map = nib.load(work / f"results/encode/{subject}/z/r.nii.gz")
+        encode = work / "results/encode" / subject
+        roi = pd.read_csv(encode / "roi_summary.tsv", sep="\t")
+        steps = [f"zc0.5-{step}" for step in ("early", "middle", "late")]
+        layers = [f"unet0.5-{layer}-{step}" for layer in ("down1", "down2", "mid", "up1", "up2")
+                  for step in ("early", "middle", "late")]
+        assert set(roi["space"]) == {"z", "c", "zc0.5", *steps, *layers} and {"early", "ventral"} <= set(roi["roi"])
+        r_map = nib.load(encode / "z/r.nii.gz")
         assert r_map.shape == (100, 100, 31), "maps are in the subject's functional space (NIfTI X, Y, Z)"
         assert np.isfinite(np.asarray(r_map.dataobj)).sum() == 47530
+        unique = pd.read_csv(encode / "unique_summary.tsv", sep="\t")
+        assert set(unique["joint"]) == {"z+zc0.5", *(f"z+{s}" for s in steps)}
+        joint = pd.read_csv(encode / "z+zc0.5/voxels.tsv", sep="\t")
+        r_z = pd.read_csv(encode / "z/voxels.tsv", sep="\t")["r"].clip(lower=0)
+        assert np.allclose(joint["unique_zc0.5"], joint["r"].clip(lower=0) ** 2 - r_z ** 2, equal_nan=True)
+        for name in ("unique_z", "unique_zc0.5", "r", "fdr_mask"):
+            assert nib.load(encode / f"z+zc0.5/{name}.nii.gz").shape == (100, 100, 31)
+        for step in ("early", "middle", "late"):
+            best = np.asarray(nib.load(encode / f"unet0.5-{step}/best_layer.nii.gz").dataobj)
+            assert best.shape == (100, 100, 31) and set(np.unique(best)) <= {0, 1, 2, 3, 4, 5}
+        assert (work / "results/features/unet0.5-up2-late.npy").exists()
     for figure in ("fig3_subj01", "fig3_subj02", "fig4", "fig5"):
         assert (work / f"results/figures/{figure}.png").stat().st_size > 10_000
         assert (work / f"results/figures/{figure}.pdf").exists()

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: the lists that rule `all` expands, and the inputs
 # that only exist when the toy world is generated.
+from sdbrain import spaces
 
 SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
@@ -8,8 +9,9 @@ TOY_TRUTH = "results/toy/truth"
 TOY_MODEL = "results/toy/sd_random"
 # the workflow builds the model itself only for the toy world's default model directory
 BUILDS_MODEL = TOY and config["model_dir"] == TOY_MODEL
-# reconstruction methods and encoding spaces: z, c, and zc<strength>
+# reconstruction methods: z, c, and zc<strength>; encoding spaces: see sdbrain.spaces
 METHOD_PATTERN = r"z|c|zc[0-9.]+"
+SPACE_PATTERN = spaces.PATTERN
 
 
 def roi_files():
@@ -39,7 +41,8 @@ def ingest_outputs(subject):
 
 METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
 ZC_MAIN = METHODS[2]
-ENCODE_SPACES = config["encode"]["spaces"]
+# every encoding model the config asks for (sdbrain.spaces.plan)
+ENCODE = spaces.plan(config["encode"], config["features"]["steps"], config["features"]["unet_layers"])
 # Figures made with the toy world's random model say so on their face.
 MODEL_NOTE = (
     "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
@@ -56,8 +59,10 @@ def all_outputs():
     out += expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS)
     out += expand("results/figures/fig3_{subject}.png", subject=SUBJECTS) + ["results/figures/fig4.png"]
     out += ["results/evaluate/identification.tsv", "results/evaluate/community_table.md", "results/figures/fig5.png"]
-    out += expand("results/encode/{subject}/roi_summary.tsv", subject=SUBJECTS)
-    out += expand("results/encode/{subject}/{space}/r_slices.png", subject=SUBJECTS, space=ENCODE_SPACES)
+    out += expand("results/encode/{subject}/{table}_summary.tsv", subject=SUBJECTS, table=["roi", "unique", "layer"])
+    out += expand("results/encode/{subject}/{space}/r_slices.png", subject=SUBJECTS, space=ENCODE.single)
+    out += expand("results/encode/{subject}/z+{space}/unique_slices.png", subject=SUBJECTS, space=ENCODE.joint)
+    out += expand("results/encode/{subject}/{group}/best_layer.nii.gz", subject=SUBJECTS, group=ENCODE.layer_groups)
     return out
 
 
@@ -71,8 +76,11 @@ def decoded_inputs(wildcards):
     return out
 
 
-def true_c_input(wildcards):
-    """z_c features start from the true c of each stimulus."""
-    if wildcards.target.startswith("zc"):
-        return {"c": "results/features/c.npy", "c_ids": "results/features/c_ids.tsv"}
-    return {}
+def feature_chunks(wildcards):
+    """The chunks a feature space is merged from: z and c chunk files, or diffusion chunk folders."""
+    space = spaces.parse(wildcards.target)
+    if space.kind in ("z", "c"):
+        return {"values": expand(f"results/features/{space.kind}/chunk{{k}}.npy", k=FEATURE_CHUNKS),
+                "ids": expand(f"results/features/{space.kind}/chunk{{k}}_ids.tsv", k=FEATURE_CHUNKS)}
+    level = spaces.level_name(space.level)
+    return {"folders": expand(f"results/features/diffusion{level}/chunk{{k}}", k=FEATURE_CHUNKS)}

@@ -1,15 +1,22 @@
 # Encoding models: whole-brain voxel-wise ridge from each feature space, scored per
-# voxel on the test set, with p-values, BH-FDR masks, NIfTI maps and ROI summaries.
+# voxel on the test set, with p-values, BH-FDR masks, NIfTI maps and ROI summaries;
+# joint z + z_c models for unique variance (Figs. 7-8) and the best U-Net layer (Fig. 9).
+
+
+def betas(wildcards):
+    return {
+        "train": f"results/fmri/{wildcards.subject}/train_brain.npy",
+        "test": f"results/fmri/{wildcards.subject}/test_brain.npy",
+        "voxels": f"results/fmri/{wildcards.subject}/voxels_brain.tsv",
+        "train_ids": f"results/fmri/{wildcards.subject}/train_ids.tsv",
+        "test_ids": f"results/fmri/{wildcards.subject}/test_ids.tsv",
+    }
 
 
 rule encode:
     input:
+        unpack(betas),
         nsd_tree(),
-        train="results/fmri/{subject}/train_brain.npy",
-        test="results/fmri/{subject}/test_brain.npy",
-        voxels="results/fmri/{subject}/voxels_brain.tsv",
-        train_ids="results/fmri/{subject}/train_ids.tsv",
-        test_ids="results/fmri/{subject}/test_ids.tsv",
         features="results/features/{space}.npy",
         feature_ids="results/features/{space}_ids.tsv",
     output:
@@ -20,7 +27,7 @@ rule encode:
         pca="results/encode/{subject}/{space}/pca_explained_variance.tsv",
         png="results/encode/{subject}/{space}/r_slices.png",
     wildcard_constraints:
-        space=METHOD_PATTERN,
+        space=SPACE_PATTERN,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         encode=config["encode"],
@@ -37,14 +44,78 @@ rule encode:
         "../scripts/encode.py"
 
 
-rule encode_summary:
+rule encode_joint:
     input:
-        expand("results/encode/{{subject}}/{space}/voxels.tsv", space=ENCODE_SPACES),
+        unpack(betas),
+        nsd_tree(),
+        z="results/features/z.npy",
+        z_ids="results/features/z_ids.tsv",
+        other="results/features/{space}.npy",
+        other_ids="results/features/{space}_ids.tsv",
+        z_table="results/encode/{subject}/z/voxels.tsv",
+        other_table="results/encode/{subject}/{space}/voxels.tsv",
     output:
-        "results/encode/{subject}/roi_summary.tsv",
+        r="results/encode/{subject}/z+{space}/r.nii.gz",
+        fdr="results/encode/{subject}/z+{space}/fdr_mask.nii.gz",
+        unique_z="results/encode/{subject}/z+{space}/unique_z.nii.gz",
+        unique_other="results/encode/{subject}/z+{space}/unique_{space}.nii.gz",
+        table="results/encode/{subject}/z+{space}/voxels.tsv",
+        png="results/encode/{subject}/z+{space}/unique_slices.png",
+    wildcard_constraints:
+        space=SPACE_PATTERN,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        spaces=ENCODE_SPACES,
+        encode=config["encode"],
+    log:
+        "logs/encode/{subject}_z+{space}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=64000,
+        runtime=240,
+    script:
+        "../scripts/encode_joint.py"
+
+
+rule encode_layers:
+    input:
+        nsd_tree(),
+        tables=lambda w: expand("results/encode/{subject}/{space}/voxels.tsv", subject=w.subject,
+                                space=ENCODE.layer_groups[w.group]),
+    output:
+        nifti="results/encode/{subject}/{group}/best_layer.nii.gz",
+        table="results/encode/{subject}/{group}/best_layer.tsv",
+        png="results/encode/{subject}/{group}/best_layer_slices.png",
+    wildcard_constraints:
+        group=r"unet[0-9.]+-[a-z]+",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        layers=list(config["features"]["unet_layers"]),
+    log:
+        "logs/encode/{subject}_{group}_layers.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/encode_layers.py"
+
+
+rule encode_summary:
+    input:
+        single=expand("results/encode/{{subject}}/{space}/voxels.tsv", space=ENCODE.single),
+        joint=expand("results/encode/{{subject}}/z+{space}/voxels.tsv", space=ENCODE.joint),
+        layers=expand("results/encode/{{subject}}/{group}/best_layer.tsv", group=ENCODE.layer_groups),
+    output:
+        single="results/encode/{subject}/roi_summary.tsv",
+        unique="results/encode/{subject}/unique_summary.tsv",
+        layers="results/encode/{subject}/layer_summary.tsv",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        single=ENCODE.single,
+        joint=ENCODE.joint,
+        groups=list(ENCODE.layer_groups),
+        layers=list(config["features"]["unet_layers"]),
     log:
         "logs/encode/{subject}_summary.log",
     conda:

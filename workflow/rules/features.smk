@@ -1,6 +1,7 @@
-# Stable Diffusion features of every stimulus the run needs: z (image latent),
-# c (caption embedding) and z_c (the latent after image-to-image denoising of the true
-# z with the true c at noise level s, target zc<s>), once for all subjects, in chunks.
+# Stable Diffusion features of every stimulus the run needs, once for all subjects, in
+# chunks: z (image latent) and c (caption embedding); and per noise level s, one
+# image-to-image pass from the true z with the true c giving z_c, and at the levels
+# of encode.step_levels also z_c and five U-Net layers at early/middle/late steps.
 
 FEATURE_CHUNKS = range(config["features"]["n_chunks"])
 
@@ -20,7 +21,6 @@ rule stimuli:
 
 rule features:
     input:
-        unpack(true_c_input),
         nsd_tree(),
         model_input(),
         stimuli="results/features/stimuli.tsv",
@@ -28,13 +28,12 @@ rule features:
         values="results/features/{target}/chunk{chunk}.npy",
         ids="results/features/{target}/chunk{chunk}_ids.tsv",
     wildcard_constraints:
-        target=METHOD_PATTERN,
+        target="z|c",
         chunk=r"\d+",
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         model_dir=lambda wildcards: config["model_dir"],
         features=config["features"],
-        reconstruct=config["reconstruct"],
     log:
         "logs/features/{target}_chunk{chunk}.log",
     conda:
@@ -48,15 +47,45 @@ rule features:
         "../scripts/features.py"
 
 
+rule diffusion_features:
+    input:
+        nsd_tree(),
+        model_input(),
+        stimuli="results/features/stimuli.tsv",
+        c="results/features/c.npy",
+        c_ids="results/features/c_ids.tsv",
+    output:
+        directory("results/features/diffusion{level}/chunk{chunk}"),
+    wildcard_constraints:
+        level=r"[0-9.]+",
+        chunk=r"\d+",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        model_dir=lambda wildcards: config["model_dir"],
+        features=config["features"],
+        reconstruct=config["reconstruct"],
+        capture=lambda wildcards: float(wildcards.level) in ENCODE.captured_levels,
+    log:
+        "logs/features/diffusion{level}_chunk{chunk}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=240,
+    script:
+        "../scripts/diffusion_features.py"
+
+
 rule features_merge:
     input:
-        values=expand("results/features/{{target}}/chunk{chunk}.npy", chunk=FEATURE_CHUNKS),
-        ids=expand("results/features/{{target}}/chunk{chunk}_ids.tsv", chunk=FEATURE_CHUNKS),
+        unpack(feature_chunks),
     output:
         values="results/features/{target}.npy",
         ids="results/features/{target}_ids.tsv",
     wildcard_constraints:
-        target=METHOD_PATTERN,
+        target=SPACE_PATTERN,
     log:
         "logs/features/{target}_merge.log",
     conda:

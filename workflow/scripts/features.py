@@ -1,9 +1,9 @@
 """Rule features: z or c of one chunk of the stimuli, with the model loaded once."""
 import numpy as np
 
-from sdbrain import features, nsd, reconstruct, sd
+from sdbrain import features, nsd, sd
 from sdbrain.errors import guarded
-from sdbrain.io import align_rows, load_rows, read_ids, save_array, write_ids
+from sdbrain.io import read_ids, save_array, write_ids
 from sdbrain.logs import setup
 
 
@@ -16,14 +16,8 @@ def main():
     pipe = sd.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)
     if len(ids) == 0:  # more chunks than batches
-        shape = {"z": features.latent_shape(pipe, p.features["z_size"]), "c": features.c_shape(pipe)}.get(
-            target, features.latent_shape(pipe, p.reconstruct["image_size"]))
+        shape = features.latent_shape(pipe, p.features["z_size"]) if target == "z" else features.c_shape(pipe)
         values = np.zeros((0, int(np.prod(shape))), dtype=np.float32)
-    elif target.startswith("zc"):
-        _, strength = reconstruct.parse_method(target)
-        c, c_ids = load_rows(snakemake.input.c, snakemake.input.c_ids, mmap=True)
-        values = reconstruct.zc_features(pipe, nsd.read_images(layout, ids), align_rows(c, c_ids, ids, snakemake.input.c),
-                                         ids, strength, p.reconstruct)
     elif target == "z":
         images = nsd.read_images(layout, ids)
         values = features.encode_z(pipe, images, ids, p.features["z_size"], p.features["z_posterior"] == "sample",

@@ -4,17 +4,34 @@ import os
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from sdbrain.errors import guarded
+from sdbrain.errors import InputError, guarded
 from sdbrain.io import load_rows, write_ids
 from sdbrain.logs import setup
 
 
+def chunk_files(target):
+    """(values, ids) paths of each chunk: z/c chunk files, or the space's file in each diffusion chunk folder."""
+    if "folders" not in snakemake.input.keys():
+        return list(zip(snakemake.input.values, snakemake.input.ids))
+    parts = []
+    for folder in snakemake.input.folders:
+        values = os.path.join(folder, f"{target}.npy")
+        if not os.path.exists(values):
+            raise InputError(f"{folder}: no {target}.npy (denoising steps and U-Net layers are captured only at the "
+                             "noise levels of config key 'encode.step_levels')")
+        parts.append((values, os.path.join(folder, "ids.tsv")))
+    return parts
+
+
 def main():
     log = setup(snakemake.log[0])
-    parts = [load_rows(v, i, mmap=True) for v, i in zip(snakemake.input.values, snakemake.input.ids)]
+    target = snakemake.wildcards.target
+    parts = [load_rows(v, i, mmap=True) for v, i in chunk_files(target)]
+    parts = [(values, ids) for values, ids in parts if len(ids)]  # chunks beyond the last batch are empty
     n = sum(len(ids) for _, ids in parts)
+    width = parts[0][0].shape[1] if parts else 0
     tmp = snakemake.output.values + ".tmp.npy"
-    out = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, parts[0][0].shape[1]))
+    out = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, width))
     row = 0
     for values, ids in parts:
         out[row:row + len(ids)] = values
@@ -22,8 +39,8 @@ def main():
     out.flush()
     del out
     os.replace(tmp, snakemake.output.values)
-    write_ids(snakemake.output.ids, np.concatenate([ids for _, ids in parts]))
-    log.info("%s: %d stimuli x %d values", snakemake.wildcards.target, n, parts[0][0].shape[1])
+    write_ids(snakemake.output.ids, np.concatenate([ids for _, ids in parts]) if parts else [])
+    log.info("%s: %d stimuli x %d values", target, n, width)
 
 
 guarded(main, snakemake.log[0])

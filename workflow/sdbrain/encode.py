@@ -6,6 +6,14 @@ Ridge (himalaya, features standardised, per-voxel alpha by K-fold CV in trial or
 is fitted in blocks of voxels so that a 200k-voxel brain stays within memory; each
 voxel is scored by Pearson r on the averaged test set, with its one-sided p and
 the BH-FDR mask.
+
+Unique variance (Figs. 7-8) is the difference of variance explained, not banded
+ridge: the joint model of z and another space X (each PCA-reduced on its own, then
+concatenated and standardised, one alpha per voxel) explains R2(z+X); X's unique
+variance is R2(z+X) - R2(z) and z's is R2(z+X) - R2(X), with R2 = max(r, 0)^2 on
+the test set. It costs one extra fit per pair, where banded ridge would search a
+grid of per-space alphas; on test data the difference can be slightly negative
+where neither space adds anything.
 """
 from __future__ import annotations
 
@@ -16,7 +24,37 @@ from sklearn.decomposition import PCA
 from tqdm import tqdm
 
 from . import ridge, stats
-from .io import align_rows
+from .ingest import valid_columns
+from .io import align_rows, load_rows
+
+
+@dataclass
+class Responses:
+    """A subject's brain-mask betas: training trials (a memory map, read in voxel blocks) and averaged test images."""
+    y_train: np.ndarray
+    y_test: np.ndarray
+    train_images: np.ndarray  # unique training images, the rows of the design before expansion
+    train_rows: np.ndarray    # each training trial's row in train_images
+    test_ids: np.ndarray
+    voxels: "pd.DataFrame"    # the valid voxels (flat index into the functional volume)
+    columns: np.ndarray       # their columns in y_train and y_test
+
+
+def responses(betas_dir, roi: str = "brain") -> Responses:
+    y_train, train_ids, voxels, valid = valid_columns(betas_dir, roi, "train", mmap=True)
+    y_test, test_ids, _, _ = valid_columns(betas_dir, roi, "test", mmap=False)
+    train_images, train_rows = np.unique(train_ids, return_inverse=True)
+    return Responses(y_train, y_test, train_images, train_rows, test_ids, voxels, np.flatnonzero(valid))
+
+
+def space(features_path, ids_path, data: Responses, n_components: int, seed: int) -> "Reduced":
+    """One feature space's rows for the subject's training and test images, PCA-reduced when wide."""
+    values, ids = load_rows(features_path, ids_path, mmap=True)
+    return reduce(values, ids, data.train_images, data.test_ids, n_components, seed, str(features_path))
+
+
+def fit(x: "Reduced", data: Responses, params: dict) -> "Encoded":
+    return fit_voxels(x.train, data.train_rows, x.test, data.y_train, data.y_test, params, columns=data.columns)
 
 
 @dataclass
@@ -66,7 +104,7 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
         block = slice(start, start + params["voxel_block"])
         targets = columns[block]
         model = ridge.fit(design, np.asarray(y_train[:, targets], dtype=np.float32), params["alphas"], params["folds"],
-                          params["fit_intercept"], params["n_targets_batch"], params["backend"])
+                          params["fit_intercept"], params["n_targets_batch"], params["backend"], params.get("solver", "eigh"))
         r[block] = stats.pearson_columns(model.predict(x_test), np.asarray(y_test[:, targets], dtype=np.float32))
         alphas[block] = model.alphas
         backend = model.backend
@@ -82,3 +120,25 @@ def planned_block(n_trials: int, n_features: int, budget_mb: float, bytes_per_va
     if free <= per_voxel:
         raise ValueError(f"memory budget of {budget_mb} MB is below the design matrix's {fixed / 2**20:.0f} MB")
     return int(free // per_voxel)
+
+
+def joint(a: Reduced, b: Reduced) -> Reduced:
+    """Two spaces side by side (each already reduced on its own training images)."""
+    return Reduced(np.hstack([a.train, b.train]), np.hstack([a.test, b.test]),
+                   np.concatenate([a.explained_variance, b.explained_variance]))
+
+
+def explained(r: np.ndarray) -> np.ndarray:
+    """Variance of the test responses explained: max(r, 0)^2 (negative r explains nothing)."""
+    return np.clip(np.nan_to_num(r, nan=0.0), 0, None) ** 2
+
+
+def unique_variance(r_joint: np.ndarray, r_other: np.ndarray) -> np.ndarray:
+    """Variance the joint model explains beyond the other space alone."""
+    return explained(r_joint) - explained(r_other)
+
+
+def best_layer(r: np.ndarray, significant: np.ndarray) -> np.ndarray:
+    """(layers, voxels) r and FDR masks -> 1-based index of the layer with the highest r, 0 where no layer is significant."""
+    best = np.argmax(np.where(np.isnan(r), -np.inf, r), axis=0) + 1
+    return np.where(significant.any(axis=0), best, 0)

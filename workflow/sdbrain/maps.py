@@ -23,20 +23,52 @@ def save_nifti(volume_zyx: np.ndarray, affine: np.ndarray, path: str | Path) -> 
     nib.save(nib.Nifti1Image(np.ascontiguousarray(volume_zyx.T), affine), str(path))
 
 
-def slices_png(volume_zyx: np.ndarray, path: str | Path, title: str, underlay: np.ndarray | None = None,
-               n_slices: int = 8, cmap="hot", vmin=0.0, vmax=None) -> None:
-    """Axial slices (evenly spaced along Z) of a volume over a gray ``underlay`` (e.g. the brain mask); NaN is transparent."""
-    z_positions = np.linspace(0, volume_zyx.shape[0] - 1, n_slices + 2)[1:-1].round().astype(int)
-    finite = volume_zyx[np.isfinite(volume_zyx)]
-    vmax = vmax if vmax is not None else (float(np.percentile(finite, 99)) if finite.size else 1.0)
-    fig, axes = plt.subplots(1, n_slices, figsize=(2.2 * n_slices, 2.8), facecolor="white")
-    for ax, z in zip(axes, z_positions):
-        if underlay is not None:
-            ax.imshow(underlay[z], cmap="gray", vmin=0, vmax=2.5, origin="lower")
-        image = ax.imshow(volume_zyx[z], cmap=cmap, vmin=vmin, vmax=vmax, origin="lower")
-        ax.set_title(f"z={z}", fontsize=7)
-        ax.axis("off")
-    fig.colorbar(image, ax=axes, shrink=0.7)
-    fig.suptitle(title, fontsize=9)
+class Volume:
+    """Per-voxel values -> the subject's functional volume (grid and affine of a reference NIfTI)."""
+
+    def __init__(self, reference: str | Path, voxels: np.ndarray):
+        image = nib.load(str(reference))
+        self.affine, self.shape = image.affine, tuple(reversed(image.shape[:3]))
+        self.voxels = np.asarray(voxels)
+
+    def __call__(self, values, fill=np.nan) -> np.ndarray:
+        return to_volume(values, self.voxels, self.shape, fill)
+
+    def save(self, values, path: str | Path, fill=np.nan) -> None:
+        save_nifti(self(values, fill), self.affine, path)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self(np.ones(len(self.voxels)), fill=0)
+
+
+def slices_png(volume_zyx: np.ndarray | list, path: str | Path, title: str | list, underlay: np.ndarray | None = None,
+               n_slices: int = 8, cmap="hot", vmin=0.0, vmax=None, suptitle: str = "") -> None:
+    """Axial slices (evenly spaced along Z) of one volume per row over a gray ``underlay``; NaN is transparent."""
+    volumes = volume_zyx if isinstance(volume_zyx, list) else [volume_zyx]
+    titles = title if isinstance(title, list) else [title]
+    z_positions = np.linspace(0, volumes[0].shape[0] - 1, n_slices + 2)[1:-1].round().astype(int)
+    fig, rows = plt.subplots(len(volumes), n_slices, figsize=(2.2 * n_slices, 2.6 * len(volumes) + 0.4),
+                             facecolor="white", squeeze=False)
+    for volume, axes, row_title in zip(volumes, rows, titles):
+        finite = volume[np.isfinite(volume)]
+        top = vmax if vmax is not None else (float(np.percentile(finite, 99)) if finite.size else 1.0)
+        for ax, z in zip(axes, z_positions):
+            if underlay is not None:
+                ax.imshow(underlay[z], cmap="gray", vmin=0, vmax=2.5, origin="lower")
+            image = ax.imshow(volume[z], cmap=cmap, vmin=vmin, vmax=max(top, vmin + 1e-6), origin="lower")
+            ax.set_title(f"z={z}", fontsize=7)
+            ax.axis("off")
+        if len(volumes) > 1:
+            axes[0].text(-0.1, 0.5, row_title, transform=axes[0].transAxes, rotation=90, ha="right", va="center",
+                         fontsize=8, wrap=True)
+        fig.colorbar(image, ax=list(axes), shrink=0.7)
+    fig.suptitle(suptitle or (titles[0] if len(titles) == 1 else ""), fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def layer_colormap(n: int):
+    """A categorical colormap of ``n`` distinct colours (layer 1..n)."""
+    from matplotlib.colors import ListedColormap
+    return ListedColormap(plt.get_cmap("tab10").colors[:n])

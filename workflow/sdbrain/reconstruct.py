@@ -57,10 +57,11 @@ def _embeds(pipe, c: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0,
-             latents: bool = False) -> np.ndarray:
+             latents: bool = False, capture=None) -> np.ndarray:
     """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``.
 
     With ``latents`` the final latents z_c are returned instead, as (n, n_samples, values) float32.
+    ``capture`` (``diffusion.Capture``) is told of each batch and called after each step.
     """
     from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -83,6 +84,9 @@ def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = N
         kwargs = dict(prompt_embeds=embeds[rows], negative_prompt_embeds=uncond.expand(len(chunk), -1, -1),
                       num_inference_steps=params["steps"], guidance_scale=params["guidance_scale"], eta=params["eta"],
                       generator=gens, output_type="latent" if latents else "np")
+        if capture is not None:
+            capture.start(len(chunk))
+            kwargs["callback_on_step_end"] = capture.on_step_end
         if init is None:
             images = runner(height=size, width=size, **kwargs).images
         else:
@@ -127,11 +131,3 @@ def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, param
         return resize(x_z, params["image_size"])[:, None]
     return generate(pipe, c, ids, params, init=x_z, strength=strength)
 
-
-def zc_features(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, params: dict) -> np.ndarray:
-    """z_c of each stimulus: image-to-image from its true z with its true c at noise level ``strength``.
-
-    The encoding models' z_c (SPEC section 2): the same denoising as X_zc, started from
-    the seen image instead of a decoded one, one sample per image, final latent kept.
-    """
-    return generate(pipe, c, ids, {**params, "n_samples": 1}, init=images, strength=strength, latents=True)[:, 0]

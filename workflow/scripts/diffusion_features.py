@@ -1,0 +1,41 @@
+"""Rule diffusion_features: z_c (and steps and U-Net layers) of one chunk of the stimuli at one noise level."""
+import os
+import shutil
+
+import numpy as np
+
+from sdbrain import diffusion, nsd, sd, spaces
+from sdbrain.errors import guarded
+from sdbrain.io import align_rows, load_rows, read_ids, save_array, write_ids
+from sdbrain.logs import setup
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p = snakemake.params
+    level, k = float(snakemake.wildcards.level), int(snakemake.wildcards.chunk)
+    # the batches of the reconstruction settings, so z_c here equals the image-to-image run there
+    ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.reconstruct["batch_size"])
+    device = sd.device(p.features["device"])
+    pipe = sd.load_pipeline(p.model_dir, device)
+    steps, layers = (p.features["steps"], p.features["unet_layers"]) if p.capture else ({}, {})
+    if len(ids):
+        c, c_ids = load_rows(snakemake.input.c, snakemake.input.c_ids, mmap=True)
+        values = diffusion.extract(pipe, nsd.read_images(nsd.Layout(p.nsd_root), ids),
+                                   align_rows(c, c_ids, ids, snakemake.input.c), ids, level, p.reconstruct,
+                                   steps, layers, p.features["unet_pool"])
+    else:  # more chunks than batches: empty parts, skipped by the merge
+        values = {name: np.zeros((0, 0), dtype=np.float32) for name in diffusion.names(steps, layers)}
+    out = snakemake.output[0]
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for name, array in values.items():
+        save_array(os.path.join(tmp, spaces.name(name, level) + ".npy"), array)
+        log.info("%s: %s", spaces.name(name, level), array.shape)
+    write_ids(os.path.join(tmp, "ids.tsv"), ids)
+    os.replace(tmp, out)
+    log.info("noise level %g, %d stimuli (chunk %d) on %s", level, len(ids), k, device)
+
+
+guarded(main, snakemake.log[0])

@@ -1,0 +1,48 @@
+"""Rule encode_joint: the joint model of z and another space, and the unique variance of each (Figs. 7-8)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdbrain import encode, maps, nsd
+from sdbrain.errors import InputError, guarded
+from sdbrain.logs import setup
+
+
+def single_r(path, voxels) -> np.ndarray:
+    table = pd.read_csv(path, sep="\t")
+    if not np.array_equal(table["voxel"].to_numpy(), voxels):
+        raise InputError(f"{path}: its voxels differ from the subject's current brain mask (rerun its encode job)")
+    return table["r"].to_numpy()
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p, i, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
+    data = encode.responses(Path(i.train_ids).parent)
+    n, seed = p.encode["pca_components"], p.encode["seed"]
+    x = encode.joint(encode.space(i.z, i.z_ids, data, n, seed), encode.space(i.other, i.other_ids, data, n, seed))
+    log.info("%s z+%s: %d features -> %d voxels", w.subject, w.space, x.train.shape[1], len(data.columns))
+    result = encode.fit(x, data, p.encode)
+    voxels = data.voxels["voxel"].to_numpy()
+    r_z, r_other = single_r(i.z_table, voxels), single_r(i.other_table, voxels)
+    unique_z, unique_other = encode.unique_variance(result.r, r_other), encode.unique_variance(result.r, r_z)
+    volume = maps.Volume(nsd.Layout(p.nsd_root).roi(w.subject, "brainmask"), voxels)
+    volume.save(result.r, out.r)
+    volume.save(result.significant.astype(np.float32), out.fdr)
+    volume.save(unique_z, out.unique_z)
+    volume.save(unique_other, out.unique_other)
+    pd.DataFrame({"voxel": voxels, "r": result.r, "p": result.p, "significant": result.significant.astype(int),
+                  "alpha": result.alphas, "r_z": r_z, f"r_{w.space}": r_other, "unique_z": unique_z,
+                  f"unique_{w.space}": unique_other}).to_csv(out.table, sep="\t", index=False)
+    sig = result.significant
+    log.info("%d of %d voxels significant; among them mean unique variance: z %.4f, %s %.4f", sig.sum(), len(sig),
+             unique_z[sig].mean() if sig.any() else np.nan, w.space, unique_other[sig].mean() if sig.any() else np.nan)
+    top = float(np.percentile(np.concatenate([unique_z[sig], unique_other[sig]]), 99)) if sig.any() else 1.0
+    maps.slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], out.png,
+                    [f"unique to z", f"unique to {w.space}"], underlay=volume.mask, vmax=top,
+                    suptitle=f"{w.subject}: unique variance in the joint z + {w.space} model (voxels significant "
+                             f"at BH-FDR q={p.encode['fdr_q']})")
+
+
+guarded(main, snakemake.log[0])
