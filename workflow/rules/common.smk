@@ -84,3 +84,14 @@ def feature_chunks(wildcards):
                 "ids": expand(f"results/features/{space.kind}/chunk{{k}}_ids.tsv", k=FEATURE_CHUNKS)}
     level = spaces.level_name(space.level)
     return {"folders": expand(f"results/features/diffusion{level}/chunk{{k}}", k=FEATURE_CHUNKS)}
+
+
+def betas(wildcards):
+    """A subject's brain-mask betas and their row ids (the encoding models' responses)."""
+    return {
+        "train": f"results/fmri/{wildcards.subject}/train_brain.npy",
+        "test": f"results/fmri/{wildcards.subject}/test_brain.npy",
+        "voxels": f"results/fmri/{wildcards.subject}/voxels_brain.tsv",
+        "train_ids": f"results/fmri/{wildcards.subject}/train_ids.tsv",
+        "test_ids": f"results/fmri/{wildcards.subject}/test_ids.tsv",
+    }

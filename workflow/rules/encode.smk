@@ -3,16 +3,6 @@
 # joint z + z_c models for unique variance (Figs. 7-8) and the best U-Net layer (Fig. 9).
 
 
-def betas(wildcards):
-    return {
-        "train": f"results/fmri/{wildcards.subject}/train_brain.npy",
-        "test": f"results/fmri/{wildcards.subject}/test_brain.npy",
-        "voxels": f"results/fmri/{wildcards.subject}/voxels_brain.tsv",
-        "train_ids": f"results/fmri/{wildcards.subject}/train_ids.tsv",
-        "test_ids": f"results/fmri/{wildcards.subject}/test_ids.tsv",
-    }
-
-
 rule encode:
     input:
         unpack(betas),
