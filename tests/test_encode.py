@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_tree
-from sdbrain import encode, features, ingest, nsd, sd, toy_model
+from sdbrain import encode, features, ingest, nsd, sd, stats, toy_model
 
 PARAMS = dict(alphas=[1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=10000,
               voxel_block=100000, fdr_q=0.05, backend="auto")
@@ -128,3 +128,26 @@ def test_features_missing_a_stimulus_are_refused(tmp_path):
     with pytest.raises(Exception, match="unet0.5-mid-early.npy: no row for 1 stimulus ids, e.g. \\[9\\]"):
         encode.reduce(values, np.array([1, 2, 3]), np.array([1, 2]), np.array([9]), 2, 0,
                       source="results/features/unet0.5-mid-early.npy")
+
+
+def test_noise_ceiling_from_ncsnr_matches_the_toy_worlds_signal(tmp_path):
+    """ncsnr (signal sd / noise sd, as NSD defines it) gives the r^2 that the true signal reaches on the averaged test betas."""
+    # four sessions recorded, three analysed: some test images lose repeats, as in the paper's 37 of 40
+    layout = write_tree(tmp_path, n_subjects=1, n_sessions=4, trials_per_session=120, n_shared=60, noise_sd=1.0)
+    test = nsd.test_ids(layout, ["subj01"], [1, 2, 3])
+    ingest.ingest_subject(layout, "subj01", [1, 2, 3], {"brain": {"file": "brainmask", "labels": [1]}}, test,
+                          tmp_path / "fmri")
+    y_test, test_ids, voxels = ingest.load_betas(tmp_path / "fmri", "brain", "test")
+    repeats = nsd.test_repeats(layout, "subj01", [1, 2, 3], test_ids)
+    assert repeats.min() >= 1 and repeats.max() <= 3 and len(set(repeats)) > 1, "averages of 1 to 3 trials"
+    index = voxels["voxel"].to_numpy()
+    ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr("subj01")).ravel()[index], repeats)
+    truth = np.load(tmp_path / "truth" / "subj01.npz")
+    rows = {int(i): r for r, i in enumerate(truth["signal_ids"])}
+    columns = np.searchsorted(truth["voxels"], index)
+    signal = truth["signal"][[rows[int(i)] for i in test_ids]][:, columns]
+    driven = truth["voxel_class"][columns] > 0
+    r2 = stats.pearson_columns(signal[:, driven], y_test[:, driven]) ** 2
+    print(f"mean r^2 of the true signal {r2.mean():.3f}, mean noise ceiling {ceiling[driven].mean():.3f}")
+    assert abs(r2.mean() - ceiling[driven].mean()) < 0.05
+    assert np.all(ceiling[~driven] == 0), "silent voxels have no explainable variance"

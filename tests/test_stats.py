@@ -1,5 +1,6 @@
 """p-values of correlations and Benjamini-Hochberg FDR."""
 import numpy as np
+import pytest
 from scipy import stats as sps
 
 from sdbrain import stats
@@ -31,3 +32,17 @@ def test_benjamini_hochberg_on_a_known_vector():
     # largest k with p_(k) <= q k / m: p_(4) = 0.041 > 0.04, p_(3) = 0.03 <= 0.03 -> the three smallest
     assert stats.fdr_mask(p, 0.05).tolist() == [True, True, True, False, False]
     assert stats.fdr_mask(np.array([0.02, np.nan]), 0.05).tolist() == [True, False]
+
+
+def test_noise_ceiling_matches_simulated_averages():
+    """Signal of sd ncsnr plus unit noise, averaged over 1-3 repeats: r^2 of the average with the signal is NC."""
+    rng = np.random.default_rng(3)
+    ncsnr = np.array([0.2, 0.5, 1.0, 2.0])
+    repeats = rng.integers(1, 4, size=50000)
+    signal = rng.normal(size=(50000, 4)) * ncsnr
+    noise = rng.normal(size=(50000, 4)) / np.sqrt(repeats)[:, None]
+    r = stats.pearson_columns(signal, signal + noise)
+    assert np.allclose(r ** 2, stats.noise_ceiling(ncsnr, repeats), atol=0.01)
+    # NSD's formula for images seen 3, 2 and 1 times: A = 2, B = 1, C = 1
+    assert stats.noise_ceiling(np.array([1.0]), np.array([3, 3, 2, 1]))[0] == pytest.approx(
+        1 / (1 + (2 / 3 + 1 / 2 + 1) / 4))

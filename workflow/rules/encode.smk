@@ -13,6 +13,7 @@ rule encode:
         r="results/encode/{subject}/{space}/r.nii.gz",
         p="results/encode/{subject}/{space}/p.nii.gz",
         fdr="results/encode/{subject}/{space}/fdr_mask.nii.gz",
+        nc="results/encode/{subject}/{space}/r2_over_nc.nii.gz",
         table="results/encode/{subject}/{space}/voxels.tsv",
         pca="results/encode/{subject}/{space}/pca_explained_variance.tsv",
         png="results/encode/{subject}/{space}/r_slices.png",
@@ -20,6 +21,7 @@ rule encode:
         space=SPACE_PATTERN,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
+        sessions=config["sessions"],
         encode=config["encode"],
     log:
         "logs/encode/{subject}_{space}.log",

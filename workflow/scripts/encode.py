@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdbrain import encode, maps, nsd
+from sdbrain import encode, maps, nsd, stats
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -21,12 +21,20 @@ def main():
     result = encode.fit(x, data, p.encode)
     log.info("backend %s; r: median %.3f, max %.3f; %d of %d voxels significant (BH-FDR q=%g)", result.backend,
              np.nanmedian(result.r), np.nanmax(result.r), result.significant.sum(), len(result.r), p.encode["fdr_q"])
-    volume = maps.Volume(nsd.Layout(p.nsd_root).roi(w.subject, "brainmask"), data.voxels["voxel"].to_numpy())
+    layout = nsd.Layout(p.nsd_root)
+    volume = maps.Volume(layout.roi(w.subject, "brainmask"), data.voxels["voxel"].to_numpy())
+    # the share of explainable variance explained: r^2 over the noise ceiling (from NSD's ncsnr)
+    ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(w.subject)).ravel()[volume.voxels],
+                                  nsd.test_repeats(layout, w.subject, p.sessions, data.test_ids))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2_over_nc = np.where(ceiling > 0, encode.explained(result.r) / ceiling, np.nan)
     volume.save(result.r, out.r)
     volume.save(result.p, out.p)
     volume.save(result.significant.astype(np.float32), out.fdr)
+    volume.save(r2_over_nc, out.nc)
     pd.DataFrame({"voxel": volume.voxels, "r": result.r, "p": result.p, "significant": result.significant.astype(int),
-                  "alpha": result.alphas}).to_csv(out.table, sep="\t", index=False)
+                  "alpha": result.alphas, "noise_ceiling": ceiling, "r2_over_nc": r2_over_nc}).to_csv(
+        out.table, sep="\t", index=False)
     pd.DataFrame({"component": np.arange(1, x.explained_variance.size + 1),
                   "explained_variance_ratio": x.explained_variance}).to_csv(out.pca, sep="\t", index=False)
     maps.slices_png(volume(np.where(result.significant, result.r, np.nan)), out.png,

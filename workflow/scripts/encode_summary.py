@@ -23,7 +23,9 @@ def main():
     for space, path in zip(p.single, i.single):
         for roi, part in with_roi(path, labels).groupby("roi"):
             single.append({"subject": subject, "space": space, "roi": roi, "voxels": len(part),
-                           "mean_r": part["r"].mean(), "significant_fraction": part["significant"].mean()})
+                           "mean_r": part["r"].mean(), "significant_fraction": part["significant"].mean(),
+                           "mean_noise_ceiling": part["noise_ceiling"].mean(),
+                           "mean_r2_over_nc": part["r2_over_nc"].mean()})
     for space, path in zip(p.joint, i.joint):
         for roi, part in with_roi(path, labels).groupby("roi"):
             sig = part[part["significant"] == 1]  # unique variance where the joint model predicts

@@ -81,6 +81,12 @@ def read_responses(path: Path, sessions) -> pd.DataFrame:
     return table[list(RESPONSE_COLUMNS)].astype(np.int64).reset_index(drop=True)
 
 
+def test_repeats(layout: "Layout", subject: str, sessions, test_ids) -> np.ndarray:
+    """Trials averaged into each test image's response (in ``test_ids`` order)."""
+    seen = read_responses(layout.responses(subject), sessions)["73KID"].value_counts()
+    return np.array([int(seen.get(int(i), 0)) for i in test_ids])
+
+
 def read_sharedix(path: Path) -> np.ndarray:
     """The 1-based 73k ids of the shared images (``sharedix``, a MATLAB (1, n) array)."""
     mat = scipy.io.loadmat(path, variable_names=["sharedix"])

@@ -33,3 +33,14 @@ def fdr_mask(p: np.ndarray, q: float = 0.05) -> np.ndarray:
     """Benjamini-Hochberg: True where the voxel is significant at false discovery rate q."""
     p = np.where(np.isnan(p), 1.0, p)
     return stats.false_discovery_control(p, method="bh") <= q
+
+
+def noise_ceiling(ncsnr: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+    """Fraction of the variance of averaged test responses that is signal (NSD's noise ceiling / 100).
+
+    NC = ncsnr^2 / (ncsnr^2 + mean(1 / k)), with k the trials averaged for each test image
+    (NSD's (A/3 + B/2 + C/1) / (A + B + C) for images seen 3, 2 and 1 times). It bounds the r^2
+    of any model of the averaged responses.
+    """
+    ncsnr = np.asarray(ncsnr, dtype=np.float64) ** 2
+    return ncsnr / (ncsnr + np.mean(1.0 / np.asarray(repeats, dtype=np.float64)))
