@@ -37,6 +37,10 @@ include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/encode.smk"
+include: "workflow/rules/flatmaps.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:

@@ -30,7 +30,8 @@ def test_default_config_dry_run(tmp_path):
         "features": 4, "diffusion_features": 6, "features_merge": 23, "decode": 4, "reconstruct": 12,
         "reconstruct_manifest": 6, "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
         # z, c, zc at 3 noise levels, zc at 3 steps, 5 U-Net layers x 3 steps; 6 joint models; 3 best-layer maps
-        "encode": 2 * 23, "encode_joint": 2 * 6, "encode_layers": 2 * 3, "encode_summary": 2, "all": 1}
+        "encode": 2 * 23, "encode_joint": 2 * 6, "encode_layers": 2 * 3, "encode_summary": 2,
+        "flatmap_rois": 2, "flatmaps": 2, "encoding_figure": 4, "run_config": 1, "run_logs": 1, "all": 1}
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
@@ -43,7 +44,8 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
                     "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40,
                     "reconstruct_manifest": 12, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
                     "eval_summary": 1, "encode": 4 * 23, "encode_joint": 4 * 6, "encode_layers": 4 * 3,
-                    "encode_summary": 4, "all": 1}
+                    "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4,
+                    "encoding_figure": 4, "run_config": 1, "run_logs": 1, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
@@ -59,6 +61,7 @@ TINY = {
     "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
     "figures": {"n_images": 3},
     "encode": {"noise_levels": [0.5], "step_levels": [0.5], "pca_components": 16, "voxel_block": 20000},
+    "flatmaps": {"height": 256},
 }
 
 
@@ -123,11 +126,35 @@ def test_tiny_toy_run_end_to_end(tiny_run):
             best = np.asarray(nib.load(encode / f"unet0.5-{step}/best_layer.nii.gz").dataobj)
             assert best.shape == (100, 100, 31) and set(np.unique(best)) <= {0, 1, 2, 3, 4, 5}
         assert (work / "results/features/unet0.5-up2-late.npy").exists()
-    for figure in ("fig3_subj01", "fig3_subj02", "fig4", "fig5"):
+    for subject in ("subj01", "subj02"):
+        flat = work / "results/flatmaps" / subject
+        names = {p.name for p in flat.glob("*.png")}
+        assert {"rois.png", "z_r.png", "c_r.png", "z+zc0.5_unique.png", "unet0.5-late_best_layer.png"} <= names
+        assert len(names) == 1 + 21 + 4 + 3, "ROIs, every single-space r map, every joint model, every step"
+    for figure in ("fig3_subj01", "fig3_subj02", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9"):
         assert (work / f"results/figures/{figure}.png").stat().st_size > 10_000
         assert (work / f"results/figures/{figure}.pdf").exists()
     # pycortex wrote its config and caches into the workflow's folders
     assert (work / "results/pycortex/config/pycortex/options.cfg").exists()
+
+
+def test_report_holds_every_figure_and_table(tiny_run):
+    result = snakemake("--configfile", "tiny.yaml", "--report", "report.html", cwd=tiny_run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tiny_run / "report.html").read_text()
+    assert len(html) > 100_000
+    for name in ["fig3_subj01.png", "fig3_subj02.png", "fig4.png", "fig5.png", "fig6.png", "fig7.png", "fig8.png",
+                 "fig9.png", "identification.tsv", "community_table.tsv", "roi_summary.tsv", "unique_summary.tsv",
+                 "layer_summary.tsv", "config.yaml", "logs.txt", "rois.png", "z+zc0.5_unique.png",
+                 "unet0.5-early_best_layer.png"]:
+        assert name in html, name
+    assert "seeded random weights" in html, "the toy model's random weights are said in the report"
+
+
+def test_figures_target_plans_figs_3_to_9(tiny_run):
+    result = snakemake("-n", "--configfile", "tiny.yaml", "--forcerun", "encoding_figure", "figures", cwd=tiny_run)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert planned_jobs(result.stdout) == {"encoding_figure": 4, "figures": 1}
 
 
 def test_tiny_toy_run_is_complete_and_rerun_does_nothing(tiny_run):

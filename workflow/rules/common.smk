@@ -63,6 +63,11 @@ def all_outputs():
     out += expand("results/encode/{subject}/{space}/r_slices.png", subject=SUBJECTS, space=ENCODE.single)
     out += expand("results/encode/{subject}/z+{space}/unique_slices.png", subject=SUBJECTS, space=ENCODE.joint)
     out += expand("results/encode/{subject}/{group}/best_layer.nii.gz", subject=SUBJECTS, group=ENCODE.layer_groups)
+    out += expand("results/flatmaps/{subject}/{space}_r.png", subject=SUBJECTS, space=ENCODE.single)
+    out += expand("results/flatmaps/{subject}/z+{space}_unique.png", subject=SUBJECTS, space=ENCODE.joint)
+    out += expand("results/flatmaps/{subject}/{group}_best_layer.png", subject=SUBJECTS, group=ENCODE.layer_groups)
+    out += expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES)
+    out += ["results/report/config.yaml", "results/report/logs.txt"]
     return out
 
 
@@ -95,3 +100,48 @@ def betas(wildcards):
         "train_ids": f"results/fmri/{wildcards.subject}/train_ids.tsv",
         "test_ids": f"results/fmri/{wildcards.subject}/test_ids.tsv",
     }
+
+
+# --- flatmaps and the encoding figures (Figs. 6-9) ---
+FLAT = config["flatmaps"]
+STEP_NAMES = list(config["features"]["steps"])
+LAYER_NAMES = list(config["features"]["unet_layers"])
+ZC_FIG6 = f"zc{spaces.level_name(config['encode']['noise_levels'][len(config['encode']['noise_levels']) // 2])}" if config["encode"]["noise_levels"] else None
+STEP_LEVEL = spaces.level_name(config["encode"]["step_levels"][0]) if config["encode"]["step_levels"] else None
+
+
+def cx_subject(subject):
+    """The pycortex subject a subject's maps are drawn on (toy: S1; NSD: the subject, imported)."""
+    return FLAT["pycortex_subject"].format(subject=subject)
+
+
+def encoding_figure(fig):
+    """Rows, columns and panels of Figs. 6-9 (subjects side by side)."""
+    enc = "results/encode/{s}/{space}/{name}.nii.gz"
+
+    def panel(s, space, name, mask="fdr_mask"):
+        return {"subject": s, "map": enc.format(s=s, space=space, name=name),
+                "mask": enc.format(s=s, space=space, name=mask) if mask else None, "zero_is_empty": not mask}
+
+    if fig == 6:
+        rows = ["z", "c"] + ([ZC_FIG6] if ZC_FIG6 else [])
+        return rows, SUBJECTS, [[panel(s, space, "r") for s in SUBJECTS] for space in rows]
+    if fig in (7, 8):
+        others = ([f"zc{spaces.level_name(l)}" for l in config["encode"]["noise_levels"]] if fig == 7
+                  else [f"zc{STEP_LEVEL}-{step}" for step in STEP_NAMES])
+        columns = [f"{s}: {what}" for s in SUBJECTS for what in ("unique to z", "unique to z_c")]
+        panels = [[panel(s, f"z+{o}", name) for s in SUBJECTS for name in ("unique_z", f"unique_{o}")]
+                  for o in others]
+        labels = ([f"s = {spaces.level_name(l)}" for l in config["encode"]["noise_levels"]] if fig == 7
+                  else [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES])
+        return labels, columns, panels
+    return ([f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES], SUBJECTS,
+            [[panel(s, f"unet{STEP_LEVEL}-{step}", "best_layer", mask=None) for s in SUBJECTS] for step in STEP_NAMES])
+
+
+def figure_inputs(fig):
+    files = [p[key] for row in encoding_figure(fig)[2] for p in row for key in ("map", "mask") if p[key]]
+    return files + expand("results/flatmaps/{subject}/rois.png", subject=SUBJECTS)
+
+
+ENCODING_FIGURES = [6] + ([7] if config["encode"]["noise_levels"] else []) + ([8, 9] if STEP_LEVEL else [])

@@ -99,9 +99,12 @@ rule encode_summary:
         joint=expand("results/encode/{{subject}}/z+{space}/voxels.tsv", space=ENCODE.joint),
         layers=expand("results/encode/{{subject}}/{group}/best_layer.tsv", group=ENCODE.layer_groups),
     output:
-        single="results/encode/{subject}/roi_summary.tsv",
-        unique="results/encode/{subject}/unique_summary.tsv",
-        layers="results/encode/{subject}/layer_summary.tsv",
+        single=report("results/encode/{subject}/roi_summary.tsv", caption="../report/encode_tables.rst",
+                      category="Tables", subcategory="{subject}"),
+        unique=report("results/encode/{subject}/unique_summary.tsv", caption="../report/encode_tables.rst",
+                      category="Tables", subcategory="{subject}"),
+        layers=report("results/encode/{subject}/layer_summary.tsv", caption="../report/encode_tables.rst",
+                      category="Tables", subcategory="{subject}"),
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         single=ENCODE.single,

@@ -55,10 +55,11 @@ rule eval_summary:
         expand("results/evaluate/{subject}/{method}_scores.tsv", subject=SUBJECTS, method=METHODS),
     output:
         scores="results/evaluate/scores.tsv",
-        summary="results/evaluate/identification.tsv",
-        table="results/evaluate/community_table.tsv",
+        summary=report("results/evaluate/identification.tsv", caption="../report/tables.rst", category="Tables"),
+        table=report("results/evaluate/community_table.tsv", caption="../report/tables.rst", category="Tables"),
         markdown="results/evaluate/community_table.md",
-        fig5="results/figures/fig5.png",
+        fig5=report("results/figures/fig5.png", caption="../report/fig5.rst", category="Figures",
+                    subcategory="Reconstruction"),
         fig5_pdf="results/figures/fig5.pdf",
     params:
         method=ZC_MAIN,

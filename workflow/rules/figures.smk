@@ -7,7 +7,8 @@ rule fig3:
         test_ids="results/fmri/test_ids.tsv",
         manifests=lambda w: [f"results/reconstruct/{w.subject}/{m}/manifest.tsv" for m in ("z", "c", ZC_MAIN)],
     output:
-        png="results/figures/fig3_{subject}.png",
+        png=report("results/figures/fig3_{subject}.png", caption="../report/fig3.rst", category="Figures",
+                   subcategory="Reconstruction"),
         pdf="results/figures/fig3_{subject}.pdf",
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
@@ -29,7 +30,8 @@ rule fig4:
         test_ids="results/fmri/test_ids.tsv",
         manifests=expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=ZC_MAIN),
     output:
-        png="results/figures/fig4.png",
+        png=report("results/figures/fig4.png", caption="../report/fig4.rst", category="Figures",
+                   subcategory="Reconstruction"),
         pdf="results/figures/fig4.pdf",
     params:
         nsd_root=lambda wildcards: config["nsd_root"],

@@ -5,8 +5,7 @@ from sdbrain import nsd
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
-STREAMS = {0: "unlabelled", 1: "early", 2: "midventral", 3: "midlateral", 4: "midparietal", 5: "ventral",
-           6: "lateral", 7: "parietal"}
+STREAMS = {0: "unlabelled", **nsd.STREAMS}
 
 
 def with_roi(path, labels) -> pd.DataFrame:

@@ -77,3 +77,40 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "")
     fig.suptitle("Fig. 5: two-way identification (paper protocol; bars: mean, whiskers: sd over images; chance 50%)",
                  fontsize=9)
     save(fig, path, note, top=0.86)
+
+
+def flatmap_grid(panels: list[list[dict]], row_labels: list[str], column_labels: list[str], path: str | Path,
+                 title: str, note: str = "", colorbar: str = "", legend: dict | None = None) -> None:
+    """Flatmaps in rows (e.g. noise levels, steps) and columns (e.g. subjects); one shared colorbar or legend.
+
+    Each panel is a dict of ``Flatmapper.draw`` arguments plus ``mapper``.
+    """
+    n_rows, n_cols = len(panels), max(len(row) for row in panels)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols + 1.2, 2.1 * n_rows + 1.0), squeeze=False,
+                             facecolor="white")
+    artist = None
+    for r, row in enumerate(panels):
+        for c, panel in enumerate(row):
+            panel = dict(panel)
+            mapper = panel.pop("mapper")
+            artist = mapper.draw(axes[r, c], **panel)
+            if r == 0:
+                axes[r, c].set_title(column_labels[c], fontsize=8)
+        axes[r, 0].text(-0.04, 0.5, row_labels[r], transform=axes[r, 0].transAxes, rotation=90, ha="right",
+                        va="center", fontsize=9)
+        for c in range(len(row), n_cols):
+            axes[r, c].axis("off")
+    if legend:
+        from matplotlib.patches import Patch
+        handles = [Patch(color=colour, label=name) for name, colour in legend.items()]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.03 + 0.012 * bool(note)))
+    elif artist is not None:
+        fig.colorbar(artist, ax=axes.ravel().tolist(), shrink=0.5, label=colorbar, pad=0.02)
+    fig.suptitle(title, fontsize=10)
+    lines = textwrap.wrap(note, 160)
+    if lines:
+        fig.text(0.5, 0.005, "\n".join(lines), ha="center", va="bottom", fontsize=7, color="firebrick")
+    fig.savefig(path, dpi=110)
+    fig.savefig(Path(path).with_suffix(".pdf"))
+    plt.close(fig)

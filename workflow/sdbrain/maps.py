@@ -68,7 +68,7 @@ def slices_png(volume_zyx: np.ndarray | list, path: str | Path, title: str | lis
     plt.close(fig)
 
 
-def layer_colormap(n: int):
-    """A categorical colormap of ``n`` distinct colours (layer 1..n)."""
+def categorical(n: int):
+    """A colormap of ``n`` distinct colours, for labels 1..n (ROIs, U-Net layers)."""
     from matplotlib.colors import ListedColormap
     return ListedColormap(plt.get_cmap("tab10").colors[:n])

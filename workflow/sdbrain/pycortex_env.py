@@ -57,3 +57,33 @@ def demo_grid(cortex, subject: str, xfm: str, streams: dict) -> dict:
             labels[(rois[name] > 0) & (labels == 0) & mask] = int(label)
     affine = cortex.db.get_xfm(subject, xfm).reference.affine
     return {"mask": mask, "streams": labels, "affine": np.asarray(affine)}
+
+
+def save_shared_space_xfm(cortex, subject: str, name: str, reference) -> None:
+    """A transform for volumes that share the anatomy's scanner space (NSD's func1pt8mm and its FreeSurfer
+    surfaces): identity in pycortex's 'magnet' form, so voxel = inverse(reference affine) x surface point."""
+    cortex.db.save_xfm(subject, name, np.eye(4), xfmtype="magnet", reference=str(reference))
+
+
+def import_freesurfer_subject(cortex, subject: str, freesurfer_dir, reference, xfm: str, patch: str = "full") -> None:
+    """Import an NSD subject's FreeSurfer surfaces and flat patches into the filestore, with its func transform.
+
+    Needs FreeSurfer's ``mri_convert`` and ``mris_convert`` on the PATH (pycortex calls them).
+    NSD ships flat patches (``surf/?h.full.flat.patch.3d``); a subject without them must be
+    flattened first (FreeSurfer's ``mris_flatten``, see the README).
+    """
+    freesurfer_dir = Path(freesurfer_dir)
+    if not (freesurfer_dir / subject / "surf").is_dir():
+        raise InputError(f"{freesurfer_dir / subject}: no FreeSurfer subject (expected surf/ and mri/)")
+    missing = [h for h in ("lh", "rh") if not (freesurfer_dir / subject / "surf" / f"{h}.{patch}.flat.patch.3d").exists()]
+    if missing:
+        raise InputError(f"{freesurfer_dir / subject / 'surf'}: no {patch}.flat.patch.3d for {missing} "
+                         "(flatten with FreeSurfer's mris_flatten first, or set flatmaps.flat_patch)")
+    for tool in ("mri_convert", "mris_convert"):
+        if shutil.which(tool) is None:
+            raise InputError(f"pycortex imports FreeSurfer subjects with '{tool}', which is not on the PATH "
+                             "(source FreeSurfer's SetUpFreeSurfer.sh)")
+    cortex.freesurfer.import_subj(subject, subject, freesurfer_subject_dir=str(freesurfer_dir), autoflatten=False)
+    cortex.freesurfer.import_flat(subject, f"{patch}.flat", cx_subject=subject, auto_overwrite=True,
+                                  freesurfer_subject_dir=str(freesurfer_dir))
+    save_shared_space_xfm(cortex, subject, xfm, reference)

@@ -1,0 +1,61 @@
+"""Flatmaps on pycortex's demo subject S1 (the toy world's space) and the NSD import pieces."""
+import numpy as np
+import pytest
+
+from sdbrain import flatmaps, pycortex_env
+from sdbrain.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def cortex(tmp_path_factory):
+    return pycortex_env.import_cortex(tmp_path_factory.mktemp("pycortex"))
+
+
+@pytest.fixture(scope="module")
+def mapper(cortex):
+    return flatmaps.Flatmapper(cortex, "S1", "fullhead", height=256)
+
+
+def slab(cortex, ys):
+    """A volume with 1 in the voxels of some (Y) rows of S1's functional grid, NaN elsewhere."""
+    volume = np.full(cortex.db.get_xfm("S1", "fullhead").shape, np.nan, dtype=np.float32)
+    volume[:, ys, :] = 1.0
+    return volume
+
+
+def test_a_volume_lands_where_its_voxels_are(cortex, mapper):
+    """Two disjoint slabs of voxels cover different parts of the flatmap, all on the cortex."""
+    back, front = mapper.image(slab(cortex, slice(0, 35))), mapper.image(slab(cortex, slice(65, 100)))
+    assert back.shape == mapper.background.shape and back.shape[0] == 256
+    on_back, on_front = np.isfinite(back), np.isfinite(front)
+    assert on_back.mean() > 0.02 and on_front.mean() > 0.02
+    assert (on_back & on_front).sum() < 0.05 * min(on_back.sum(), on_front.sum()), "different voxels, different places"
+    assert np.isfinite(mapper.background[on_back]).all(), "data only on the cortex"
+    empty = mapper.image(np.full(cortex.db.get_xfm("S1", "fullhead").shape, np.nan, np.float32))
+    assert not np.isfinite(empty).any(), "NaN voxels are not drawn"
+
+
+def test_single_and_pair_write_pngs(cortex, mapper, tmp_path):
+    volume = slab(cortex, slice(0, 35))
+    flatmaps.single(mapper, volume, tmp_path / "one.png", "one", note="toy")
+    flatmaps.pair(mapper, [volume, slab(cortex, slice(65, 100))], tmp_path / "two.png", ["a", "b"], "two")
+    assert (tmp_path / "one.png").stat().st_size > 10_000 and (tmp_path / "two.png").stat().st_size > 10_000
+
+
+def test_shared_space_transform_maps_surface_points_through_the_reference_affine(cortex, tmp_path):
+    """NSD's func1pt8mm shares the anatomy's scanner space: voxel = inverse(affine) x point."""
+    reference = cortex.db.get_xfm("S1", "fullhead").reference
+    path = tmp_path / "reference.nii.gz"
+    reference.to_filename(str(path))
+    pycortex_env.save_shared_space_xfm(cortex, "S1", "shared_test", path)
+    coord = np.asarray(cortex.db.get_xfm("S1", "shared_test", xfmtype="coord").xfm)
+    assert np.allclose(coord, np.linalg.inv(reference.affine))
+
+
+def test_freesurfer_import_names_what_is_missing(cortex, tmp_path):
+    with pytest.raises(InputError, match="subj01: no FreeSurfer subject"):
+        pycortex_env.import_freesurfer_subject(cortex, "subj01", tmp_path, tmp_path / "ref.nii.gz", "func1pt8mm")
+    (tmp_path / "subj01" / "surf").mkdir(parents=True)
+    (tmp_path / "subj01" / "surf" / "lh.full.flat.patch.3d").write_text("")
+    with pytest.raises(InputError, match=r"no full.flat.patch.3d for \['rh'\].*mris_flatten"):
+        pycortex_env.import_freesurfer_subject(cortex, "subj01", tmp_path, tmp_path / "ref.nii.gz", "func1pt8mm")

@@ -1,0 +1,165 @@
+# Encoding maps on cortical flatmaps (pycortex) and Figs. 6-9. The toy world's volumes
+# live in the space of pycortex's demo subject S1; real NSD subjects are imported
+# from nsddata/freesurfer into the workflow's own filestore first.
+
+FIG_TITLES = {
+    6: "Fig. 6: prediction accuracy (r) of z, c and z_c, significant voxels",
+    7: "Fig. 7: unique variance of z and z_c in joint models, by noise level",
+    8: "Fig. 8: unique variance of z and z_c in joint models, by denoising step",
+    9: "Fig. 9: the U-Net layer that predicts each voxel best, by denoising step",
+}
+FIG_STYLES = {
+    6: {"cmap": "hot", "vmin": 0.0, "vmax": None, "label": "r"},
+    7: {"cmap": "hot", "vmin": 0.0, "vmax": None, "label": "unique variance (r^2)"},
+    8: {"cmap": "hot", "vmin": 0.0, "vmax": None, "label": "unique variance (r^2)"},
+    9: {"categories": LAYER_NAMES},
+}
+
+
+rule pycortex_import:
+    output:
+        f"{config['pycortex_dir']}/db/{{subject}}/transforms/{FLAT['xfm']}/matrices.xfm",
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        pycortex_dir=config["pycortex_dir"],
+        xfm=FLAT["xfm"],
+        patch=FLAT["flat_patch"],
+    log:
+        "logs/flatmaps/{subject}_import.log",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/pycortex_import.py"
+
+
+rule flatmap_rois:
+    input:
+        nsd_tree(),
+        imported=lambda w: [] if FLAT["pycortex_subject"] != "{subject}" else
+            f"{config['pycortex_dir']}/db/{w.subject}/transforms/{FLAT['xfm']}/matrices.xfm",
+    output:
+        report("results/flatmaps/{subject}/rois.png", caption="../report/rois.rst", category="Flatmaps",
+               subcategory="{subject}"),
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        pycortex_dir=config["pycortex_dir"],
+        cx_subject=lambda w: cx_subject(w.subject),
+        xfm=FLAT["xfm"],
+        height=FLAT["height"],
+        note="",
+    log:
+        "logs/flatmaps/{subject}_rois.log",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/flatmap_rois.py"
+
+
+rule flatmaps:
+    input:
+        rois="results/flatmaps/{subject}/rois.png",  # pycortex's caches are built there, once
+        r=expand("results/encode/{{subject}}/{space}/r.nii.gz", space=ENCODE.single),
+        fdr=expand("results/encode/{{subject}}/{space}/fdr_mask.nii.gz", space=ENCODE.single),
+        unique_z=expand("results/encode/{{subject}}/z+{space}/unique_z.nii.gz", space=ENCODE.joint),
+        unique_other=[f"results/encode/{{subject}}/z+{s}/unique_{s}.nii.gz" for s in ENCODE.joint],
+        joint_fdr=expand("results/encode/{{subject}}/z+{space}/fdr_mask.nii.gz", space=ENCODE.joint),
+        best=expand("results/encode/{{subject}}/{group}/best_layer.nii.gz", group=ENCODE.layer_groups),
+    output:
+        r=[report(f"results/flatmaps/{{subject}}/{space}_r.png", caption="../report/flatmap_r.rst",
+                  category="Flatmaps", subcategory="{subject}") for space in ENCODE.single],
+        unique=[report(f"results/flatmaps/{{subject}}/z+{space}_unique.png", caption="../report/flatmap_unique.rst",
+                       category="Flatmaps", subcategory="{subject}") for space in ENCODE.joint],
+        best=[report(f"results/flatmaps/{{subject}}/{group}_best_layer.png", caption="../report/flatmap_layers.rst",
+                     category="Flatmaps", subcategory="{subject}") for group in ENCODE.layer_groups],
+    params:
+        pycortex_dir=config["pycortex_dir"],
+        cx_subject=lambda w: cx_subject(w.subject),
+        xfm=FLAT["xfm"],
+        height=FLAT["height"],
+        fdr_q=config["encode"]["fdr_q"],
+        single=ENCODE.single,
+        joint=ENCODE.joint,
+        groups=list(ENCODE.layer_groups),
+        layers=LAYER_NAMES,
+        note=MODEL_NOTE,
+    log:
+        "logs/flatmaps/{subject}.log",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/flatmaps.py"
+
+
+rule encoding_figure:
+    input:
+        lambda w: figure_inputs(int(w.fig)),
+    output:
+        png=report("results/figures/fig{fig}.png", caption="../report/encoding_figure.rst", category="Figures"),
+        pdf="results/figures/fig{fig}.pdf",
+    wildcard_constraints:
+        fig="[6-9]",
+    params:
+        pycortex_dir=config["pycortex_dir"],
+        cx_subjects={s: cx_subject(s) for s in SUBJECTS},
+        xfm=FLAT["xfm"],
+        height=FLAT["height"],
+        row_labels=lambda w: encoding_figure(int(w.fig))[0],
+        column_labels=lambda w: encoding_figure(int(w.fig))[1],
+        panels=lambda w: encoding_figure(int(w.fig))[2],
+        style=lambda w: FIG_STYLES[int(w.fig)],
+        title=lambda w: FIG_TITLES[int(w.fig)],
+        note=MODEL_NOTE,
+    log:
+        "logs/figures/fig{fig}.log",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/figure_encoding.py"
+
+
+rule figures:
+    input:
+        expand("results/figures/fig3_{subject}.png", subject=SUBJECTS),
+        "results/figures/fig4.png",
+        "results/figures/fig5.png",
+        expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES),
+
+
+rule run_config:
+    output:
+        report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
+    params:
+        config=config,
+    log:
+        "logs/report/config.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/run_config.py"
+
+
+rule run_logs:
+    input:
+        [path for path in all_outputs() if not path.startswith("results/report/")],
+    output:
+        report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
+    params:
+        logs="logs",
+    log:
+        "logs/report/logs.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/run_logs.py"

@@ -1,0 +1,97 @@
+"""Encoding maps on cortical flatmaps (pycortex), headless.
+
+pycortex samples a functional volume onto the subject's flattened surface
+(``make_flatmap_image``); we draw that image with matplotlib over the surface's
+curvature, so the same code makes single maps and the paper's multi-panel figures,
+with any colormap (a categorical one for U-Net layers) and no Inkscape. pycortex
+caches its pixel maps in the filestore the first time: ``prepare`` builds them once
+per subject so that parallel jobs only read them. ROI outlines need Inkscape and are
+drawn only when it is installed (``overlays_available``).
+"""
+from __future__ import annotations
+
+import shutil
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .maps import categorical  # noqa: E402,F401  (labels 1..n: ROIs, U-Net layers)
+
+HEIGHT = 1024  # pixels of the flatmap image (pycortex caches one pixel map per height)
+
+
+def overlays_available() -> bool:
+    return shutil.which("inkscape") is not None
+
+
+class Flatmapper:
+    """Flat images of (Z, Y, X) volumes of one pycortex subject and transform."""
+
+    def __init__(self, cortex, subject: str, xfm: str, height: int = HEIGHT):
+        self.cortex, self.subject, self.xfm, self.height = cortex, subject, xfm, height
+        curvature, self.extent = cortex.quickflat.make_flatmap_image(cortex.db.get_surfinfo(subject), height=height)
+        # sulci darker than gyri, outside the cortex transparent
+        self.background = np.where(np.isnan(curvature), np.nan, np.where(curvature > 0, 0.35, 0.55))
+
+    def image(self, volume_zyx: np.ndarray) -> np.ndarray:
+        """The flat image of a volume; NaN voxels (not shown) stay NaN."""
+        data = np.asarray(volume_zyx, dtype=np.float32)
+        image, _ = self.cortex.quickflat.make_flatmap_image(
+            self.cortex.Volume(data, self.subject, self.xfm), height=self.height)
+        return image
+
+    def draw(self, ax, volume_zyx: np.ndarray, cmap="hot", vmin=0.0, vmax=None, title: str = "",
+             interpolation="nearest"):
+        """Draw a volume on ``ax`` over the curvature; returns the image artist (for a colorbar)."""
+        image = self.image(volume_zyx)
+        if vmax is None:
+            finite = image[np.isfinite(image)]
+            vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
+        ax.imshow(self.background, cmap="gray", vmin=0, vmax=1, extent=self.extent, interpolation="nearest")
+        artist = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=max(vmax, vmin + 1e-6), extent=self.extent,
+                           interpolation=interpolation)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+        return artist
+
+
+def prepare(cortex, subject: str, xfm: str, height: int = HEIGHT) -> None:
+    """Build pycortex's flatmap caches (curvature and volume pixel maps) of a subject once."""
+    mapper = Flatmapper(cortex, subject, xfm, height)
+    mapper.image(np.zeros(cortex.db.get_xfm(subject, xfm).shape, dtype=np.float32))
+
+
+def single(mapper: Flatmapper, volume_zyx, path, title: str, cmap="hot", vmin=0.0, vmax=None, label: str = "",
+           note: str = "", ticks=None, ticklabels=None) -> None:
+    """One map as a PNG with its colorbar."""
+    fig, ax = plt.subplots(figsize=(9, 5), facecolor="white")
+    artist = mapper.draw(ax, volume_zyx, cmap, vmin, vmax)
+    bar = fig.colorbar(artist, ax=ax, shrink=0.6, label=label)
+    if ticks is not None:
+        bar.set_ticks(ticks)
+        bar.set_ticklabels(ticklabels)
+    fig.suptitle(title, fontsize=10)
+    if note:
+        fig.text(0.5, 0.01, note, ha="center", fontsize=7, color="firebrick")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def pair(mapper: Flatmapper, volumes, path, titles, title: str, cmap="hot", label: str = "unique variance (r^2)",
+         note: str = "") -> None:
+    """Two maps side by side on one colour scale (e.g. the unique variance of z and of z_c)."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in volumes])
+    vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.6), facecolor="white")
+    for ax, volume, panel_title in zip(axes, volumes, titles):
+        artist = mapper.draw(ax, volume, cmap, 0.0, vmax, panel_title)
+    fig.colorbar(artist, ax=list(axes), shrink=0.6, label=label)
+    fig.suptitle(title, fontsize=10)
+    if note:
+        fig.text(0.5, 0.01, note, ha="center", fontsize=7, color="firebrick")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
