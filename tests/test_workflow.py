@@ -152,7 +152,7 @@ def test_report_holds_every_figure_and_table(tiny_run):
 
 
 def test_figures_target_plans_figs_3_to_9(tiny_run):
-    result = snakemake("-n", "--configfile", "tiny.yaml", "--forcerun", "encoding_figure", "figures", cwd=tiny_run)
+    result = snakemake("figures", "-n", "--configfile", "tiny.yaml", "--forcerun", "encoding_figure", cwd=tiny_run)
     assert result.returncode == 0, result.stderr[-2000:]
     assert planned_jobs(result.stdout) == {"encoding_figure": 4, "figures": 1}
 

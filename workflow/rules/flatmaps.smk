@@ -21,7 +21,7 @@ rule pycortex_import:
         f"{config['pycortex_dir']}/db/{{subject}}/transforms/{FLAT['xfm']}/matrices.xfm",
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        pycortex_dir=config["pycortex_dir"],
+        pycortex_dir=lambda wildcards, output: output[0].split("/db/")[0],
         xfm=FLAT["xfm"],
         patch=FLAT["flat_patch"],
     log:
