@@ -99,3 +99,46 @@ def test_workflow_stops_on_a_missing_session_without_output(copy_tree, tmp_path)
     # the sentence is printed, and shown again from the rule's log by the profile's show-failed-logs
     assert len(set(lines)) == 1 and "1 problem" in lines[0] and "betas_session02.hdf5: missing" in lines[0]
     assert not (work / "results/fmri/test_ids.tsv").exists() and not (work / "results/fmri/inventory.tsv").exists()
+
+
+def test_betas_of_the_wrong_dtype(copy_tree):
+    import h5py
+    path = copy_tree.betas("subj02", 1)
+    with h5py.File(path, "r+") as f:
+        data = f["betas"][:].astype(np.float32)
+        del f["betas"]
+        f["betas"] = data
+    assert f"{path}: dataset 'betas' is float32 with 4 axes, expected int16" in check(copy_tree)
+
+
+def test_stimulus_absent_from_imgbrick(toy_tree):
+    with pytest.raises(InputError, match=r"nsd_stimuli.hdf5: imgBrick holds \d+ images; no image for 73k id\(s\) \[99999\]"):
+        nsd.read_images(toy_tree, [1, 99999])
+
+
+def test_image_without_captions(toy_tree, tmp_path):
+    from sdbrain import features, toy_model
+    import yaml
+    from conftest import ROOT
+    params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
+    toy_model.build_random_pipeline(tmp_path / "sd", ["a", "red", "circle"], {**params, "image_size": 32,
+                                                                              "vae_channels": [8, 16]})
+    pipe = sd.load_pipeline(tmp_path / "sd")
+    with pytest.raises(InputError, match=r"no caption for 73k id\(s\) \[7\]"):
+        features.encode_c(pipe, [["a red circle"], []], np.array([3, 7]), batch_size=4)
+
+
+def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
+    """A write that fails half-way (ENOSPC) names the file and leaves neither it nor its temporary behind."""
+    import errno
+    from sdbrain import io
+
+    def full_disk(path, array):
+        with open(path, "wb") as fh:
+            fh.write(b"\x93NUMPY half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.np, "save", full_disk)
+    with pytest.raises(InputError, match=r"z.npy: could not be written \(No space left on device\)"):
+        io.save_array(tmp_path / "z.npy", np.zeros((3, 2)))
+    assert list(tmp_path.iterdir()) == []

@@ -34,9 +34,13 @@ def read_ids(path: str | Path) -> np.ndarray:
 
 
 def save_array(path: str | Path, array: np.ndarray) -> None:
-    """Write float32 ``.npy`` atomically (temporary name, then rename)."""
+    """Write float32 ``.npy`` atomically (temporary name, then rename); a failed write leaves nothing."""
     tmp = f"{path}.tmp.npy"
-    np.save(tmp, np.asarray(array, dtype=np.float32))
+    try:
+        np.save(tmp, np.asarray(array, dtype=np.float32))
+    except OSError as err:  # e.g. the disk is full: no half-written file stays behind
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: could not be written ({err.strerror or err})") from None
     os.replace(tmp, path)
 
 
