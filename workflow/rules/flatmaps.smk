@@ -63,6 +63,7 @@ rule flatmap_rois:
 
 rule flatmaps:
     input:
+        nsd_tree(),
         rois="results/flatmaps/{subject}/rois.png",  # pycortex's caches are built there, once
         r=expand("results/encode/{{subject}}/{space}/r.nii.gz", space=ENCODE.single),
         fdr=expand("results/encode/{{subject}}/{space}/fdr_mask.nii.gz", space=ENCODE.single),
@@ -78,6 +79,7 @@ rule flatmaps:
         best=[report(f"results/flatmaps/{{subject}}/{group}_best_layer.png", caption="../report/flatmap_layers.rst",
                      category="Flatmaps", subcategory="{subject}") for group in ENCODE.layer_groups],
     params:
+        nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
         cx_subject=lambda w: cx_subject(w.subject),
         xfm=FLAT["xfm"],
@@ -101,6 +103,7 @@ rule flatmaps:
 
 rule encoding_figure:
     input:
+        nsd_tree(),
         lambda w: figure_inputs(int(w.fig)),
     output:
         png=report("results/figures/fig{fig}.png", caption="../report/encoding_figure.rst", category="Figures"),
@@ -108,6 +111,7 @@ rule encoding_figure:
     wildcard_constraints:
         fig="[6-9]",
     params:
+        nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
         cx_subjects={s: cx_subject(s) for s in SUBJECTS},
         xfm=FLAT["xfm"],

@@ -23,7 +23,9 @@ def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
     cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=tuple(sorted(set(p.cx_subjects.values()))))
-    mappers = {s: flatmaps.Flatmapper(cortex, cx, p.xfm, p.height) for s, cx in p.cx_subjects.items()}
+    layout = nsd.Layout(p.nsd_root)
+    mappers = {s: flatmaps.Flatmapper(cortex, cx, p.xfm, p.height, outlines=nsd.read_volume(layout.roi(s, "streams")))
+               for s, cx in p.cx_subjects.items()}  # early and ventral outlined
     volumes = [[volume(panel) for panel in row] for row in p.panels]
     style = dict(p.style)
     legend = None

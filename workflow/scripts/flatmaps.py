@@ -16,14 +16,15 @@ def main():
     log = setup(snakemake.log[0])
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
     cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=(p.cx_subject,))
-    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height)
+    streams = nsd.read_volume(nsd.Layout(p.nsd_root).roi(subject, "streams"))
+    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height, outlines=streams)  # early, ventral outlined
     q = f"BH-FDR q={p.fdr_q}"
     for space, r, fdr, png in zip(p.single, i.r, i.fdr, out.r):
         flatmaps.single(mapper, masked(r, fdr), png, f"{subject}: r of the {space} model ({q})", label="r",
                         note=p.note)
     for space, unique_z, unique_other, fdr, png in zip(p.joint, i.unique_z, i.unique_other, i.joint_fdr, out.unique):
         flatmaps.pair(mapper, [masked(unique_z, fdr), masked(unique_other, fdr)], png,
-                      [f"unique to z", f"unique to {space}"],
+                      ["unique to z", f"unique to {space}"],
                       f"{subject}: unique variance in the joint z + {space} model ({q})", note=p.note)
     layers = list(p.layers)
     for group, best, png in zip(p.groups, i.best, out.best):

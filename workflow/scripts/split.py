@@ -1,6 +1,4 @@
 """Rule split: check every NSD file the run needs, then fix the test set (shared images seen by all)."""
-import pandas as pd
-
 from sdbrain import nsd
 from sdbrain.errors import guarded
 from sdbrain.io import write_ids

@@ -3,14 +3,13 @@
 pycortex samples a functional volume onto the subject's flattened surface
 (``make_flatmap_image``); we draw that image with matplotlib over the surface's
 curvature, so the same code makes single maps and the paper's multi-panel figures,
-with any colormap (a categorical one for U-Net layers) and no Inkscape. pycortex
-caches its pixel maps in the filestore the first time: ``prepare`` builds them once
-per subject so that parallel jobs only read them. ROI outlines need Inkscape and are
-drawn only when it is installed (``overlays_available``).
+with any colormap (a categorical one for U-Net layers). ROI outlines are contours of
+the subject's own label volume (NSD's streams) on the same flat image, so they need
+no Inkscape (pycortex's SVG overlays do). pycortex caches its pixel maps in the
+filestore the first time: ``prepare`` builds them once per subject so that parallel
+jobs only read them.
 """
 from __future__ import annotations
-
-import shutil
 
 import matplotlib
 
@@ -23,18 +22,22 @@ from .maps import categorical  # noqa: E402,F401  (labels 1..n: ROIs, U-Net laye
 HEIGHT = 1024  # pixels of the flatmap image (pycortex caches one pixel map per height)
 
 
-def overlays_available() -> bool:
-    return shutil.which("inkscape") is not None
-
-
 class Flatmapper:
     """Flat images of (Z, Y, X) volumes of one pycortex subject and transform."""
 
-    def __init__(self, cortex, subject: str, xfm: str, height: int = HEIGHT):
+    def __init__(self, cortex, subject: str, xfm: str, height: int = HEIGHT, outlines: np.ndarray | None = None,
+                 outline_labels=(1, 5)):
         self.cortex, self.subject, self.xfm, self.height = cortex, subject, xfm, height
         curvature, self.extent = cortex.quickflat.make_flatmap_image(cortex.db.get_surfinfo(subject), height=height)
         # sulci darker than gyri, outside the cortex transparent
         self.background = np.where(np.isnan(curvature), np.nan, np.where(curvature > 0, 0.35, 0.55))
+        # ROI outlines (default: NSD streams early = 1 and ventral = 5), nearest label per flat pixel
+        self.outlines = []
+        if outlines is not None:
+            # pixels average their samples through the cortical depth: pixels of one label keep its value
+            flat = self.image(np.where(outlines > 0, outlines, np.nan).astype(np.float32))
+            self.outlines = [np.isclose(flat, label).astype(float) for label in outline_labels
+                             if np.isclose(flat, label).any()]
 
     def image(self, volume_zyx: np.ndarray) -> np.ndarray:
         """The flat image of a volume; NaN voxels (not shown) stay NaN."""
@@ -53,6 +56,8 @@ class Flatmapper:
         ax.imshow(self.background, cmap="gray", vmin=0, vmax=1, extent=self.extent, interpolation="nearest")
         artist = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=max(vmax, vmin + 1e-6), extent=self.extent,
                            interpolation=interpolation)
+        for mask in self.outlines:
+            ax.contour(mask, levels=[0.5], colors="white", linewidths=0.5, extent=self.extent, origin="upper")
         ax.set_title(title, fontsize=8)
         ax.axis("off")
         return artist
