@@ -5,15 +5,8 @@ import numpy as np
 import pandas as pd
 
 from sdbrain import encode, maps, nsd
-from sdbrain.errors import InputError, guarded
+from sdbrain.errors import guarded
 from sdbrain.logs import setup
-
-
-def single_r(path, voxels) -> np.ndarray:
-    table = pd.read_csv(path, sep="\t")
-    if not np.array_equal(table["voxel"].to_numpy(), voxels):
-        raise InputError(f"{path}: its voxels differ from the subject's current brain mask (rerun its encode job)")
-    return table["r"].to_numpy()
 
 
 def main():
@@ -25,7 +18,7 @@ def main():
     log.info("%s z+%s: %d features -> %d voxels", w.subject, w.space, x.train.shape[1], len(data.columns))
     result = encode.fit(x, data, p.encode)
     voxels = data.voxels["voxel"].to_numpy()
-    r_z, r_other = single_r(i.z_table, voxels), single_r(i.other_table, voxels)
+    r_z, r_other = (encode.read_voxels(path, voxels)["r"].to_numpy() for path in (i.z_table, i.other_table))
     unique_z, unique_other = encode.unique_variance(result.r, r_other), encode.unique_variance(result.r, r_z)
     volume = maps.Volume(nsd.Layout(p.nsd_root).roi(w.subject, "brainmask"), voxels)
     volume.save(result.r, out.r)

@@ -3,18 +3,15 @@ import numpy as np
 import pandas as pd
 
 from sdbrain import encode, maps, nsd
-from sdbrain.errors import InputError, guarded
+from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
 
 def main():
     log = setup(snakemake.log[0])
     p, out, w = snakemake.params, snakemake.output, snakemake.wildcards
-    tables = [pd.read_csv(path, sep="\t") for path in snakemake.input.tables]
-    voxels = tables[0]["voxel"].to_numpy()
-    for path, table in zip(snakemake.input.tables, tables):
-        if not np.array_equal(table["voxel"].to_numpy(), voxels):
-            raise InputError(f"{path}: its voxels differ from {snakemake.input.tables[0]}'s (rerun its encode job)")
+    voxels = pd.read_csv(snakemake.input.tables[0], sep="\t", usecols=["voxel"])["voxel"].to_numpy()
+    tables = [encode.read_voxels(path, voxels) for path in snakemake.input.tables]
     r = np.stack([t["r"].to_numpy() for t in tables])
     significant = np.stack([t["significant"].to_numpy(bool) for t in tables])
     best = encode.best_layer(r, significant)

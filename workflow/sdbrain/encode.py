@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 from tqdm import tqdm
 
 from . import ridge, stats
+from .errors import InputError
 from .ingest import valid_columns
 from .io import align_rows, load_rows
 
@@ -51,6 +52,15 @@ def space(features_path, ids_path, data: Responses, n_components: int, seed: int
     """One feature space's rows for the subject's training and test images, PCA-reduced when wide."""
     values, ids = load_rows(features_path, ids_path, mmap=True)
     return reduce(values, ids, data.train_images, data.test_ids, n_components, seed, str(features_path))
+
+
+def read_voxels(path, voxels: np.ndarray) -> "pd.DataFrame":
+    """A model's voxels.tsv, which must list ``voxels`` in order (the subject's current brain mask)."""
+    import pandas as pd
+    table = pd.read_csv(path, sep="\t")
+    if not np.array_equal(table["voxel"].to_numpy(), voxels):
+        raise InputError(f"{path}: its voxels differ from the subject's current brain mask (rerun its encode job)")
+    return table
 
 
 def fit(x: "Reduced", data: Responses, params: dict) -> "Encoded":

@@ -69,8 +69,7 @@ class Plan:
     single: list[str]                       # one model per space
     joint: list[str]                        # spaces modelled jointly with z
     layer_groups: dict[str, list[str]]      # unet<s>-<step> -> its layers' spaces (best layer per voxel)
-    levels: list[float]                     # noise levels whose diffusion features are needed
-    captured_levels: list[float]            # ... of which steps and U-Net layers are captured
+    captured_levels: list[float]            # noise levels whose steps and U-Net layers are captured
 
 
 def plan(encode: dict, steps, layers) -> Plan:
@@ -87,5 +86,4 @@ def plan(encode: dict, steps, layers) -> Plan:
             group = [f"unet{level_name(s)}-{layer}-{step}" for layer in layers]
             groups[f"unet{level_name(s)}-{step}"] = group
             single += group
-    levels = sorted({float(s) for s in list(noise) + list(captured)})
-    return Plan(single, joint, groups, levels, sorted(float(s) for s in captured))
+    return Plan(single, joint, groups, sorted(float(s) for s in captured))
