@@ -67,6 +67,6 @@ rule eval_summary:
     log:
         "logs/evaluate/summary.log",
     conda:
-        "../../envs/maps.yaml"
+        "../../envs/torch.yaml"
     script:
         "../scripts/eval_summary.py"
