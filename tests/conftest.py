@@ -51,6 +51,16 @@ def copy_tree(toy_tree, tmp_path):
     return nsd.Layout(tmp_path / "copy" / "nsd")
 
 
+@pytest.fixture(scope="session")
+def pipe(tmp_path_factory):
+    """The toy config's random SD-structured pipeline, with a tokenizer of a few caption words."""
+    from sdbrain import sd, toy_model
+    out = tmp_path_factory.mktemp("sd") / "model"
+    model = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
+    toy_model.build_random_pipeline(out, ["a", "red", "blue", "circle", "star"], model)
+    return sd.load_pipeline(out)
+
+
 def write_nsd_config(path: Path, nsd_root: Path, model_dir: Path, subjects=("subj01", "subj02"), sessions=(1, 2, 3)) -> Path:
     """config/nsd.yaml with the keys a user edits pointed at a toy tree."""
     config = yaml.safe_load((ROOT / "config/nsd.yaml").read_text())

@@ -2,24 +2,14 @@
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from conftest import ROOT
-from sdbrain import diffusion, features, sd, toy_model
+from sdbrain import diffusion, features
 from sdbrain.errors import InputError
 
-MODEL = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
 PARAMS = dict(image_size=32, steps=6, guidance_scale=5.0, eta=0.0, seed=0, batch_size=2)
 STEPS = {"early": 0.0, "middle": 0.5, "late": 1.0}
 LAYERS = {"down1": "down_blocks.0", "down2": "down_blocks.1", "mid": "mid_block", "up1": "up_blocks.0",
           "up2": "up_blocks.1"}
-
-
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sd") / "model"
-    toy_model.build_random_pipeline(out, ["a", "red", "blue", "circle", "star"], MODEL)
-    return sd.load_pipeline(out)
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def test_roi_outlines_come_from_the_label_volume(cortex):
     """Label 1 on one slab and 5 on another: two outlines, each where its slab is drawn."""
     labels = np.zeros(cortex.db.get_xfm("S1", "fullhead").shape, dtype=np.int16)
     labels[:, 0:35, :], labels[:, 65:100, :] = 1, 5
-    outlined = flatmaps.Flatmapper(cortex, "S1", "fullhead", height=256, outlines=labels)
+    outlined = flatmaps.Flatmapper(cortex, "S1", "fullhead", height=256, outlines=labels, outline_labels=[1, 5])
     assert len(outlined.outlines) == 2
     back = np.isfinite(outlined.image(slab(cortex, slice(0, 35))))
     assert outlined.outlines[0][back].mean() > 0.9 and outlined.outlines[1][back].mean() < 0.05

@@ -1,22 +1,12 @@
 """Reconstruction: shapes, determinism, independence from chunking and batching, bad sizes."""
 import numpy as np
 import pytest
-import yaml
 
-from conftest import ROOT
-from sdbrain import features, reconstruct, sd, toy_model
+from sdbrain import features, reconstruct, sd
 from sdbrain.errors import InputError
 
-MODEL = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
 PARAMS = dict(image_size=32, steps=3, guidance_scale=5.0, eta=0.0, n_samples=2, seed=0, batch_size=3)
 Z_SIZE = 24  # -> 4 x 6 x 6 latent with the toy VAE's factor 4
-
-
-@pytest.fixture(scope="module")
-def pipe(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sd") / "model"
-    toy_model.build_random_pipeline(out, ["a", "red", "blue", "circle", "star"], MODEL)
-    return sd.load_pipeline(out)
 
 
 @pytest.fixture(scope="module")

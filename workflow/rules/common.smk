@@ -110,6 +110,11 @@ ZC_FIG6 = f"zc{spaces.level_name(config['encode']['noise_levels'][len(config['en
 STEP_LEVEL = spaces.level_name(config["encode"]["step_levels"][0]) if config["encode"]["step_levels"] else None
 
 
+# the decoders' ROIs (early, ventral), outlined on every flatmap when they are streams labels
+OUTLINE_LABELS = [label for roi in dict.fromkeys(config["decode"]["roi"].values())
+                  if config["rois"][roi]["file"] == "streams" for label in config["rois"][roi]["labels"]]
+
+
 def cx_subject(subject):
     """The pycortex subject a subject's maps are drawn on (toy: S1; NSD: the subject, imported)."""
     return FLAT["pycortex_subject"].format(subject=subject)

@@ -24,8 +24,8 @@ def main():
     p = snakemake.params
     cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=tuple(sorted(set(p.cx_subjects.values()))))
     layout = nsd.Layout(p.nsd_root)
-    mappers = {s: flatmaps.Flatmapper(cortex, cx, p.xfm, p.height, outlines=nsd.read_volume(layout.roi(s, "streams")))
-               for s, cx in p.cx_subjects.items()}  # early and ventral outlined
+    mappers = {s: flatmaps.Flatmapper(cortex, cx, p.xfm, p.height, outlines=nsd.read_volume(layout.roi(s, "streams")),
+                                      outline_labels=p.outline_labels) for s, cx in p.cx_subjects.items()}
     volumes = [[volume(panel) for panel in row] for row in p.panels]
     style = dict(p.style)
     legend = None

@@ -17,7 +17,8 @@ def main():
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
     cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=(p.cx_subject,))
     streams = nsd.read_volume(nsd.Layout(p.nsd_root).roi(subject, "streams"))
-    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height, outlines=streams)  # early, ventral outlined
+    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height, outlines=streams,
+                                 outline_labels=p.outline_labels)
     q = f"BH-FDR q={p.fdr_q}"
     for space, r, fdr, png in zip(p.single, i.r, i.fdr, out.r):
         flatmaps.single(mapper, masked(r, fdr), png, f"{subject}: r of the {space} model ({q})", label="r",

@@ -26,12 +26,12 @@ class Flatmapper:
     """Flat images of (Z, Y, X) volumes of one pycortex subject and transform."""
 
     def __init__(self, cortex, subject: str, xfm: str, height: int = HEIGHT, outlines: np.ndarray | None = None,
-                 outline_labels=(1, 5)):
+                 outline_labels=()):
         self.cortex, self.subject, self.xfm, self.height = cortex, subject, xfm, height
         curvature, self.extent = cortex.quickflat.make_flatmap_image(cortex.db.get_surfinfo(subject), height=height)
         # sulci darker than gyri, outside the cortex transparent
         self.background = np.where(np.isnan(curvature), np.nan, np.where(curvature > 0, 0.35, 0.55))
-        # ROI outlines (default: NSD streams early = 1 and ventral = 5), nearest label per flat pixel
+        # outlines of the ``outline_labels`` of a label volume (e.g. NSD streams early = 1, ventral = 5)
         self.outlines = []
         if outlines is not None:
             # pixels average their samples through the cortical depth: pixels of one label keep its value
