@@ -56,3 +56,23 @@ rule toy_model:
         runtime=10,
     script:
         "../scripts/toy_model.py"
+
+
+# Not part of the default run: trains the toy model that resources/toy_sd ships
+# (copy results/toy/sd_trained there to replace it).
+rule train_toy_model:
+    output:
+        model=directory("results/toy/sd_trained"),
+        scorer="results/toy/sd_trained_scorer.pt",
+    params:
+        train=config["toy"]["train"],
+    log:
+        "logs/toy/train_model.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["toy"]["train"].get("threads", 2)
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../scripts/toy_train.py"

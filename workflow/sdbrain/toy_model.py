@@ -77,6 +77,11 @@ def build_random_pipeline(out_dir: str | Path, words, params: dict, seed: int = 
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
+    save_pipeline(pipe, out_dir)
+
+
+def save_pipeline(pipe, out_dir: str | Path) -> None:
+    """``save_pretrained`` into a temporary directory, then move it in place (no partial model)."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
