@@ -36,4 +36,4 @@ def main():
     pd.DataFrame({"nsd_id": test_ids, "r": result.image_r}).to_csv(out.image_scores, sep="\t", index=False)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -38,4 +38,4 @@ def main():
     log.info("noise level %g, %d stimuli (chunk %d) on %s", level, len(ids), k, device)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

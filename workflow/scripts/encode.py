@@ -42,4 +42,4 @@ def main():
                     underlay=volume.mask)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -38,4 +38,4 @@ def main():
                              f"at BH-FDR q={p.encode['fdr_q']})")
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -27,4 +27,4 @@ def main():
                     underlay=volume.mask, cmap=maps.categorical(len(p.layers)), vmin=0.5, vmax=len(p.layers) + 0.5)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -45,4 +45,4 @@ def main():
         log.info("%s\n%s", path, table.to_string(index=False))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

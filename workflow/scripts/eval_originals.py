@@ -21,4 +21,4 @@ def main():
     log.info("%d originals: %s", len(ids), {k: v.shape[1] for k, v in features.items()})
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

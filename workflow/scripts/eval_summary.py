@@ -25,4 +25,4 @@ def main():
     log.info("identification summary:\n%s", summary.to_string(index=False))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -32,4 +32,4 @@ def main():
     log.info("%s %s: %d images x %d samples\n%s", w.subject, w.method, recon.shape[0], recon.shape[1], means.to_string())
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

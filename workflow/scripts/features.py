@@ -30,4 +30,4 @@ def main():
     write_ids(snakemake.output.ids, ids)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

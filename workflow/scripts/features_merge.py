@@ -43,4 +43,4 @@ def main():
     log.info("%s: %d stimuli x %d values", target, n, width)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

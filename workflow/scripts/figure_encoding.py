@@ -45,4 +45,4 @@ def main():
     log.info("%s: %d x %d flatmaps", snakemake.output.png, len(panels), max(len(r) for r in panels))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -19,4 +19,4 @@ def main():
     log.info("%s: %d images x %d rows", snakemake.output.png, len(ids), len(rows))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

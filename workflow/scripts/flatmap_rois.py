@@ -22,4 +22,4 @@ def main():
     log.info("%s: pycortex %s / %s, %d labelled voxels", subject, p.cx_subject, p.xfm, int(np.isfinite(labels).sum()))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -37,4 +37,4 @@ def main():
     log.info("%s: %d flatmaps", subject, len(out.r) + len(out.unique) + len(out.best))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -26,4 +26,4 @@ def main():
     report.to_csv(outdir / "ingest_report.tsv", sep="\t", index=False)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

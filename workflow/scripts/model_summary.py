@@ -12,4 +12,4 @@ def main():
     table.to_csv(snakemake.output[0], sep="\t", index=False)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -17,4 +17,4 @@ def main():
     log.info("%s imported into %s with transform %s", subject, p.pycortex_dir, p.xfm)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -39,4 +39,4 @@ def main():
     log.info("%s %s chunk %s: %d images x %d samples on %s", w.subject, w.method, w.chunk, len(ids), images.shape[1], device)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

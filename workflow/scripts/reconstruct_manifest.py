@@ -19,4 +19,4 @@ def main():
     log.info("%d reconstructions of %d images", len(table), table["nsd_id"].nunique())
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

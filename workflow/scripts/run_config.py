@@ -11,4 +11,4 @@ def main():
         yaml.safe_dump(dict(snakemake.params.config), out, sort_keys=False)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

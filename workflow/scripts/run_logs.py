@@ -14,4 +14,4 @@ def main():
             out.write(f"===== {path} =====\n{path.read_text(errors='replace').rstrip()}\n\n")
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -19,4 +19,4 @@ def main():
     write_ids(snakemake.output.test_ids, test)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -13,4 +13,4 @@ def main():
     log.info("%d stimuli", len(ids))
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

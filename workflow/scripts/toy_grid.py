@@ -21,4 +21,4 @@ def main():
     np.savez(snakemake.output[0], **grid)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

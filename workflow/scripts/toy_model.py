@@ -13,4 +13,4 @@ def main():
     log.info("random SD-structured pipeline (vocabulary of %d caption words) saved to %s", len(words), snakemake.output[0])
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -15,4 +15,4 @@ def main():
     log.info("toy NSD written to %s (truth in %s)", snakemake.output.root, snakemake.output.truth)
 
 
-guarded(main, snakemake.log[0])
+guarded(main, snakemake)

@@ -21,9 +21,15 @@ def problems_error(what: str, problems: list[str]) -> InputError:
     return InputError(f"{what}: {n} problem{'s' if n != 1 else ''}: " + "; ".join(problems))
 
 
-def guarded(main, log: str | Path | None = None) -> None:
-    """Run ``main()``; on InputError print its one line to stderr (and the log) and exit 1."""
+def guarded(main, job=None) -> None:
+    """Run ``main()``; on InputError print its one line to stderr (and the log) and exit 1.
+
+    ``job`` is the script's ``snakemake`` object (or just a log path).
+    """
+    log = job.log[0] if hasattr(job, "log") and job.log else job if isinstance(job, (str, Path)) else None
     try:
+        if hasattr(job, "rule"):
+            injected_failure(job.rule, list(job.output), job.config)
         main()
     except InputError as err:
         line = f"ERROR: {err}"
@@ -32,3 +38,20 @@ def guarded(main, log: str | Path | None = None) -> None:
                 fh.write(line + "\n")
         print(line, file=sys.__stderr__, flush=True)
         sys.exit(1)
+
+
+def injected_failure(rule: str, outputs: list[str], config: dict) -> None:
+    """Fail the first attempt of each job of the rules named in config key
+    ``fault_injection.fail_first_attempt`` (for testing that retries recover a failed job).
+
+    A marker under logs/fault_injection/ records the failure, so the next attempt runs.
+    """
+    if rule not in (config.get("fault_injection") or {}).get("fail_first_attempt", []):
+        return
+    import hashlib
+    marker = Path("logs/fault_injection") / f"{rule}-{hashlib.sha1(' '.join(outputs).encode()).hexdigest()[:12]}"
+    if marker.exists():
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    raise InputError(f"config key 'fault_injection.fail_first_attempt': rule {rule} fails its first attempt on purpose")
