@@ -14,6 +14,12 @@ METHOD_PATTERN = r"z|c|zc[0-9.]+"
 SPACE_PATTERN = spaces.PATTERN
 
 
+def mem_from_input(base_mb, per_input_mb):
+    """A job's memory (MB): a base plus a multiple of its inputs' size, so that one rule
+    asks a scheduler for little on the toy world and for what NSD needs on NSD."""
+    return lambda wildcards, input: int(base_mb + per_input_mb * input.size_mb)
+
+
 def roi_files():
     """Label volumes named by the ROIs (e.g. streams, brainmask)."""
     return sorted({spec["file"] for spec in config["rois"].values()})

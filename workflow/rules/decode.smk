@@ -28,7 +28,8 @@ rule decode:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=32000,
+        # X, Y, the Gram matrix and its eigenvectors per fold
+        mem_mb=mem_from_input(4000, 3),
         runtime=120,
     script:
         "../scripts/decode.py"

@@ -30,7 +30,8 @@ rule encode:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=64000,
+        # features and one voxel block at a time (the brain arrays are read in blocks)
+        mem_mb=mem_from_input(4000, 0.5),
         runtime=240,
     script:
         "../scripts/encode.py"
@@ -65,7 +66,8 @@ rule encode_joint:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=64000,
+        # features and one voxel block at a time (the brain arrays are read in blocks)
+        mem_mb=mem_from_input(4000, 0.5),
         runtime=240,
     script:
         "../scripts/encode_joint.py"
@@ -89,6 +91,9 @@ rule encode_layers:
         "logs/encode/{subject}_{group}_layers.log",
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=mem_from_input(2000, 2),
+        runtime=30,
     script:
         "../scripts/encode_layers.py"
 
@@ -115,5 +120,8 @@ rule encode_summary:
         "logs/encode/{subject}_summary.log",
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     script:
         "../scripts/encode_summary.py"

@@ -18,7 +18,7 @@ rule eval_originals:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=16000,
+        mem_mb=mem_from_input(6000, 3),
         runtime=60,
     script:
         "../scripts/eval_originals.py"
@@ -44,7 +44,8 @@ rule evaluate:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=32000,
+        # the feature networks and every reconstruction of the subject in memory
+        mem_mb=mem_from_input(6000, 3),
         runtime=120,
     script:
         "../scripts/evaluate.py"
@@ -68,5 +69,8 @@ rule eval_summary:
         "logs/evaluate/summary.log",
     conda:
         "../../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     script:
         "../scripts/eval_summary.py"

@@ -15,6 +15,10 @@ rule stimuli:
         "logs/features/stimuli.log",
     conda:
         "../../envs/data.yaml"
+    resources:
+        # the stimuli of the chosen subjects, read from the 73k-image brick in blocks
+        mem_mb=8000,
+        runtime=60,
     script:
         "../scripts/stimuli.py"
 
@@ -41,7 +45,7 @@ rule features:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=16000,
+        mem_mb=mem_from_input(6000, 2),
         runtime=60,
     script:
         "../scripts/features.py"
@@ -72,7 +76,7 @@ rule diffusion_features:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=16000,
+        mem_mb=mem_from_input(6000, 2),
         runtime=240,
     script:
         "../scripts/diffusion_features.py"
@@ -91,7 +95,7 @@ rule features_merge:
     conda:
         "../../envs/data.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=mem_from_input(1000, 3),
         runtime=30,
     script:
         "../scripts/features_merge.py"

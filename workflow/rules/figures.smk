@@ -20,6 +20,9 @@ rule fig3:
         "logs/figures/fig3_{subject}.log",
     conda:
         "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     script:
         "../scripts/figure_reconstructions.py"
 
@@ -43,5 +46,8 @@ rule fig4:
         "logs/figures/fig4.log",
     conda:
         "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     script:
         "../scripts/figure_reconstructions.py"

@@ -152,6 +152,9 @@ rule run_config:
         "logs/report/config.log",
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/run_config.py"
 
@@ -167,5 +170,8 @@ rule run_logs:
         "logs/report/logs.log",
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/run_logs.py"

@@ -24,7 +24,7 @@ rule reconstruct:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=16000,
+        mem_mb=mem_from_input(6000, 2),
         runtime=240,
     script:
         "../scripts/reconstruct.py"
@@ -41,5 +41,8 @@ rule reconstruct_manifest:
         "logs/reconstruct/{subject}_{method}_manifest.log",
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=mem_from_input(2000, 2),
+        runtime=20,
     script:
         "../scripts/reconstruct_manifest.py"
