@@ -74,3 +74,15 @@ def snakemake(*args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProce
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(cwd),
            "--workflow-profile", str(ROOT / "profiles/default"), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def mini_reference(tmp_path_factory) -> dict[str, str]:
+    """The manifest of one clean run of the reduced toy workflow MINI (tests/configs.py)."""
+    from configs import MINI
+    from manifest import manifest
+    work = tmp_path_factory.mktemp("mini_reference")
+    (work / "mini.yaml").write_text(yaml.safe_dump(MINI))
+    result = snakemake("--configfile", "mini.yaml", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return manifest(work / "results")

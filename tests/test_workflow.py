@@ -1,10 +1,14 @@
 """The Snakemake wiring: dry runs of the default and NSD configs, and a tiny toy run end to end."""
+import subprocess
+import sys
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from configs import TINY
 from conftest import ROOT, snakemake
 from sdbrain import ingest
 from sdbrain.io import read_ids
@@ -51,18 +55,27 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
 
 
-TINY = {
-    "subjects": ["subj01", "subj02"],
-    "sessions": [1, 2],
-    "toy": {"enabled": True, "n_subjects": 2, "n_sessions": 3, "trials_per_session": 30, "n_shared": 6,
-            "shared_repeats": 3, "train_repeats": 2, "image_size": 32,
-            "model": {"image_size": 32, "vae_channels": [8, 16], "unet_channels": [16, 32], "text_width": 32}},
-    "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2},
-    "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
-    "figures": {"n_images": 3},
-    "encode": {"noise_levels": [0.5], "step_levels": [0.5], "pca_components": 16, "voxel_block": 20000},
-    "flatmaps": {"height": 256},
-}
+
+def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_tree, tmp_path):
+    """`snakemake -n --workflow-profile profiles/slurm --configfile config/nsd.yaml`: what each job asks for."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+         "--workflow-profile", str(ROOT / "profiles/slurm"), "-n", "--configfile", str(ROOT / "config/nsd.yaml"),
+         "--config", f"nsd_root={toy_tree.root}"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resources = {}
+    for block in result.stdout.split("\nrule ")[1:]:
+        line = next(ln for ln in block.splitlines() if ln.strip().startswith("resources:"))
+        resources.setdefault(block.split(":")[0], line)
+    gpu_rules = {"features", "diffusion_features", "decode", "reconstruct", "eval_originals", "evaluate", "encode",
+                 "encode_joint"}
+    for rule, line in resources.items():
+        if rule in gpu_rules:
+            assert "gpu=1" in line and "slurm_partition=gpu" in line and "cpus_per_gpu=4" in line, (rule, line)
+        else:
+            assert "gpu=" not in line and "slurm_partition=cpu" in line, (rule, line)
+        assert "mem_mb=" in line and "runtime=" in line, (rule, line)
+    assert gpu_rules <= set(resources)
 
 
 @pytest.fixture(scope="module")
