@@ -27,18 +27,6 @@ except InputError as err:
     sys.exit(f"ERROR: {err}")
 
 
-# A local run must bound how many GPU jobs run at once (every GPU rule declares gpu=1);
-# profiles/default sets gpu=1, `--resources gpu=N` allows N. (On a cluster the scheduler
-# hands out GPUs.)
-from snakemake_interface_executor_plugins.settings import ExecMode
-
-if workflow.exec_mode == ExecMode.DEFAULT and workflow.local_exec and "gpu" not in workflow.global_resources:
-    sys.exit(
-        "ERROR: the profile sets no 'gpu' resource, so every GPU job would start at once: "
-        "use --workflow-profile profiles/default (gpu=1) or pass --resources gpu=N"
-    )
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/fmri.smk"
@@ -53,6 +41,19 @@ include: "workflow/rules/flatmaps.smk"
 
 
 report: "workflow/report/workflow.rst"
+
+
+# A local run must bound how many GPU jobs run at once (every GPU rule declares gpu=1):
+# profiles/default sets gpu=1, `--resources gpu=N` allows N. On a cluster the scheduler
+# hands out GPUs. (Checked here: the executor is known only once the run starts.)
+onstart:
+    from snakemake_interface_executor_plugins.settings import ExecMode
+
+    if workflow.exec_mode == ExecMode.DEFAULT and workflow.local_exec and "gpu" not in workflow.global_resources:
+        sys.exit(
+            "ERROR: the profile sets no 'gpu' resource, so every GPU job would start at once: "
+            "use --workflow-profile profiles/default (gpu=1) or pass --resources gpu=N"
+        )
 
 
 rule all:

@@ -88,6 +88,24 @@ def test_config_value_of_the_wrong_type(tmp_path):
     assert result.returncode != 0 and "config key 'subjects[0]'" in result.stderr
 
 
+def test_profile_without_a_gpu_resource(tmp_path):
+    """A local profile that does not bound GPU jobs is refused before anything runs."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile/config.yaml").write_text("cores: 2\n")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--workflow-profile", str(tmp_path / "profile")]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode != 0
+    assert "ERROR: the profile sets no 'gpu' resource" in result.stderr
+    assert not (tmp_path / "results").exists()
+    # the same profile with the resource runs (a dry run here)
+    ok = subprocess.run(cmd + ["-n", "--resources", "gpu=1"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+
+
 def test_workflow_stops_on_a_missing_session_without_output(copy_tree, tmp_path):
     copy_tree.betas("subj01", 2).unlink()
     work = tmp_path / "run"
