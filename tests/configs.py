@@ -17,10 +17,12 @@ TINY = {
     "flatmaps": {"height": 256},
 }
 
-# One subject and no denoising-step spaces: 46 jobs that still pass through every stage
+# One subject, one chunk and no denoising-step spaces: 40 jobs that still pass through every stage
 # (toy world, ingest, features, decoders, reconstruction, identification, encoding,
 # joint models, flatmaps, figures), for the interrupt, determinism and SLURM tests.
 MINI = copy.deepcopy(TINY)
 MINI["subjects"] = ["subj01"]
 MINI["toy"]["n_subjects"] = 1
 MINI["encode"]["step_levels"] = []
+MINI["features"]["n_chunks"] = 1  # chunked merging is covered by TINY
+MINI["reconstruct"]["n_chunks"] = 1

@@ -1,6 +1,6 @@
 """Interrupted runs resume to the same results, and clean runs are deterministic.
 
-Each run is the reduced toy workflow MINI (46 jobs through every stage). The
+Each run is the reduced toy workflow MINI (40 jobs through every stage). The
 reference is one clean run; the manifests compare every array, volume and table.
 """
 from __future__ import annotations
