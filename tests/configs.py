@@ -10,7 +10,10 @@ TINY = {
     "toy": {"enabled": True, "n_subjects": 2, "n_sessions": 3, "trials_per_session": 30, "n_shared": 6,
             "shared_repeats": 3, "train_repeats": 2, "image_size": 32,
             "model": {"image_size": 32, "vae_channels": [8, 16], "unet_channels": [16, 32], "text_width": 32}},
-    "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2},
+    # the random model's U-Net has two down and two up blocks
+    "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2,
+                 "unet_layers": {"down1": "down_blocks.0", "down2": "down_blocks.1", "mid": "mid_block",
+                                 "up1": "up_blocks.0", "up2": "up_blocks.1"}},
     "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
     "figures": {"n_images": 3},
     "encode": {"noise_levels": [0.5], "step_levels": [0.5], "pca_components": 16, "voxel_block": 20000},

@@ -30,7 +30,7 @@ def test_default_config_dry_run(tmp_path):
     result = snakemake("-n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result.stdout) == {
-        "toy_grid": 1, "toy_nsd": 1, "split": 1, "toy_model": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
+        "toy_grid": 1, "toy_nsd": 1, "split": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
         "features": 4, "diffusion_features": 6, "features_merge": 23, "decode": 4, "reconstruct": 12,
         "reconstruct_manifest": 6, "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
         # z, c, zc at 3 noise levels, zc at 3 steps, 5 U-Net layers x 3 steps; 6 joint models; 3 best-layer maps
