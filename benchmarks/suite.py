@@ -1,0 +1,170 @@
+"""The benchmark suite: every CPU benchmark in one run, written to benchmarks/RESULTS.md.
+
+    python benchmarks/suite.py                 # all benchmarks and the whole default workflow
+    python benchmarks/suite.py --no-workflow   # without the workflow's wall time (~25 min less)
+
+Each benchmark script measures our approach against a reference approach in the same
+process run and prints a Markdown table; this script runs them one after another (so
+they do not compete for the cores), adds what each measures and the command, times
+the whole default workflow from scratch in a temporary directory, and appends the GPU
+table last written by ``benchmarks/gpu.sh`` on a CUDA machine (benchmarks/gpu_results.md).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+SECTIONS = [
+    {
+        "title": "Ingestion peak memory",
+        "args": ["benchmarks/ingest_memory.py", "--sessions", "12", "--trials", "300"],
+        "about": "A one-subject toy NSD on pycortex S1's grid (31 x 100 x 100 volume, 47,530 brain voxels), "
+                 "ROIs early + ventral + whole brain; maximum resident set size of each mode in a fresh process. "
+                 "Reference: loading every session's full volumes at once.",
+        "read": "Ingestion holds one session of masked voxels plus one block of full-volume trials and streams "
+                "training rows into memory-mapped .npy files (whose written pages count in the resident set "
+                "until the kernel evicts them), so its peak does not grow with the number of sessions; at NSD "
+                "scale the reference would need about 39 GB for the int16 betas alone.",
+    },
+    {
+        "title": "Decoder fit",
+        "args": ["benchmarks/decoder.py"],
+        "about": "2,498 trials x 700 voxels -> 6,400 targets (NSD's early ROI -> z scaled by 1/10), 11 alphas, "
+                 "5-fold CV, intercept. Reference: himalaya's numpy backend in float64 with a scikit-learn "
+                 "StandardScaler pipeline. Ours: sdbrain.ridge.fit with its default eigh solver (one "
+                 "eigendecomposition of the Gram matrix per fold, one matrix product per alpha, torch float32) "
+                 "and with solver himalaya (RidgeCV on its torch backend). The last column compares the eigh "
+                 "solver's matrix-product work per second with the machine's measured float32 GEMM rate.",
+        "read": "eigh decomposes the smaller Gram matrix once per fold and works in its eigenbasis, where "
+                "himalaya takes a full SVD per fold and forms an (alphas x validation x training) hat matrix.",
+    },
+    {
+        "title": "Encoding fit throughput",
+        "args": ["benchmarks/encoding.py"],
+        "about": "A synthetic subject at 1/10 of NSD's size: 2,498 training trials of 1,000 images, 640 features "
+                 "after PCA -> 20,000 voxels in blocks of 5,000; 8 alphas, 5-fold CV; 98 test images. Both "
+                 "columns run sdbrain.encode.fit_voxels, with solver himalaya (reference) and the default eigh.",
+        "read": "Test r differ only where the two solvers pick neighbouring alphas on near-ties of the CV score.",
+    },
+    {
+        "title": "Reconstruction throughput",
+        "args": ["benchmarks/reconstruction.py"],
+        "about": "8 test images, toy-sized random model, 64 px, 20 DDIM steps, img2img at strength 0.8, "
+                 "guidance 5, one sample each, through sdbrain.reconstruct.run. Reference: one Python process "
+                 "per image (load the model, reconstruct one image), as a job-per-image submission would.",
+        "read": "Most of the reference's time is starting Python and loading the model for every image.",
+    },
+    {
+        "title": "Identification after feature extraction",
+        "args": ["benchmarks/identification.py"],
+        "about": "Random features of each layer's real size (AlexNet, Inception v3, CLIP ViT-L/14 embedding and "
+                 "hidden states, EfficientNet-B1, SwAV ResNet-50), 982 images x 5 samples. Ours: "
+                 "sdbrain.identification (one matrix product per layer and sample). Reference: a double loop "
+                 "of np.corrcoef, timed on 40 images of one 4,096-wide layer and scaled by images squared.",
+        "read": "The two CLIP hidden-state layers (263,168 values per image) take most of the vectorised time.",
+    },
+]
+
+
+def machine() -> str:
+    import torch
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return (f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), {mem:.0f} GiB memory, "
+            f"{gpu}; Python {platform.python_version()}, torch {torch.__version__}; {date.today().isoformat()}")
+
+
+def table(stdout: str) -> str:
+    return "\n".join(line for line in stdout.splitlines() if line.startswith("|"))
+
+
+def run_section(section: dict, log) -> str:
+    cmd = [PY, *section["args"]]
+    log(f"running {' '.join(section['args'])}")
+    t0 = time.time()
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark {section['args'][0]} failed:\n{result.stderr[-3000:]}")
+    log(f"  done in {time.time() - t0:.0f} s")
+    return (f"## {section['title']}\n\nCommand: `python {' '.join(section['args'])}`. {section['about']}\n\n"
+            f"{table(result.stdout)}\n\n{section['read']}\n")
+
+
+def snakemake(args: list[str], work: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+                           "--workflow-profile", str(ROOT / "profiles/default"), *args],
+                          cwd=work, capture_output=True, text=True)
+
+
+def workflow_section(cores: int, log) -> str:
+    """The default workflow from scratch (toy world, trained toy model) in a temporary directory."""
+    work = Path(tempfile.mkdtemp(prefix="sdbrain_workflow_"))
+    try:
+        plan = snakemake(["-n", "--quiet", "rules"], work)
+        jobs = [line.split() for line in plan.stdout.splitlines()]
+        total = next((int(p[1]) for p in jobs if len(p) == 2 and p[0] == "total"), None)
+        log(f"running the default workflow ({total} jobs) in {work}")
+        t0 = time.time()
+        result = snakemake(["--cores", str(cores)], work)
+        seconds = time.time() - t0
+        if result.returncode != 0:
+            raise SystemExit(f"the default workflow failed:\n{result.stderr[-3000:]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"  done in {seconds / 60:.1f} min")
+    return ("## Whole default workflow\n\n"
+            f"Command: `snakemake --cores {cores}` in an empty directory (the toy world generated from scratch, "
+            "the trained toy model from resources/toy_sd; every rule of `rule all`).\n\n"
+            "| jobs | cores | wall time |\n|---|---|---|\n"
+            f"| {total} | {cores} | {seconds / 60:.1f} min |\n")
+
+
+def gpu_section() -> str:
+    path = ROOT / "benchmarks/gpu_results.md"
+    if not path.exists():
+        return ("## GPU figures at NSD size\n\nNot measured yet: run `bash benchmarks/gpu.sh` on a CUDA machine; "
+                "it writes benchmarks/gpu_results.md, which this suite copies here.\n")
+    return ("## GPU figures at NSD size\n\nCommand: `bash benchmarks/gpu.sh` on a CUDA machine (decoder fit at full "
+            "NSD size, encoding throughput, SD v1.4-shaped img2img and diffusion features with random weights of "
+            "the real architecture in fp16); the table as it last printed (benchmarks/gpu_results.md, "
+            f"{time.strftime('%Y-%m-%d', time.gmtime(path.stat().st_mtime))}):\n\n{path.read_text().strip()}\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-workflow", action="store_true", help="skip the whole-workflow wall time")
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+
+    grid = ROOT / "results/toy/grid.npz"
+    if not grid.exists():  # the ingestion benchmark draws its toy NSD on S1's grid
+        result = snakemake(["--cores", str(args.cores), "results/toy/grid.npz"], ROOT)
+        if result.returncode != 0:
+            raise SystemExit(f"could not build {grid}:\n{result.stderr[-2000:]}")
+    parts = ["# Benchmark results\n",
+             f"Written by `python benchmarks/suite.py` on: {machine()}.\n"
+             "Each figure is measured against a reference approach in the same run; sizes are scaled to a "
+             "2-core machine and stated with each table.\n"]
+    parts += [run_section(section, log) for section in SECTIONS]
+    if not args.no_workflow:
+        parts.append(workflow_section(args.cores, log))
+    parts.append(gpu_section())
+    args.out.write_text("\n".join(parts))
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
