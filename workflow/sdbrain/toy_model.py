@@ -49,23 +49,34 @@ def build_tokenizer(words, max_length: int):
     return tokenizer
 
 
-def build_random_pipeline(out_dir: str | Path, words, params: dict, seed: int = 0) -> None:
-    """Save a tiny SD-structured pipeline with random weights (seeded) under ``out_dir``."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(seed)
-    tokenizer = build_tokenizer(words, params["max_length"])
-    vae = AutoencoderKL(
+def build_vae(params: dict):
+    """An AutoencoderKL with ``vae_channels`` (one 2x downsampling per level after the first)."""
+    from diffusers import AutoencoderKL
+    return AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4,
         down_block_types=("DownEncoderBlock2D",) * len(params["vae_channels"]),
         up_block_types=("UpDecoderBlock2D",) * len(params["vae_channels"]),
         block_out_channels=tuple(params["vae_channels"]), layers_per_block=1,
         norm_num_groups=8, sample_size=params["image_size"])
-    text_encoder = CLIPTextModel(CLIPTextConfig(
+
+
+def build_text_encoder(tokenizer, params: dict):
+    """A CLIP text encoder of width ``text_width`` over ``tokenizer``'s vocabulary."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+    return CLIPTextModel(CLIPTextConfig(
         vocab_size=len(tokenizer), hidden_size=params["text_width"], intermediate_size=2 * params["text_width"],
         num_hidden_layers=params["text_layers"], num_attention_heads=4, max_position_embeddings=params["max_length"],
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+
+
+def build_random_pipeline(out_dir: str | Path, words, params: dict, seed: int = 0) -> None:
+    """Save a tiny SD-structured pipeline with random weights (seeded) under ``out_dir``."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer(words, params["max_length"])
+    vae = build_vae(params)
+    text_encoder = build_text_encoder(tokenizer, params)
     unet = UNet2DConditionModel(
         sample_size=params["image_size"] // 2 ** (len(params["vae_channels"]) - 1),
         in_channels=4, out_channels=4, block_out_channels=tuple(params["unet_channels"]), layers_per_block=1,

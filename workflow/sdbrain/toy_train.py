@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import toy, toy_score
-from .toy_model import build_tokenizer, save_pipeline
+from .toy_model import build_text_encoder, build_tokenizer, build_vae, save_pipeline
 
 
 def fast_malloc() -> None:
@@ -46,23 +46,6 @@ def vocabulary(seed: int = 0, n: int = 4000) -> set[str]:
 
 
 # --- the components ---------------------------------------------------------------
-
-def build_vae(p: dict):
-    from diffusers import AutoencoderKL
-    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
-                         down_block_types=("DownEncoderBlock2D",) * len(p["vae_channels"]),
-                         up_block_types=("UpDecoderBlock2D",) * len(p["vae_channels"]),
-                         block_out_channels=tuple(p["vae_channels"]), layers_per_block=1,
-                         norm_num_groups=8, sample_size=p["image_size"])
-
-
-def build_text_encoder(tokenizer, p: dict):
-    from transformers import CLIPTextConfig, CLIPTextModel
-    return CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=p["text_width"], intermediate_size=2 * p["text_width"],
-        num_hidden_layers=p["text_layers"], num_attention_heads=4, max_position_embeddings=p["max_length"],
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
-
 
 def build_unet(p: dict):
     """Cross-attention at every resolution but the coarsest, as in SD v1.x."""
