@@ -211,7 +211,8 @@ def held_out_captions(n: int, seed: int) -> tuple[list[toy.Scene], list[str]]:
 
 @torch.no_grad()
 def text_to_image_accuracy(pipe, scorer, n: int, seed: int, steps: int, guidance: float, batch: int = 25) -> dict:
-    """Fraction of text-to-image outputs whose scored attributes match their held-out caption."""
+    """Fraction of text-to-image outputs whose scored attributes match their held-out caption
+    (each attribute over the captions that name it: all name shape and colour, 3 in 5 the background)."""
     scenes, texts = held_out_captions(n, seed)
     images = []
     for start in range(0, n, batch):
@@ -219,7 +220,7 @@ def text_to_image_accuracy(pipe, scorer, n: int, seed: int, steps: int, guidance
         out = pipe(texts[start:start + batch], num_inference_steps=steps, guidance_scale=guidance,
                    generator=gens, output_type="np").images
         images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
-    return toy_score.accuracy(scorer, np.concatenate(images), scenes)
+    return toy_score.accuracy(scorer, np.concatenate(images), scenes, texts)
 
 
 # --- the whole training -----------------------------------------------------------------
