@@ -42,11 +42,18 @@ def test_voxel_blocks_do_not_change_results():
     assert np.allclose(some.r, whole.r[chosen], atol=1e-5), "columns select voxels without copying the rest"
 
 
-def test_planned_block_fits_a_200k_voxel_problem_in_the_budget():
-    block = encode.planned_block(n_trials=24980, n_features=6400, budget_mb=16000)
-    assert 1000 < block < 200_000
-    with pytest.raises(ValueError, match="below the design matrix"):
-        encode.planned_block(n_trials=24980, n_features=6400, budget_mb=500)
+def test_voxel_blocks_are_planned_from_the_memory_budget():
+    # NSD: 24,980 training trials x 6,400 PCA features, 982 test images, 16 GB
+    block = encode.planned_block(n_trials=24980, n_features=6400, n_test=982, budget_mb=16000)
+    design = 6 * 24980 * 6400 * 4 + 100 * 2**20
+    per_voxel = (5 * 24980 + 5 * 6400 + 2 * 982) * 4
+    assert block == (16000 * 2**20 - design) // per_voxel  # about 19,900: 11 blocks for 200k voxels
+    assert 19000 < block < 21000
+    assert encode.voxel_block({"memory_mb": 16000, "voxel_block": 50000}, 24980, 6400, 982) == block
+    assert encode.voxel_block({"memory_mb": 16000, "voxel_block": 5000}, 24980, 6400, 982) == 5000
+    assert encode.voxel_block({"voxel_block": 7}, 24980, 6400, 982) == 7
+    with pytest.raises(Exception, match="config key 'encode.memory_mb': 500 MB does not hold the design matrix and work buffers' 3759 MB"):
+        encode.planned_block(n_trials=24980, n_features=6400, n_test=982, budget_mb=500)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +135,23 @@ def test_features_missing_a_stimulus_are_refused(tmp_path):
     with pytest.raises(Exception, match="unet0.5-mid-early.npy: no row for 1 stimulus ids, e.g. \\[9\\]"):
         encode.reduce(values, np.array([1, 2, 3]), np.array([1, 2]), np.array([9]), 2, 0,
                       source="results/features/unet0.5-mid-early.npy")
+
+
+def test_features_are_matched_by_stimulus_id_not_by_row_order():
+    """Rows in another order (with their ids) give the same features; ids that do not label
+    the rows one to one are refused, naming the file."""
+    rng = np.random.default_rng(5)
+    values, ids = rng.standard_normal((6, 3)).astype(np.float32), np.array([10, 11, 12, 13, 14, 15])
+    order = rng.permutation(6)
+    a = encode.reduce(values, ids, np.array([12, 10, 15, 11]), np.array([13, 14]), 8, 0)
+    b = encode.reduce(values[order], ids[order], np.array([12, 10, 15, 11]), np.array([13, 14]), 8, 0)
+    np.testing.assert_array_equal(a.train, b.train)
+    np.testing.assert_array_equal(a.test, b.test)
+    np.testing.assert_array_equal(a.train[0], values[2])
+    with pytest.raises(Exception, match="zc0.5.npy: 6 rows but 5 stimulus ids"):
+        encode.reduce(values, ids[:5], ids[:4], ids[4:5], 8, 0, source="zc0.5.npy")
+    with pytest.raises(Exception, match="zc0.5.npy: stimulus ids appear more than once, e.g. \\[12\\]"):
+        encode.reduce(values, np.array([10, 11, 12, 12, 14, 15]), ids[:2], ids[4:], 8, 0, source="zc0.5.npy")
 
 
 def test_noise_ceiling_from_ncsnr_matches_the_toy_worlds_signal(tmp_path):

@@ -56,8 +56,16 @@ def load_rows(array_path: str | Path, ids_path: str | Path, expected_ids=None, m
 
 
 def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: str) -> np.ndarray:
-    """Rows of ``array`` (labelled ``ids``) in the order of ``wanted``; every wanted id must be present."""
+    """Rows of ``array`` (labelled ``ids``) in the order of ``wanted``; every wanted id must be present.
+
+    Rows are matched by id, never by position: a file whose ids do not label its rows one to
+    one (another count, an id twice) is refused, since its order cannot be trusted."""
+    if len(ids) != len(array):
+        raise InputError(f"{source}: {len(array)} rows but {len(ids)} stimulus ids: its rows cannot be matched to stimuli")
     position = {int(i): r for r, i in enumerate(ids)}
+    if len(position) != len(ids):
+        twice = [int(i) for i, n in zip(*np.unique(ids, return_counts=True)) if n > 1]
+        raise InputError(f"{source}: stimulus ids appear more than once, e.g. {twice[:5]}: its row order is ambiguous")
     missing = list(dict.fromkeys(int(i) for i in wanted if int(i) not in position))
     if missing:
         raise InputError(f"{source}: no row for {len(missing)} stimulus ids, e.g. {missing[:5]}")
