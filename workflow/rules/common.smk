@@ -20,6 +20,14 @@ def mem_from_input(base_mb, per_input_mb):
     return lambda wildcards, input: int(base_mb + per_input_mb * input.size_mb)
 
 
+def encode_mem(wildcards, input):
+    """An encoding job's memory (MB): the voxel blocks' budget (encode.memory_mb), 2 GB for
+    Python and torch, and three times its feature arrays (loaded, standardised, PCA); the
+    betas are memory-mapped and read one voxel block at a time."""
+    features = sum(mb for path, mb in zip(input, input.size_files_mb) if path.startswith("results/features/"))
+    return int(config["encode"]["memory_mb"] + 2000 + 3 * features)
+
+
 def roi_files():
     """Label volumes named by the ROIs (e.g. streams, brainmask)."""
     return sorted({spec["file"] for spec in config["rois"].values()})

@@ -30,8 +30,7 @@ rule encode:
     threads: 2
     resources:
         gpu=1,
-        # features and one voxel block at a time (the brain arrays are read in blocks)
-        mem_mb=mem_from_input(4000, 0.5),
+        mem_mb=encode_mem,
         runtime=240,
     script:
         "../scripts/encode.py"
@@ -66,8 +65,7 @@ rule encode_joint:
     threads: 2
     resources:
         gpu=1,
-        # features and one voxel block at a time (the brain arrays are read in blocks)
-        mem_mb=mem_from_input(4000, 0.5),
+        mem_mb=encode_mem,
         runtime=240,
     script:
         "../scripts/encode_joint.py"

@@ -98,7 +98,8 @@ class Encoded:
 
 
 def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, columns=None) -> Encoded:
-    """Ridge from features to voxels, in blocks of ``params['voxel_block']`` voxels.
+    """Ridge from features to voxels, in blocks planned from ``params['memory_mb']`` (at most
+    ``params['voxel_block']`` voxels).
 
     ``x_train`` holds one row per training image and ``train_rows`` maps each training
     trial to its image's row, so repeated images are not copied in memory. ``columns``
@@ -111,8 +112,9 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
     alphas = np.zeros(n_voxels)
     design = x_train[train_rows]
     backend = ""
-    for start in tqdm(range(0, n_voxels, params["voxel_block"]), desc="voxel blocks", unit="block"):
-        block = slice(start, start + params["voxel_block"])
+    size = voxel_block(params, len(train_rows), x_train.shape[1], len(x_test))
+    for start in tqdm(range(0, n_voxels, size), desc=f"voxel blocks of {size}", unit="block"):
+        block = slice(start, start + size)
         targets = columns[block]
         model = ridge.fit(design, np.asarray(y_train[:, targets], dtype=np.float32), params["alphas"], params["folds"],
                           params["fit_intercept"], params["n_targets_batch"], params["backend"], params.get("solver", "eigh"))
@@ -123,14 +125,33 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
     return Encoded(r, p, stats.fdr_mask(p, params["fdr_q"]), alphas, backend)
 
 
-def planned_block(n_trials: int, n_features: int, budget_mb: float, bytes_per_value: int = 4) -> int:
-    """Voxels per block so that a block's targets, predictions and CV scores fit in ``budget_mb``."""
-    fixed = (n_trials * n_features * 2) * bytes_per_value  # design matrix and its standardised copy
-    per_voxel = (n_trials * 3) * bytes_per_value           # targets, centred copy, fold predictions
+def planned_block(n_trials: int, n_features: int, n_test: int, budget_mb: float, bytes_per_value: int = 4) -> int:
+    """Voxels per block so that one block's fit stays within ``budget_mb`` of working memory.
+
+    Fixed: the design (trials x features) in about six copies (trial rows, standardised,
+    each fold's training and validation part, centred, the refit's). Per voxel: its
+    training responses five times (the block, the batch sent to the solver, each fold's
+    split, centred copies, validation predictions), its weights and their copies (five
+    features' worth), test responses and predictions. Plus 100 MB for the work buffers of
+    torch and BLAS (about 50 MB measured). Checked against peak memory at 200k voxels in
+    ``benchmarks/encoding_memory.py``.
+    """
+    fixed = 6 * n_trials * n_features * bytes_per_value + 100 * 2**20
+    per_voxel = (5 * n_trials + 5 * n_features + 2 * n_test) * bytes_per_value
     free = budget_mb * 2**20 - fixed
-    if free <= per_voxel:
-        raise ValueError(f"memory budget of {budget_mb} MB is below the design matrix's {fixed / 2**20:.0f} MB")
+    if free < per_voxel:
+        raise InputError(f"config key 'encode.memory_mb': {budget_mb:g} MB does not hold the design matrix and "
+                         f"work buffers' {fixed / 2**20:.0f} MB and one voxel ({n_trials} trials x {n_features} "
+                         "features)")
     return int(free // per_voxel)
+
+
+def voxel_block(params: dict, n_trials: int, n_features: int, n_test: int) -> int:
+    """Voxels fitted at a time: planned from ``memory_mb``, at most ``voxel_block``."""
+    block = params.get("voxel_block") or 2**31
+    if params.get("memory_mb"):
+        block = min(block, planned_block(n_trials, n_features, n_test, params["memory_mb"]))
+    return block
 
 
 def joint(a: Reduced, b: Reduced) -> Reduced:
