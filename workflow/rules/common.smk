@@ -57,12 +57,13 @@ METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
 ZC_MAIN = METHODS[2]
 # every encoding model the config asks for (sdbrain.spaces.plan)
 ENCODE = spaces.plan(config["encode"], config["features"]["steps"], config["features"]["unet_layers"])
-# Figures made with the toy world's random model say so on their face.
-MODEL_NOTE = (
-    "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
-    if BUILDS_MODEL
-    else ""
-)
+# Figures of the toy world say so on their face (and whether its model has random weights).
+if BUILDS_MODEL:
+    MODEL_NOTE = "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
+elif TOY:
+    MODEL_NOTE = f"toy world (simulated fMRI), diffusion model {config['model_dir']}: not NSD results"
+else:
+    MODEL_NOTE = ""
 
 
 def all_outputs():
