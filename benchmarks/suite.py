@@ -2,6 +2,7 @@
 
     python benchmarks/suite.py                 # all benchmarks and the whole default workflow
     python benchmarks/suite.py --no-workflow   # without the workflow's wall time (~25 min less)
+    python benchmarks/suite.py --workdir DIR   # keep the workflow's results in DIR
 
 Each benchmark script measures our approach against a reference approach in the same
 process run and prints a Markdown table; this script runs them one after another (so
@@ -58,6 +59,29 @@ SECTIONS = [
         "read": "Test r differ only where the two solvers pick neighbouring alphas on near-ties of the CV score.",
     },
     {
+        "title": "Encoding fit peak memory at 200k voxels",
+        "args": ["benchmarks/encoding_memory.py"],
+        "about": "A synthetic subject at NSD's width (200,000 voxels) with 1,000 training trials, 256 features and "
+                 "100 test images (8 alphas, 5 folds); training responses memory-mapped from disk as the ingested "
+                 "betas are. sdbrain.encode.fit_voxels in a fresh process per row, voxel blocks planned from the "
+                 "budget (encode.memory_mb) by sdbrain.encode.planned_block. Reference: all voxels as one block. "
+                 "Peak = largest anonymous resident memory (sampled every 2 ms) above its value before the fit.",
+        "read": "The planned blocks keep the fit within its budget whatever the number of voxels; one block "
+                "grows with the brain (and at NSD's 24,980 trials would need about 127 GB for 200k voxels).",
+    },
+    {
+        "title": "Diffusion features peak memory",
+        "args": ["benchmarks/feature_memory.py"],
+        "about": "The shipped toy model, toy stimuli with captions, sdbrain.diffusion.extract as rule "
+                 "diffusion_features runs it (noise level 0.5; z_c at three steps and five U-Net layers at three "
+                 "steps: 19 spaces). Ours pools each activation to the configured 4 x 4 grid inside the forward "
+                 "hook; the reference keeps every hooked activation at full resolution. Peak = maximum resident "
+                 "set size above the resident set before extraction, fresh process per cell; 400 images is the "
+                 "whole toy stimulus set.",
+        "read": "Pooled features grow by a few KiB per image, so the peak is the working memory of one batch; "
+                "kept at full resolution, the activations of every image pile up.",
+    },
+    {
         "title": "Reconstruction throughput",
         "args": ["benchmarks/reconstruction.py"],
         "about": "8 test images, toy-sized random model, 64 px, 20 DDIM steps, img2img at strength 0.8, "
@@ -107,9 +131,15 @@ def snakemake(args: list[str], work: Path) -> subprocess.CompletedProcess:
                           cwd=work, capture_output=True, text=True)
 
 
-def workflow_section(cores: int, log) -> str:
-    """The default workflow from scratch (toy world, trained toy model) in a temporary directory."""
-    work = Path(tempfile.mkdtemp(prefix="sdbrain_workflow_"))
+def workflow_section(cores: int, log, keep: Path | None = None) -> str:
+    """The default workflow from scratch (toy world, trained toy model) in a temporary
+    directory, or in ``keep`` (which must be empty or absent) to look at its results after."""
+    work = keep or Path(tempfile.mkdtemp(prefix="sdbrain_workflow_"))
+    if keep:
+        work.mkdir(parents=True, exist_ok=True)
+        if any(work.iterdir()):
+            raise SystemExit(f"--workdir {work} is not empty: the workflow must start from scratch")
+    (work / "resources").symlink_to(ROOT / "resources")  # model_dir: resources/toy_sd, as in the repository
     try:
         plan = snakemake(["-n", "--quiet", "rules"], work)
         jobs = [line.split() for line in plan.stdout.splitlines()]
@@ -121,7 +151,8 @@ def workflow_section(cores: int, log) -> str:
         if result.returncode != 0:
             raise SystemExit(f"the default workflow failed:\n{result.stderr[-3000:]}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
     log(f"  done in {seconds / 60:.1f} min")
     return ("## Whole default workflow\n\n"
             f"Command: `snakemake --cores {cores}` in an empty directory (the toy world generated from scratch, "
@@ -141,9 +172,32 @@ def gpu_section() -> str:
             f"{time.strftime('%Y-%m-%d', time.gmtime(path.stat().st_mtime))}):\n\n{path.read_text().strip()}\n")
 
 
+def rerun_sections(args) -> None:
+    """Rerun some benchmarks; their sections replace (or join, in suite order) those of ``args.out``."""
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    chosen = [sec for sec in SECTIONS if Path(sec["args"][0]).name in args.sections]
+    unknown = set(args.sections) - {Path(sec["args"][0]).name for sec in chosen}
+    if unknown:
+        raise SystemExit(f"no benchmark named {sorted(unknown)}; the suite runs "
+                         f"{[Path(sec['args'][0]).name for sec in SECTIONS]}")
+    text = args.out.read_text()
+    head, *blocks = text.split("\n## ")
+    found = {block.split("\n", 1)[0].split(" (")[0]: "## " + block for block in blocks}
+    for section in chosen:
+        found[section["title"]] = run_section(section, log)
+    order = [sec["title"] for sec in SECTIONS]
+    ordered = sorted(found, key=lambda title: order.index(title) if title in order else len(order))
+    args.out.write_text("\n".join([head.rstrip("\n") + "\n"] + [found[t].rstrip("\n") + "\n" for t in ordered]))
+    log(f"updated {', '.join(sec['title'] for sec in chosen)} in {args.out}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-workflow", action="store_true", help="skip the whole-workflow wall time")
+    parser.add_argument("--workdir", type=Path, help="run the workflow here and keep its results")
+    parser.add_argument("--sections", nargs="+", metavar="SCRIPT",
+                        help="rerun only these benchmarks (e.g. encoding_memory.py) and replace their sections "
+                             "in the existing RESULTS.md")
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -154,13 +208,15 @@ def main():
         result = snakemake(["--cores", str(args.cores), "results/toy/grid.npz"], ROOT)
         if result.returncode != 0:
             raise SystemExit(f"could not build {grid}:\n{result.stderr[-2000:]}")
+    if args.sections:
+        return rerun_sections(args)
     parts = ["# Benchmark results\n",
              f"Written by `python benchmarks/suite.py` on: {machine()}.\n"
              "Each figure is measured against a reference approach in the same run; sizes are scaled to a "
              "2-core machine and stated with each table.\n"]
     parts += [run_section(section, log) for section in SECTIONS]
     if not args.no_workflow:
-        parts.append(workflow_section(args.cores, log))
+        parts.append(workflow_section(args.cores, log, args.workdir))
     parts.append(gpu_section())
     args.out.write_text("\n".join(parts))
     log(f"wrote {args.out}")

@@ -1,0 +1,85 @@
+"""Peak memory of diffusion-feature extraction: pooled as the activations stream, against
+keeping every hooked activation at full resolution.
+
+    python benchmarks/feature_memory.py [--images 64 400]
+
+Each row is a fresh process that loads the shipped toy model (resources/toy_sd), renders
+toy stimuli with their captions, and runs ``sdbrain.diffusion.extract`` exactly as rule
+diffusion_features does (noise level 0.5, the default config's steps, U-Net layers and
+batch size). Ours pools each activation to the configured grid inside the forward hook;
+the reference keeps the same activations at full resolution (a pooling grid as large as
+the activation itself), as a hook that stores what it sees would. Peak memory is the
+process's maximum resident set size minus its resident set just before extraction.
+400 images is the whole toy stimulus set of the default config (2 subjects).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+FULL = 10**6  # a pooling grid no activation reaches: pool() then keeps every position
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def child(n: int, grid: int) -> dict:
+    import numpy as np
+    import torch
+
+    from sdbrain import diffusion, features, sd, toy
+
+    torch.set_num_threads(2)
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    f, r = config["features"], config["reconstruct"]
+    pipe = sd.load_pipeline(ROOT / "resources/toy_sd")
+    scenes = toy.sample_scenes(n, np.random.default_rng(0))
+    images = np.stack([toy.render(s, 64) for s in scenes])
+    c = features.embed_captions(pipe, [toy.captions(s)[0] for s in scenes]).numpy().reshape(n, -1)
+    params = {"image_size": 64, "steps": r["steps"], "guidance_scale": r["guidance_scale"], "eta": r["eta"],
+              "seed": r["seed"], "batch_size": r["batch_size"]}
+    before = rss_mib()
+    out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.5, params, f["steps"], f["unet_layers"], grid)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"peak": peak - before, "kept": sum(v.nbytes for v in out.values()) / 2**20, "spaces": len(out),
+            "widest": max(v.shape[1] for v in out.values())}
+
+
+def measure(n: int, grid: int) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", str(n), str(grid)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, nargs="+", default=[64, 400])
+    parser.add_argument("--child", type=int, nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    grid = yaml.safe_load((ROOT / "config/config.yaml").read_text())["features"]["unet_pool"]
+    print("| images | features kept, pooled (grid %d) | peak, pooled | features kept, full resolution (reference) "
+          "| peak, full resolution | ratio of peaks |" % grid)
+    print("|---|---|---|---|---|---|")
+    for n in args.images:
+        ours, ref = measure(n, grid), measure(n, FULL)
+        print(f"| {n} | {ours['kept']:.1f} MiB ({ours['spaces']} spaces, widest {ours['widest']:,}) | "
+              f"{ours['peak']:.0f} MiB | {ref['kept']:.1f} MiB (widest {ref['widest']:,}) | {ref['peak']:.0f} MiB | "
+              f"{ref['peak'] / max(ours['peak'], 1):.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
