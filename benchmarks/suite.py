@@ -162,14 +162,15 @@ def workflow_section(cores: int, log, keep: Path | None = None) -> str:
 
 
 def gpu_section() -> str:
-    path = ROOT / "benchmarks/gpu_results.md"
+    path, notes = ROOT / "benchmarks/gpu_results.md", ROOT / "benchmarks/gpu_notes.md"
     if not path.exists():
         return ("## GPU figures at NSD size\n\nNot measured yet: run `bash benchmarks/gpu.sh` on a CUDA machine; "
                 "it writes benchmarks/gpu_results.md, which this suite copies here.\n")
     return ("## GPU figures at NSD size\n\nCommand: `bash benchmarks/gpu.sh` on a CUDA machine (decoder fit at full "
             "NSD size, encoding throughput, SD v1.4-shaped img2img and diffusion features with random weights of "
             "the real architecture in fp16); the table as it last printed (benchmarks/gpu_results.md, "
-            f"{time.strftime('%Y-%m-%d', time.gmtime(path.stat().st_mtime))}):\n\n{path.read_text().strip()}\n")
+            f"{time.strftime('%Y-%m-%d', time.gmtime(path.stat().st_mtime))}):\n\n{path.read_text().strip()}\n"
+            + (f"\n{notes.read_text().split('-->', 1)[-1].strip()}\n" if notes.exists() else ""))
 
 
 def rerun_sections(args) -> None:
@@ -185,6 +186,7 @@ def rerun_sections(args) -> None:
     found = {block.split("\n", 1)[0].split(" (")[0]: "## " + block for block in blocks}
     for section in chosen:
         found[section["title"]] = run_section(section, log)
+    found["GPU figures at NSD size"] = gpu_section()  # reads files only: always current
     order = [sec["title"] for sec in SECTIONS]
     ordered = sorted(found, key=lambda title: order.index(title) if title in order else len(order))
     args.out.write_text("\n".join([head.rstrip("\n") + "\n"] + [found[t].rstrip("\n") + "\n" for t in ordered]))
