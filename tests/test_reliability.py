@@ -2,8 +2,6 @@
 
 Each run is the reduced toy workflow MINI (40 jobs through every stage). The
 reference is one clean run; the manifests compare every array, volume and table.
-Where SLURM can run, tests/test_slurm.py's run is the second clean run (it is compared
-with the same reference), and the local one here is skipped to keep CI short.
 """
 from __future__ import annotations
 
@@ -14,13 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from configs import MINI
 from conftest import ROOT, snakemake
 from manifest import differences, manifest
-from slurm_cluster import missing
 
 
 def snakemake_cmd(work: Path) -> list[str]:
@@ -55,8 +51,6 @@ def kill_when(work: Path, pattern: str, after: float, timeout: float = 600) -> b
             proc.wait()
 
 
-@pytest.mark.skipif(missing() is None, reason="tests/test_slurm.py makes this check: its run through SLURM is a "
-                    "second clean run, compared with the same reference")
 def test_clean_runs_are_identical(mini_reference, tmp_path_factory):
     """A second clean run, without the rules that only draw images (flatmaps, figures,
     which write no array, volume or table), gives every array, volume and table again."""
