@@ -18,7 +18,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,24 +25,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
+from peak import Peak  # noqa: E402  (benchmarks/peak.py, beside this script)
 PARAMS = dict(alphas=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
               n_targets_batch=10000, fdr_q=0.05, backend="torch")
-
-
-def anon_mib() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
-
-
-class PeakSampler(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak, self.running = anon_mib(), True
-
-    def run(self):
-        while self.running:
-            self.peak = max(self.peak, anon_mib())
-            time.sleep(0.002)
 
 
 def write_problem(d: Path, trials: int, features: int, voxels: int, test: int) -> None:
@@ -72,14 +56,11 @@ def child(d: Path, memory_mb: int, voxel_block: int) -> dict:
     y, y_test = np.load(d / "y.npy", mmap_mode="r"), np.load(d / "y_test.npy", mmap_mode="r")
     params = {**PARAMS, "voxel_block": voxel_block, "memory_mb": memory_mb}
     block = encode.voxel_block(params, len(x), x.shape[1], len(x_test))
-    before, sampler = anon_mib(), PeakSampler()
-    sampler.start()
     t0 = time.perf_counter()
-    result = encode.fit_voxels(x, np.arange(len(x)), x_test, y, y_test, params)
+    with Peak() as peak:
+        result = encode.fit_voxels(x, np.arange(len(x)), x_test, y, y_test, params)
     seconds = time.perf_counter() - t0
-    sampler.running = False
-    sampler.join()
-    return {"block": block, "peak": sampler.peak - before, "seconds": seconds, "median_r": float(np.median(result.r))}
+    return {"block": block, "peak": peak.mib, "seconds": seconds, "median_r": float(np.median(result.r))}
 
 
 def measure(d: Path, memory_mb: int, voxel_block: int) -> dict:

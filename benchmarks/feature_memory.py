@@ -9,14 +9,14 @@ diffusion_features does (noise level 0.5, the default config's steps, U-Net laye
 batch size). Ours pools each activation to the configured grid inside the forward hook;
 the reference keeps the same activations at full resolution (a pooling grid as large as
 the activation itself), as a hook that stores what it sees would. Peak memory is the
-process's maximum resident set size minus its resident set just before extraction.
+largest anonymous resident memory during extraction above its value before it
+(benchmarks/peak.py, sampled every 2 ms).
 400 images is the whole toy stimulus set of the default config (2 subjects).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -25,12 +25,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
+from peak import Peak  # noqa: E402  (benchmarks/peak.py, beside this script)
 FULL = 10**6  # a pooling grid no activation reaches: pool() then keeps every position
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 
 
 def child(n: int, grid: int) -> dict:
@@ -48,10 +44,9 @@ def child(n: int, grid: int) -> dict:
     c = features.embed_captions(pipe, [toy.captions(s)[0] for s in scenes]).numpy().reshape(n, -1)
     params = {"image_size": 64, "steps": r["steps"], "guidance_scale": r["guidance_scale"], "eta": r["eta"],
               "seed": r["seed"], "batch_size": r["batch_size"]}
-    before = rss_mib()
-    out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.5, params, f["steps"], f["unet_layers"], grid)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"peak": peak - before, "kept": sum(v.nbytes for v in out.values()) / 2**20, "spaces": len(out),
+    with Peak() as peak:
+        out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.5, params, f["steps"], f["unet_layers"], grid)
+    return {"peak": peak.mib, "kept": sum(v.nbytes for v in out.values()) / 2**20, "spaces": len(out),
             "widest": max(v.shape[1] for v in out.values())}
 
 

@@ -66,8 +66,9 @@ SECTIONS = [
                  "betas are. sdbrain.encode.fit_voxels in a fresh process per row, voxel blocks planned from the "
                  "budget (encode.memory_mb) by sdbrain.encode.planned_block. Reference: all voxels as one block. "
                  "Peak = largest anonymous resident memory (sampled every 2 ms) above its value before the fit.",
-        "read": "The planned blocks keep the fit within its budget whatever the number of voxels; one block "
-                "grows with the brain (and at NSD's 24,980 trials would need about 127 GB for 200k voxels).",
+        "read": "The planned blocks keep the fit within its budget whatever the number of voxels, at the same "
+                "speed; one block grows with the brain (at NSD's 24,980 trials and 6,400 features the plan's "
+                "estimate for 200k voxels in one block is about 120 GB).",
     },
     {
         "title": "Diffusion features peak memory",
@@ -75,9 +76,9 @@ SECTIONS = [
         "about": "The shipped toy model, toy stimuli with captions, sdbrain.diffusion.extract as rule "
                  "diffusion_features runs it (noise level 0.5; z_c at three steps and five U-Net layers at three "
                  "steps: 19 spaces). Ours pools each activation to the configured 4 x 4 grid inside the forward "
-                 "hook; the reference keeps every hooked activation at full resolution. Peak = maximum resident "
-                 "set size above the resident set before extraction, fresh process per cell; 400 images is the "
-                 "whole toy stimulus set.",
+                 "hook; the reference keeps every hooked activation at full resolution. Peak = largest anonymous "
+                 "resident memory during extraction above its value before (sampled every 2 ms), fresh process "
+                 "per cell; 400 images is the whole toy stimulus set.",
         "read": "Pooled features grow by a few KiB per image, so the peak is the working memory of one batch; "
                 "kept at full resolution, the activations of every image pile up.",
     },
