@@ -88,6 +88,17 @@ def test_config_value_of_the_wrong_type(tmp_path):
     assert result.returncode != 0 and "config key 'subjects[0]'" in result.stderr
 
 
+@pytest.mark.parametrize("strength, message", [(1.5, "1.5 is greater than the maximum of 1"),
+                                               (0, "0 is less than or equal to the minimum of 0")])
+def test_strength_outside_zero_one(tmp_path, strength, message):
+    """img2img strength must lie in (0, 1]: refused by the schema before anything runs."""
+    (tmp_path / "bad.yaml").write_text(f"reconstruct:\n  strengths: [{strength}]\n")
+    result = snakemake("-n", "--configfile", "bad.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"ERROR: config key 'reconstruct.strengths[0]': {message}" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
 def test_profile_without_a_gpu_resource(tmp_path):
     """A local profile that does not bound GPU jobs is refused before anything runs."""
     import subprocess
