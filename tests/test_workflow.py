@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from configs import TINY
-from conftest import ROOT, snakemake
+from conftest import ROOT, TWO_AT_A_TIME, snakemake
 from sdbrain import ingest
 from sdbrain.io import read_ids
 
@@ -82,7 +82,7 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
 def tiny_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("tiny")
     (work / "tiny.yaml").write_text(yaml.safe_dump(TINY))
-    result = snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=work)
+    result = snakemake("--cores", "2", "--configfile", "tiny.yaml", *TWO_AT_A_TIME, cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     return work
 
