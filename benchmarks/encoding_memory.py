@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
-from peak import Peak  # noqa: E402  (benchmarks/peak.py, beside this script)
+from peak import Peak, in_fresh_process  # noqa: E402  (benchmarks/peak.py, beside this script)
 PARAMS = dict(alphas=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
               n_targets_batch=10000, fdr_q=0.05, backend="torch")
 
@@ -63,14 +62,6 @@ def child(d: Path, memory_mb: int, voxel_block: int) -> dict:
     return {"block": block, "peak": peak.mib, "seconds": seconds, "median_r": float(np.median(result.r))}
 
 
-def measure(d: Path, memory_mb: int, voxel_block: int) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--child", str(d), str(memory_mb), str(voxel_block)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(result.stderr[-3000:])
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--voxels", type=int, default=200_000)
@@ -95,7 +86,7 @@ def main():
         print("|---|---|---|---|---|---|---|")
         rows = [(budget, args.voxels) for budget in args.budgets] + [(0, args.voxels)]
         for budget, cap in rows:
-            m = measure(d, budget, cap)
+            m = in_fresh_process(__file__, d, budget, cap)
             blocks = -(-args.voxels // m["block"])
             label = f"{budget:,} MB" if budget else "none: one block (reference)"
             within = ("yes" if m["peak"] <= budget else "NO") if budget else ""

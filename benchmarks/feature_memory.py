@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
-from peak import Peak  # noqa: E402  (benchmarks/peak.py, beside this script)
+from peak import Peak, in_fresh_process  # noqa: E402  (benchmarks/peak.py, beside this script)
 FULL = 10**6  # a pooling grid no activation reaches: pool() then keeps every position
 
 
@@ -50,13 +49,6 @@ def child(n: int, grid: int) -> dict:
             "widest": max(v.shape[1] for v in out.values())}
 
 
-def measure(n: int, grid: int) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--child", str(n), str(grid)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(result.stderr[-3000:])
-    return json.loads(result.stdout.splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, nargs="+", default=[64, 400])
@@ -70,7 +62,7 @@ def main():
           "| peak, full resolution | ratio of peaks |" % grid)
     print("|---|---|---|---|---|---|")
     for n in args.images:
-        ours, ref = measure(n, grid), measure(n, FULL)
+        ours, ref = in_fresh_process(__file__, n, grid), in_fresh_process(__file__, n, FULL)
         print(f"| {n} | {ours['kept']:.1f} MiB ({ours['spaces']} spaces, widest {ours['widest']:,}) | "
               f"{ours['peak']:.0f} MiB | {ref['kept']:.1f} MiB (widest {ref['widest']:,}) | {ref['peak']:.0f} MiB | "
               f"{ref['peak'] / max(ours['peak'], 1):.1f}x |")

@@ -7,6 +7,9 @@ earlier in the process's life (which ru_maxrss would report) does not either.
 """
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -39,3 +42,12 @@ class Peak:
     @property
     def mib(self) -> float:
         return self.top - self.start
+
+
+def in_fresh_process(script: str, *args) -> dict:
+    """Run ``script --child args`` in a new Python process (so nothing measured before
+    counts) and return the JSON object its last output line holds."""
+    result = subprocess.run([sys.executable, script, "--child", *map(str, args)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    return json.loads(result.stdout.splitlines()[-1])
