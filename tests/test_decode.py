@@ -79,7 +79,8 @@ def test_alpha_choice_and_edges():
 
 
 def test_empty_alpha_grid_is_refused():
-    with pytest.raises(Exception, match="decode.alphas"):
+    """The schema refuses an empty decode.alphas or encode.alphas with the key named; the package says what it got."""
+    with pytest.raises(Exception, match="ridge: the alpha grid is empty"):
         ridge.fit(np.zeros((10, 2), np.float32), np.zeros((10, 1), np.float32), [])
 
 

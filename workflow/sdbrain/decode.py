@@ -35,4 +35,4 @@ def decode(x_train, train_ids, x_test, test_ids, features, feature_ids, params: 
                       params["n_targets_batch"], params["backend"], params.get("solver", "eigh"))
     prediction = model.predict(x_test)
     return Decoded(prediction, model.alphas, pearson_columns(prediction, y_test),
-                   pearson_columns(prediction.T, y_test.T), model.backend, ridge.alpha_edges(model.alphas, params["alphas"]))
+                   pearson_columns(prediction.T, y_test.T), model.describe(), ridge.alpha_edges(model.alphas, params["alphas"]))

@@ -110,17 +110,18 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
     n_voxels = len(columns)
     r = np.full(n_voxels, np.nan)
     alphas = np.zeros(n_voxels)
-    design = x_train[train_rows]
+    # the design's decompositions are computed once and serve every voxel block
+    solver = ridge.prepare(x_train[train_rows], params["alphas"], params["folds"], params["fit_intercept"],
+                           params["backend"], params.get("solver", "eigh"))
     backend = ""
     size = voxel_block(params, len(train_rows), x_train.shape[1], len(x_test))
     for start in tqdm(range(0, n_voxels, size), desc=f"voxel blocks of {size}", unit="block"):
         block = slice(start, start + size)
         targets = columns[block]
-        model = ridge.fit(design, np.asarray(y_train[:, targets], dtype=np.float32), params["alphas"], params["folds"],
-                          params["fit_intercept"], params["n_targets_batch"], params["backend"], params.get("solver", "eigh"))
+        model = solver.fit(np.asarray(y_train[:, targets], dtype=np.float32), params["n_targets_batch"])
         r[block] = stats.pearson_columns(model.predict(x_test), np.asarray(y_test[:, targets], dtype=np.float32))
         alphas[block] = model.alphas
-        backend = model.backend
+        backend = model.describe()
     p = stats.correlation_pvalues(r, y_test.shape[0])
     return Encoded(r, p, stats.fdr_mask(p, params["fdr_q"]), alphas, backend)
 

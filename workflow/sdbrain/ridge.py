@@ -60,29 +60,55 @@ class Decoder:
     standardiser: Standardiser
     alphas: np.ndarray
     backend: str
+    # eigh: (fewest directions kept by a fold's or the refit's decomposition, directions in all)
+    components: tuple[int, int] | None = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return (self.standardiser(x) @ self.weights + self.intercept).astype(np.float32)
+
+    def describe(self) -> str:
+        """The solver and backend, and for eigh how many directions of the design it kept."""
+        if self.components is None:
+            return self.backend
+        kept, size = self.components
+        return f"{self.backend} (kept {kept} of {size} directions, fewest over the folds and the refit)"
 
 
 def fit(x: np.ndarray, y: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False,
         n_targets_batch: int | None = None, backend: str = "auto", solver: str = "eigh") -> Decoder:
     """Fit ridge from ``x`` (trials, inputs) to ``y`` (trials, targets)."""
+    return prepare(x, alphas, folds, fit_intercept, backend, solver).fit(y, n_targets_batch)
+
+
+def prepare(x: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False, backend: str = "auto",
+            solver: str = "eigh") -> "Prepared":
+    """Ridge from ``x`` made ready for targets: with ``eigh`` the folds' and the refit's decompositions
+    are computed once here and reused by every ``fit`` (e.g. every voxel block of an encoding model)."""
     if len(alphas) == 0:
-        raise InputError("config key 'decode.alphas': the alpha grid is empty")
-    if x.shape[0] != y.shape[0]:
-        raise InputError(f"ridge: {x.shape[0]} trials of inputs but {y.shape[0]} rows of targets")
-    standardiser = Standardiser.fit(x)
-    xs = standardiser(x)
-    y = np.asarray(y, dtype=np.float32)
-    n_targets_batch = n_targets_batch or y.shape[1]
-    if solver == "himalaya":
-        weights, intercept, chosen, name = _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend)
-    elif solver == "eigh":
-        weights, intercept, chosen, name = _fit_eigh(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend)
-    else:
+        raise InputError("ridge: the alpha grid is empty")
+    if solver not in ("eigh", "himalaya"):
         raise InputError(f"ridge solver '{solver}': expected eigh or himalaya")
-    return Decoder(weights, intercept, standardiser, chosen, name)
+    return Prepared(x, alphas, folds, fit_intercept, backend, solver)
+
+
+class Prepared:
+    def __init__(self, x, alphas, folds, fit_intercept, backend, solver):
+        self.standardiser = Standardiser.fit(x)
+        self.xs, self.n_trials = self.standardiser(x), x.shape[0]
+        self.alphas, self.folds, self.fit_intercept, self.backend, self.solver = alphas, folds, fit_intercept, backend, solver
+        self.eigh = _EighSolver(self.xs, alphas, folds, fit_intercept, backend) if solver == "eigh" else None
+
+    def fit(self, y: np.ndarray, n_targets_batch: int | None = None) -> Decoder:
+        if self.n_trials != y.shape[0]:
+            raise InputError(f"ridge: {self.n_trials} trials of inputs but {y.shape[0]} rows of targets")
+        y = np.asarray(y, dtype=np.float32)
+        n_targets_batch = n_targets_batch or y.shape[1]
+        if self.eigh is not None:
+            weights, intercept, chosen = self.eigh.fit(y, n_targets_batch)
+            return Decoder(weights, intercept, self.standardiser, chosen, self.eigh.name, self.eigh.components)
+        weights, intercept, chosen, name = _fit_himalaya(self.xs, y, self.alphas, self.folds, self.fit_intercept,
+                                                         n_targets_batch, self.backend)
+        return Decoder(weights, intercept, self.standardiser, chosen, name)
 
 
 def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend):
@@ -117,17 +143,24 @@ class _Eigen:
     Predictions of rows ``z`` at alpha are ``project(z) @ (rhs(y) / (values + alpha))``:
     primal (X'X = V L V'): project(z) = z V, rhs(y) = V' X' y;
     dual   (XX' = U L U'): project(z) = z X' U, rhs(y) = U' y.
-    Directions with (numerically) zero eigenvalue carry no signal (X'y or U'y is zero
-    there) and are dropped, so tiny alphas do not amplify rounding.
+    The Gram matrix is formed and decomposed in float64: inputs that share a signal (voxels
+    with a common fluctuation, correlated features) give it one eigenvalue thousands of
+    times the others, and float32 rounding relative to that one buries the small ones.
+    Directions whose eigenvalue is zero to float64 rounding (a rank-deficient design such
+    as repeated images, or the direction removed by centring) carry no signal and are
+    dropped, so tiny alphas do not amplify rounding; ``kept`` counts the others.
     """
 
-    def __init__(self, x):
+    def __init__(self, x, gram=None):
         import torch
         self.x, self.primal = x, x.shape[0] >= x.shape[1]
-        gram = x.T @ x if self.primal else x @ x.T
+        if gram is None:
+            x64 = x.double()
+            gram = x64.T @ x64 if self.primal else x64 @ x64.T
         values, vectors = torch.linalg.eigh(gram)
-        keep = values > values.max().clamp(min=0) * gram.shape[0] * torch.finfo(x.dtype).eps
-        self.values, self.vectors = values[keep], vectors[:, keep]
+        keep = values > values.max().clamp(min=0) * len(values) * torch.finfo(torch.float64).eps
+        self.values, self.vectors = values[keep], vectors[:, keep].to(x.dtype)
+        self.kept, self.size = int(keep.sum()), len(values)
 
     def project(self, z):
         return z @ self.vectors if self.primal else (z @ self.x.T) @ self.vectors
@@ -149,54 +182,89 @@ def _device(backend: str) -> str:
     return "cpu"
 
 
-def _fit_eigh(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend):
-    """Per fold one decomposition (kept for all targets); each batch of targets crosses to the device once."""
-    import torch
-    from sklearn.model_selection import KFold
+def _fold_grams(x, splits):
+    """float64 X'X and column sums of each fold's validation rows: the folds partition the trials,
+    so every training Gram matrix is the total minus one fold's (one pass over ``x``)."""
+    parts = []
+    for _, val in splits:
+        block = x[val].double()
+        parts.append((block.T @ block, block.sum(0)))
+    return parts, sum(g for g, _ in parts), sum(s for _, s in parts)
 
-    device = _device(backend)
-    grid = torch.tensor(np.asarray(alphas, dtype=np.float64), device=device)
-    x = torch.from_numpy(xs).to(device)
-    n_inputs, n_targets = xs.shape[1], y.shape[1]
-    splits = [(torch.from_numpy(train).to(device), torch.from_numpy(val).to(device))
-              for train, val in KFold(n_splits=folds, shuffle=False).split(xs)]
-    weights = np.zeros((n_inputs, n_targets), dtype=np.float32)
-    intercept = np.zeros(n_targets, dtype=np.float32)
-    chosen = np.zeros(n_targets)
-    with torch.no_grad():
-        fits = []
-        for train, val in splits:
-            x_train, x_val = x[train], x[val]
-            if fit_intercept:
-                mean = x_train.mean(0)
-                x_train, x_val = x_train - mean, x_val - mean
-            eigen = _Eigen(x_train)
-            shrink = (1 / (eigen.values[None, :].double() + grid[:, None])).float()  # (alphas, components)
-            fits.append((eigen, eigen.project(x_val), shrink))
-        mean = x.mean(0) if fit_intercept else torch.zeros(n_inputs, device=device)
-        full = _Eigen(x - mean)  # for the refit on all training trials
-        for start in range(0, n_targets, n_targets_batch):
-            batch = slice(start, start + n_targets_batch)
-            y_batch = torch.from_numpy(np.ascontiguousarray(y[:, batch])).to(device)
-            scores = torch.zeros(len(grid), y_batch.shape[1], dtype=torch.float64, device=device)
-            for (train, val), (eigen, projected, shrink) in zip(splits, fits):
-                y_train, y_val = y_batch[train], y_batch[val]
-                if fit_intercept:
-                    offset = y_train.mean(0)
-                    y_train, y_val = y_train - offset, y_val - offset
-                rhs = eigen.rhs(y_train)
-                for a in range(len(grid)):
-                    prediction = projected @ (rhs * shrink[a, :, None])
-                    scores[a] -= ((y_val - prediction) ** 2).mean(0).double()
-            scores = scores / folds + torch.log(grid)[:, None] * 1e-10  # ties go to the larger alpha (as himalaya)
-            best = grid[scores.argmax(0)]
-            offset = y_batch.mean(0) if fit_intercept else torch.zeros(y_batch.shape[1], device=device)
-            coef = full.rhs(y_batch - offset) / (full.values[:, None].double() + best[None, :]).float()
-            w = full.weights(coef)
-            weights[:, batch] = w.cpu().numpy()
-            intercept[batch] = (offset - mean @ w).cpu().numpy()
-            chosen[batch] = best.cpu().numpy()
-    return weights, intercept, chosen, f"eigh/{'torch_cuda' if device == 'cuda' else 'torch'}"
+
+def _decompose(x, rows, fit_intercept, gram=None, total=None):
+    """The _Eigen of ``x[rows]`` (centred when fitting an intercept) and the centring mean.
+
+    ``gram`` and ``total`` (float64 X'X and column sums of those rows), when given, spare
+    forming the Gram matrix again."""
+    import torch
+    part = x[rows]
+    if not fit_intercept:
+        return _Eigen(part, gram if part.shape[0] >= part.shape[1] else None), torch.zeros(x.shape[1], device=x.device)
+    if gram is not None and part.shape[0] >= part.shape[1]:
+        mean = total / part.shape[0]
+        return _Eigen(part - mean.float(), gram - part.shape[0] * torch.outer(mean, mean)), mean.float()
+    mean = part.double().mean(0).float()
+    return _Eigen(part - mean), mean
+
+
+class _EighSolver:
+    """Per fold one decomposition (kept for all targets); each batch of targets crosses to the device once."""
+
+    def __init__(self, xs, alphas, folds, fit_intercept, backend):
+        import torch
+        from sklearn.model_selection import KFold
+
+        device = _device(backend)
+        self.name = f"eigh/{'torch_cuda' if device == 'cuda' else 'torch'}"
+        self.grid = torch.tensor(np.asarray(alphas, dtype=np.float64), device=device)
+        self.fit_intercept, self.device = fit_intercept, device
+        x = torch.from_numpy(xs).to(device)
+        n_inputs = xs.shape[1]
+        self.splits = [(torch.from_numpy(train).to(device), torch.from_numpy(val).to(device))
+                       for train, val in KFold(n_splits=folds, shuffle=False).split(xs)]
+        with torch.no_grad():
+            primal = min(len(train) for train, _ in self.splits) >= n_inputs
+            parts, gram, total = _fold_grams(x, self.splits) if primal else ([(None, None)] * folds, None, None)
+            self.fits = []
+            for (train, val), (g, s) in zip(self.splits, parts):
+                eigen, mean = _decompose(x, train, fit_intercept, None if g is None else gram - g,
+                                         None if s is None else total - s)
+                shrink = (1 / (eigen.values[None, :] + self.grid[:, None])).float()  # (alphas, components)
+                self.fits.append((eigen, eigen.project(x[val] - mean), shrink))
+            self.full, self.mean = _decompose(x, slice(None), fit_intercept, gram, total)  # the refit on all trials
+        kept = [eigen.kept for eigen, _, _ in self.fits] + [self.full.kept]
+        self.components = (min(kept), self.full.size)
+
+    def fit(self, y, n_targets_batch):
+        import torch
+        grid, device, n_targets = self.grid, self.device, y.shape[1]
+        weights = np.zeros((self.full.x.shape[1], n_targets), dtype=np.float32)
+        intercept = np.zeros(n_targets, dtype=np.float32)
+        chosen = np.zeros(n_targets)
+        with torch.no_grad():
+            for start in range(0, n_targets, n_targets_batch):
+                batch = slice(start, start + n_targets_batch)
+                y_batch = torch.from_numpy(np.ascontiguousarray(y[:, batch])).to(device)
+                scores = torch.zeros(len(grid), y_batch.shape[1], dtype=torch.float64, device=device)
+                for (train, val), (eigen, projected, shrink) in zip(self.splits, self.fits):
+                    y_train, y_val = y_batch[train], y_batch[val]
+                    if self.fit_intercept:
+                        offset = y_train.mean(0)
+                        y_train, y_val = y_train - offset, y_val - offset
+                    rhs = eigen.rhs(y_train)
+                    for a in range(len(grid)):
+                        prediction = projected @ (rhs * shrink[a, :, None])
+                        scores[a] -= ((y_val - prediction) ** 2).mean(0).double()
+                scores = scores / len(self.splits) + torch.log(grid)[:, None] * 1e-10  # ties to the larger alpha (himalaya)
+                best = grid[scores.argmax(0)]
+                offset = y_batch.mean(0) if self.fit_intercept else torch.zeros(y_batch.shape[1], device=device)
+                coef = self.full.rhs(y_batch - offset) / (self.full.values[:, None] + best[None, :]).float()
+                w = self.full.weights(coef)
+                weights[:, batch] = w.cpu().numpy()
+                intercept[batch] = (offset - self.mean @ w).cpu().numpy()
+                chosen[batch] = best.cpu().numpy()
+        return weights, intercept, chosen
 
 
 def alpha_edges(chosen: np.ndarray, grid) -> tuple[float, float]:
