@@ -24,8 +24,8 @@ from sdbrain import identification as ident  # noqa: E402
 SIZES = {"alexnet.features.5": 192 * 17 * 17, "alexnet.features.12": 256 * 8 * 8, "alexnet.classifier.5": 4096,
          "inception_v3.flatten": 2048, "clip.embeds": 768, "clip.hidden6": 257 * 1024, "clip.hidden12": 257 * 1024,
          "Alex2": 192 * 27 * 27, "Alex5": 256 * 13 * 13, "Incep": 2048, "CLIP": 768, "Eff": 1280, "SwAV": 2048}
-PAPER = set(ident.PAPER)
-DISTANCE = set(ident.COMMUNITY_DISTANCE)
+PAPER = {f.metric for f in ident.rc.RECIPES["takagi"].features}
+DISTANCE = {f.metric for f in ident.rc.RECIPES["mindeye"].features if f.score == "distance"}
 
 
 def loop_paper(original, recon):

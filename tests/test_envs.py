@@ -19,7 +19,8 @@ from packaging.requirements import Requirement
 from conftest import ROOT
 
 PACKAGE = ROOT / "workflow" / "sdbrain"
-IMPORT_NAMES = {"pillow": "PIL", "pyyaml": "yaml", "scikit-learn": "sklearn", "pycortex": "cortex"}
+IMPORT_NAMES = {"pillow": "PIL", "pyyaml": "yaml", "scikit-learn": "sklearn", "scikit-image": "skimage",
+                "pycortex": "cortex"}
 # packages an env needs without importing them by name
 RUNTIME = {"python": "the interpreter", "pip": "installs the pip section", "safetensors": "diffusers' weight files",
            "accelerate": "diffusers' low-memory loading", "packaging": "imported by himalaya without declaring it"}

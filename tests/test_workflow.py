@@ -113,11 +113,14 @@ def test_tiny_toy_run_end_to_end(tiny_run):
             manifest = pd.read_csv(work / f"results/reconstruct/{subject}/{method}/manifest.tsv", sep="\t")
             assert len(manifest) == 6 * samples and set(manifest["sample"]) == set(range(samples))
     summary = pd.read_csv(work / "results/evaluate/identification.tsv", sep="\t")
+    # recipes takagi (7 metrics) and mindeye (6 networks, PixCorr, SSIM)
     assert len(summary) == 2 * 3 * (7 + 8) and (summary["n_images"] == 6).all()
-    paper = summary[summary["protocol"] == "paper"]
+    assert set(summary["protocol"]) == {"takagi", "mindeye"}
+    paper = summary[summary["protocol"] == "takagi"]
     assert paper["mean"].between(0, 1).all()
     table = (work / "results/evaluate/community_table.md").read_text()
-    assert "MindEye2 (published)" in table and "seeded random weights" in table
+    assert "MindEye2 (published" in table and "| mindeye |" in table and "braindiffuser" not in table
+    assert "seeded random weights" in table
     for subject in ("subj01", "subj02"):
         encode = work / "results/encode" / subject
         roi = pd.read_csv(encode / "roi_summary.tsv", sep="\t")

@@ -1,8 +1,9 @@
-"""Rule eval_originals: evaluation features of the original test images (both protocols)."""
+"""Rule eval_originals: evaluation features of the original test images (every recipe of evaluate.recipes)."""
 import numpy as np
 
 from sdbrain import identification as ident
 from sdbrain import nsd
+from sdbrain import recipes
 from sdbrain.errors import guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup
@@ -16,7 +17,8 @@ def main():
     if random:
         log.warning("seeded RANDOM weights for %s (no local weights in config evaluate.weights): "
                     "identification with them tests the code path, not image similarity", ", ".join(random))
-    features = ident.extract(nsd.read_images(nsd.Layout(snakemake.params.nsd_root), ids), networks, p["batch_size"])
+    images = nsd.read_images(nsd.Layout(snakemake.params.nsd_root), ids)
+    features = ident.extract(images, networks, recipes.selected(p["recipes"]), p["batch_size"])
     np.savez(snakemake.output[0], ids=ids, random_weights=np.array(random), **features)
     log.info("%d originals: %s", len(ids), {k: v.shape[1] for k, v in features.items()})
 

@@ -52,8 +52,9 @@ def save(fig, path: str | Path, note: str, top: float) -> None:
 
 
 def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "") -> None:
-    """Fig. 5: paper-protocol identification accuracy per method and layer, per subject and averaged."""
-    data = summary[summary["protocol"] == "paper"]
+    """Fig. 5: identification accuracy in the paper's protocol (recipe takagi) per method and layer,
+    per subject and averaged."""
+    data = summary[summary["protocol"] == "takagi"]
     metrics = list(dict.fromkeys(data["metric"]))
     methods = list(dict.fromkeys(data["method"]))
     subjects = sorted(data["subject"].unique()) + ["mean"]
@@ -74,7 +75,7 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "")
     axes[0, 0].set_ylim(0, 100)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=len(methods), fontsize=7, title="method", title_fontsize=7)
-    fig.suptitle("Fig. 5: two-way identification (paper protocol; bars: mean, whiskers: sd over images; chance 50%)",
+    fig.suptitle("Fig. 5: two-way identification (paper protocol, recipe takagi; bars: mean, whiskers: sd over images; chance 50%)",
                  fontsize=9)
     save(fig, path, note, top=0.86)
 

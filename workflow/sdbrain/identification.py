@@ -1,78 +1,21 @@
-"""Evaluation of reconstructions: image features of fixed networks, two-way identification,
-and the low-level metrics of the community protocol (SPEC section 4).
+"""Evaluation of reconstructions: features of fixed networks, identification, PixCorr and SSIM,
+each computed as a named recipe prescribes (``sdbrain.recipes``: takagi, mindeye,
+braindiffuser).
 
-Paper protocol: images resized to 299 (centre crop of a square image); AlexNet
-features.5, features.12, classifier.5; Inception v3 flatten; CLIP image embedding and
-vision hidden states 6 and 12. Identification compares each original with its own
-reconstruction against every other image's reconstruction, Pearson r averaged over
-samples. Community protocol (Brain-Diffuser, MindEye): PixCorr and SSIM at 425 px,
-AlexNet features.4 (Alex2) and features.11 (Alex5), Inception v3 avgpool, CLIP
-embedding, identified per reconstruction; EfficientNet-B1 and SwAV-ResNet50 avgpool
-scored as mean correlation distance.
+takagi (the paper's protocol): each original is identified against every other
+image's reconstructions, Pearson r averaged over samples. mindeye and braindiffuser
+(the community's): each reconstruction is identified against every original, one
+sample at a time and averaged; EfficientNet-B1 and SwAV as mean correlation distance;
+PixCorr and SSIM. Ties count as failures in every recipe, as in each group's code.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 from PIL import Image
-from scipy import ndimage
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-
-# feature name -> (network, node, input size, protocol use)
-PAPER = {"alexnet.features.5": ("alexnet", "features.5", 299), "alexnet.features.12": ("alexnet", "features.12", 299),
-         "alexnet.classifier.5": ("alexnet", "classifier.5", 299), "inception_v3.flatten": ("inception_v3", "flatten", 299),
-         "clip.embeds": ("clip", "embeds", 224), "clip.hidden6": ("clip", "hidden6", 224),
-         "clip.hidden12": ("clip", "hidden12", 224)}
-COMMUNITY_TWO_WAY = {"Alex2": ("alexnet", "features.4", 224), "Alex5": ("alexnet", "features.11", 224),
-                     "Incep": ("inception_v3", "flatten", 299), "CLIP": ("clip", "embeds", 224)}
-COMMUNITY_DISTANCE = {"Eff": ("efficientnet_b1", "flatten", 240), "SwAV": ("swav_resnet50", "flatten", 224)}
-LOW_LEVEL_SIZE = 425
-
-
-# --- networks -------------------------------------------------------------------
-
-NETWORKS = ("alexnet", "inception_v3", "clip", "efficientnet_b1", "swav_resnet50")
-
-
-def load_networks(weights: dict, seed: int, clip_config: dict) -> tuple[dict, list[str]]:
-    """All networks of both protocols, and the names of those with seeded random weights."""
-    random = [name for name in NETWORKS if not weights.get(name)]
-    return {name: build_network(name, weights.get(name), seed + k, clip_config) for k, name in enumerate(NETWORKS)}, random
-
-
-def build_network(name: str, weights: str | None, seed: int, clip_config: dict):
-    """A network in eval mode, from local weights or (labelled by the caller) seeded random ones."""
-    import torchvision
-    torch.manual_seed(seed)
-    if name == "clip":
-        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-        if weights:
-            return CLIPVisionModelWithProjection.from_pretrained(weights, local_files_only=True).eval()
-        return CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_config)).eval()
-    constructors = {"alexnet": lambda: torchvision.models.alexnet(weights=None),
-                    "inception_v3": lambda: torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True),
-                    "efficientnet_b1": lambda: torchvision.models.efficientnet_b1(weights=None),
-                    "swav_resnet50": lambda: torchvision.models.resnet50(weights=None)}
-    net = constructors[name]()
-    if weights:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        net.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state, strict=False)
-    return net.eval()
-
-
-def prepare(images: np.ndarray, size: int, mean, std) -> torch.Tensor:
-    """uint8 (n, H, W, 3) -> normalised (n, 3, size, size): resize the shorter side, centre crop."""
-    out = []
-    for im in images:
-        pil = Image.fromarray(im)
-        scale = size / min(pil.size)
-        pil = pil.resize((max(size, round(pil.width * scale)), max(size, round(pil.height * scale))), Image.BICUBIC)
-        left, top = (pil.width - size) // 2, (pil.height - size) // 2
-        out.append(np.asarray(pil.crop((left, top, left + size, top + size)), dtype=np.float32) / 255)
-    x = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
-    return (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+from . import recipes as rc
+from .networks import NETWORKS, build_network, load_networks  # noqa: F401 -- the scripts' entry points
 
 
 @torch.no_grad()
@@ -87,41 +30,37 @@ def network_features(net, name: str, nodes: list[str], x: torch.Tensor) -> dict[
     return {n: v.flatten(1).float().numpy() for n, v in extractor(x).items()}
 
 
-def extract(images: np.ndarray, networks: dict, batch_size: int = 16) -> dict[str, np.ndarray]:
-    """Every feature of both protocols for uint8 images; ``networks`` maps a network name to a module."""
-    wanted: dict[tuple[str, int], set[str]] = {}
-    for spec in (*PAPER.values(), *COMMUNITY_TWO_WAY.values(), *COMMUNITY_DISTANCE.values()):
-        wanted.setdefault((spec[0], spec[2]), set()).add(spec[1])
+def feature_key(recipe: rc.Recipe, feature: rc.Feature) -> str:
+    return f"{recipe.name}.{feature.metric}"
+
+
+def extract(images: np.ndarray, networks: dict, recipes: list[rc.Recipe], batch_size: int = 16) -> dict[str, np.ndarray]:
+    """Every feature of the given recipes for uint8 images, keyed ``recipe.metric``.
+
+    Features that share a network, input size and resizing are computed in one pass.
+    """
+    passes: dict[tuple, list[tuple[rc.Recipe, rc.Feature]]] = {}
+    for recipe in recipes:
+        for feature in recipe.features:
+            passes.setdefault((feature.network, feature.size, feature.resize, recipe.base_size), []).append((recipe, feature))
     features: dict[str, list[np.ndarray]] = {}
-    for (name, size), nodes in sorted(wanted.items()):
-        mean, std = (CLIP_MEAN, CLIP_STD) if name == "clip" else (IMAGENET_MEAN, IMAGENET_STD)
+    for (name, _, _, _), members in sorted(passes.items(), key=lambda item: str(item[0])):
+        nodes = sorted({f.node for _, f in members})
+        recipe, first = members[0]
         for start in range(0, len(images), batch_size):
-            x = prepare(images[start:start + batch_size], size, mean, std)
-            for node, values in network_features(networks[name], name, sorted(nodes), x).items():
-                features.setdefault(f"{name}@{size}.{node}", []).append(values)
+            x = rc.prepare(images[start:start + batch_size], first, recipe)
+            values = network_features(networks[name], name, nodes, x)
+            for recipe_, feature in members:
+                features.setdefault(feature_key(recipe_, feature), []).append(values[feature.node])
     return {k: np.concatenate(v) for k, v in features.items()}
 
 
-def low_level(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels (for PixCorr) and grayscale (for SSIM) of one image at 425 px, in [0, 1]."""
-    resized = np.asarray(Image.fromarray(image).resize((LOW_LEVEL_SIZE, LOW_LEVEL_SIZE), Image.BICUBIC),
-                         dtype=np.float32) / 255
-    return resized.ravel(), (resized @ np.array([0.2989, 0.587, 0.114], dtype=np.float32))
-
-
-def low_level_scores(original: np.ndarray, samples: list[np.ndarray]) -> tuple[float, float]:
+def low_level_scores(original: np.ndarray, samples: np.ndarray, recipe: rc.Recipe) -> tuple[float, float]:
     """PixCorr and SSIM of one original against its reconstructions, averaged over samples."""
-    pixels, gray = low_level(original)
-    pix, ss = [], []
-    for recon in samples:
-        p, g = low_level(recon)
-        pix.append(np.corrcoef(pixels, p)[0, 1])
-        ss.append(ssim(gray, g))
-    return float(np.mean(pix)), float(np.mean(ss))
-
-
-def feature_key(spec: tuple[str, str, int]) -> str:
-    return f"{spec[0]}@{spec[2]}.{spec[1]}"
+    o = rc.low_level_images(original[None], recipe, reconstruction=False)[0]
+    recon = rc.low_level_images(samples, recipe, reconstruction=True)
+    pix = [rc.pixcorr(o, r, recipe.low_level.order) for r in recon]
+    return float(np.mean(pix)), float(np.mean([rc.ssim(o, r) for r in recon]))
 
 
 # --- scores ------------------------------------------------------------------------
@@ -140,12 +79,12 @@ def correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _wins(r: np.ndarray, axis: int) -> np.ndarray:
-    """Fraction of off-diagonal entries beaten by the diagonal, along rows (axis 1) or columns (axis 0); ties count half."""
+    """Fraction of off-diagonal entries the diagonal beats, along rows (axis 1) or columns (axis 0).
+
+    Strictly: a tie is a failure (Takagi's ``r_true > r_fake``, MindEye's ``r < congruents``)."""
     diagonal = np.diag(r)
     own = diagonal[:, None] if axis == 1 else diagonal[None, :]
-    n = r.shape[0]
-    wins = (own > r).sum(axis) + 0.5 * ((own == r).sum(axis) - 1)
-    return wins / (n - 1)
+    return (own > r).sum(axis) / (r.shape[0] - 1)
 
 
 def paper_identification(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
@@ -169,17 +108,6 @@ def paired_correlation(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
     """Per image: r(orig_i, recon_i,s) averaged over samples."""
     o = normalise_rows(original)
     return sum(np.einsum("nd,nd->n", o, normalise_rows(recon[:, s])) for s in range(recon.shape[1])) / recon.shape[1]
-
-
-def ssim(a: np.ndarray, b: np.ndarray, size: int = LOW_LEVEL_SIZE) -> float:
-    """Mean SSIM of two grayscale images in [0, 1] (Gaussian window, sigma 1.5, as Wang et al. 2004)."""
-    a, b = np.asarray(a, np.float64).reshape(size, size), np.asarray(b, np.float64).reshape(size, size)
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    blur = lambda x: ndimage.gaussian_filter(x, 1.5, truncate=3.5)  # noqa: E731
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return float(s.mean())
 
 
 # --- reading reconstructions ---------------------------------------------------------
@@ -216,42 +144,48 @@ def read_reconstructions(manifest: str, test_ids) -> np.ndarray:
     return np.asarray(images, dtype=np.uint8)
 
 
-def score(originals: np.ndarray, original_features: dict, recon: np.ndarray, recon_features: dict, ids) -> "pd.DataFrame":
-    """Tidy per-image scores of one subject and method: protocol, metric, nsd_id, value."""
+def score(originals: np.ndarray, original_features: dict, recon: np.ndarray, recon_features: dict, ids,
+          recipes: list[rc.Recipe]) -> "pd.DataFrame":
+    """Tidy per-image scores of one subject and method: protocol (the recipe), metric, nsd_id, value."""
     import pandas as pd
     rows = []
 
     def add(protocol, metric, values):
         rows.extend({"protocol": protocol, "metric": metric, "nsd_id": int(i), "value": float(v)} for i, v in zip(ids, values))
 
-    for name, spec in PAPER.items():
-        key = feature_key(spec)
-        add("paper", name, paper_identification(original_features[key], recon_features[key]))
-    for name, spec in COMMUNITY_TWO_WAY.items():
-        key = feature_key(spec)
-        add("community", name, community_identification(original_features[key], recon_features[key]))
-    for name, spec in COMMUNITY_DISTANCE.items():
-        key = feature_key(spec)
-        add("community", name, 1 - paired_correlation(original_features[key], recon_features[key]))
-    low = [low_level_scores(o, list(r)) for o, r in zip(originals, recon)]
-    add("community", "PixCorr", [p for p, _ in low])
-    add("community", "SSIM", [s for _, s in low])
+    rules = {"two_way_original": paper_identification, "two_way_reconstruction": community_identification,
+             "distance": lambda o, r: 1 - paired_correlation(o, r)}
+    for recipe in recipes:
+        for feature in recipe.features:
+            key = feature_key(recipe, feature)
+            add(recipe.name, feature.metric, rules[feature.score](original_features[key], recon_features[key]))
+        if recipe.low_level:
+            low = [low_level_scores(o, r, recipe) for o, r in zip(originals, recon)]
+            add(recipe.name, "PixCorr", [p for p, _ in low])
+            add(recipe.name, "SSIM", [s for _, s in low])
     return pd.DataFrame(rows)
 
 
-def extract_samples(recon: np.ndarray, networks: dict, batch_size: int) -> dict[str, np.ndarray]:
+def extract_samples(recon: np.ndarray, networks: dict, recipes: list[rc.Recipe], batch_size: int) -> dict[str, np.ndarray]:
     """Features of (n, samples, H, W, 3) reconstructions as (n, samples, d) arrays."""
     n, s = recon.shape[:2]
-    flat = extract(recon.reshape(n * s, *recon.shape[2:]), networks, batch_size)
+    flat = extract(recon.reshape(n * s, *recon.shape[2:]), networks, recipes, batch_size)
     return {k: v.reshape(n, s, -1) for k, v in flat.items()}
 
 
 # --- summaries -------------------------------------------------------------------------
 
 COMMUNITY_COLUMNS = ["PixCorr", "SSIM", "Alex2", "Alex5", "Incep", "CLIP", "Eff", "SwAV"]
-PUBLISHED = {  # 4-subject averages as published (Alex2 ... CLIP in %)
-    "Takagi & Nishimoto 2023 (published)": [0.246, 0.410, 78.9, 85.6, 83.8, 82.1, 0.811, 0.504],
-    "MindEye2 (published)": [0.322, 0.431, 96.1, 98.6, 95.4, 93.0, 0.619, 0.344],
+# Published averages over subjects 1, 2, 5 and 7 (Alex2 ... CLIP in %), each beside the recipe that
+# made it: MindEye2's Table 1 (Scotti et al. 2024), which recomputed the earlier methods with their
+# public code on all 40 sessions and scored everything with MindEye's evaluation. No row made with
+# Brain-Diffuser's own evaluation code is printed: none could be checked against its source.
+PUBLISHED = {
+    "mindeye": {
+        "Takagi & Nishimoto 2023 (published: MindEye2 Table 1, 40 sessions)": [0.246, 0.410, 78.9, 85.6, 83.8, 82.1, 0.811, 0.504],
+        "Ozcelik & VanRullen 2023 (published: MindEye2 Table 1, 40 sessions)": [0.273, 0.365, 94.4, 96.6, 91.3, 90.9, 0.728, 0.421],
+        "MindEye2 (published: MindEye2 Table 1, 40 sessions)": [0.322, 0.431, 96.1, 98.6, 95.4, 93.0, 0.619, 0.344],
+    },
 }
 
 
@@ -263,16 +197,22 @@ def summarise(scores: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def community_table(summary: "pd.DataFrame", method: str) -> "pd.DataFrame":
-    """The published tables' layout: one row per subject, their mean, and the published rows."""
+    """The published tables' layout, one block per community recipe in ``summary``: a row per
+    subject, their mean, and the published rows that recipe made."""
     import pandas as pd
-    part = summary[(summary["protocol"] == "community") & (summary["method"] == method)]
-    wide = part.pivot(index="subject", columns="metric", values="mean").reindex(columns=COMMUNITY_COLUMNS)
-    for col in ("Alex2", "Alex5", "Incep", "CLIP"):
-        wide[col] *= 100
-    wide.loc["mean"] = wide.mean()
-    wide.index = [f"this run: {s} ({method})" if s != "mean" else f"this run: mean ({method})" for s in wide.index]
-    published = pd.DataFrame(PUBLISHED, index=COMMUNITY_COLUMNS).T
-    return pd.concat([wide, published]).rename_axis("row").reset_index()
+    blocks = []
+    for recipe in [r for r in summary["protocol"].unique() if r in PUBLISHED or rc.RECIPES[r].low_level]:
+        part = summary[(summary["protocol"] == recipe) & (summary["method"] == method)]
+        wide = part.pivot(index="subject", columns="metric", values="mean").reindex(columns=COMMUNITY_COLUMNS)
+        for col in ("Alex2", "Alex5", "Incep", "CLIP"):
+            wide[col] *= 100
+        wide.loc["mean"] = wide.mean()
+        wide.index = [f"this run: {s} ({method})" for s in wide.index]
+        published = pd.DataFrame(PUBLISHED.get(recipe, {}), index=COMMUNITY_COLUMNS).T
+        block = pd.concat([wide, published]).rename_axis("row").reset_index()
+        block.insert(0, "recipe", recipe)
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=["recipe", "row", *COMMUNITY_COLUMNS])
 
 
 def markdown(table: "pd.DataFrame", note: str = "") -> str:
