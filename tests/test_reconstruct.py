@@ -89,3 +89,47 @@ def test_z_features_sample_and_mode(pipe):
     assert mode.shape == (4, 144) and not np.allclose(mode, sampled)
     assert np.allclose(sampled, sampled_in_parts, atol=1e-5), "posterior samples depend on the image, not the batch"
 
+
+
+def test_compvis_noise_start_noises_one_ddim_step_above_the_first_denoised(pipe):
+    """CompVis's stochastic_encode(t_enc) then decode from t_enc - 1: with 50 steps and s = 0.8 diffusers denoises
+    from 781 and the released code noises to 801; the start latent is add_noise at that timestep."""
+    import torch
+    from diffusers import DDIMScheduler
+    scheduler = DDIMScheduler.from_config({**pipe.scheduler.config, "timestep_spacing": "leading", "steps_offset": 1})
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    starts = {}
+    for mode in ("compvis", "diffusers"):
+        runner = reconstruct.img2img_pipeline(pipe, mode)
+        runner.scheduler = scheduler
+        runner.scheduler.set_timesteps(50)
+        timesteps, _ = runner.get_timesteps(50, 0.8, "cpu")
+        assert timesteps[0] == 781 and len(timesteps) == 40
+        starts[mode] = runner.prepare_latents(image, timesteps[:1], 1, 1, torch.float32, "cpu",
+                                              torch.Generator().manual_seed(0))
+    clean = pipe.vae.encode(image).latent_dist.sample(torch.Generator().manual_seed(0)) * pipe.vae.config.scaling_factor
+    noise_generator = torch.Generator().manual_seed(0)
+    pipe.vae.encode(image).latent_dist.sample(noise_generator)  # the draws prepare_latents makes before the noise
+    noise = torch.randn(clean.shape, generator=noise_generator)
+    for mode, t in (("compvis", 801), ("diffusers", 781)):
+        expected = scheduler.add_noise(clean, noise, torch.tensor([t]))
+        assert torch.allclose(starts[mode], expected, atol=1e-5), mode
+    signal = scheduler.alphas_cumprod[801].sqrt() / scheduler.alphas_cumprod[781].sqrt()
+    assert float(signal) == pytest.approx(0.91, abs=0.01), "about 9 % less of X_z's signal in the start latent"
+
+
+def test_compvis_x_z_is_truncated_and_bicubic(pipe, decoded):
+    """The released code: ``x_sample.astype(np.uint8)`` then PIL's ``resize((512, 512))`` (bicubic)."""
+    import torch
+    from PIL import Image
+    ids, z, _ = decoded
+    latents = torch.from_numpy(z).reshape(-1, 4, 6, 6) / pipe.vae.config.scaling_factor
+    with torch.no_grad():
+        x = ((pipe.vae.decode(latents).sample.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
+    truncated = (x * 255).astype(np.uint8)
+    expected = np.stack([np.asarray(Image.fromarray(im).resize((32, 32), Image.BICUBIC)) for im in truncated])
+    got = reconstruct.run(pipe, "z", None, ids, z, None, Z_SIZE, {**PARAMS, "x_z_resample": "compvis"})[:, 0]
+    assert np.abs(got.astype(int) - expected).max() <= 1, "float32 rounding of (x + 1) * 127.5 vs (x + 1) / 2 * 255"
+    assert (got == expected).mean() > 0.99
+    lanczos = reconstruct.run(pipe, "z", None, ids, z, None, Z_SIZE, {**PARAMS, "x_z_resample": "lanczos"})[:, 0]
+    assert not np.array_equal(got, lanczos)

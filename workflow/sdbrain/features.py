@@ -25,11 +25,11 @@ def generators(seed: int, ids, sample: int = 0, device="cpu") -> list[torch.Gene
     return [torch.Generator(device).manual_seed(image_seed(seed, i, sample)) for i in ids]
 
 
-def resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Lanczos resize of (n, H, W, 3) uint8 images to (n, size, size, 3)."""
+def resize(images: np.ndarray, size: int, resample=Image.LANCZOS) -> np.ndarray:
+    """Resize (n, H, W, 3) uint8 images to (n, size, size, 3) (Lanczos unless told otherwise)."""
     if images.shape[1:3] == (size, size):
         return images
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.LANCZOS)) for im in images])
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), resample)) for im in images])
 
 
 def to_model_input(images: np.ndarray, device, dtype) -> torch.Tensor:
