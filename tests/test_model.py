@@ -51,3 +51,25 @@ def test_saved_in_diffusers_layout(model_dir):
     for component in ("vae", "text_encoder", "tokenizer", "unet", "scheduler"):
         assert (model_dir / component).is_dir()
     assert (model_dir / "model_index.json").exists()
+
+
+# SD v1.4's scheduler/scheduler_config.json as published (a PNDM config; DDIM is built from it)
+SD14_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.7.0.dev0", "beta_end": 0.012,
+                  "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+                  "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None,
+                  "clip_sample": False}
+
+
+def test_scheduler_is_checked_against_sd14(caplog):
+    from sdbrain import sd
+    assert sd.scheduler_differences(SD14_SCHEDULER) == []
+    changed = {**SD14_SCHEDULER, "beta_end": 0.02, "clip_sample": True, "steps_offset": 0}
+    assert sd.scheduler_differences(changed) == ["beta_end 0.02 (SD v1.4: 0.012)", "clip_sample True (SD v1.4: False)",
+                                                 "steps_offset 0 (SD v1.4: 1)"]
+    # the shipped toy model differs on purpose (zero terminal SNR, v-prediction, trailing timesteps): named on loading
+    with caplog.at_level("WARNING", logger="sdbrain"):
+        pipe = sd.load_pipeline(ROOT / "resources/toy_sd")
+    assert "scheduler differs from SD v1.4's DDIM settings: prediction_type 'v_prediction' (SD v1.4: 'epsilon'); " \
+           "timestep_spacing 'trailing' (SD v1.4: 'leading'); rescale_betas_zero_snr True (SD v1.4: False)" in caplog.text
+    row = sd.summary(pipe).set_index("component").loc["schedule", "detail"]
+    assert row.startswith("differs from SD v1.4: prediction_type 'v_prediction'")

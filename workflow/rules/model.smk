@@ -5,7 +5,7 @@ rule model_summary:
     input:
         model_input(),
     output:
-        "results/model/summary.tsv",
+        report("results/model/summary.tsv", caption="../report/model.rst", category="Model"),
     params:
         # a user's model is read in place (and checked by the script); the toy model is built
         model_dir=lambda wildcards: config["model_dir"],

@@ -7,6 +7,7 @@ be present in the directory.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 COMPONENTS = ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
+
+# SD v1.4's noise schedule and DDIM settings (its scheduler_config.json, with DDIMScheduler's
+# defaults for the keys it omits): the settings the paper's reconstructions and features used.
+SD14_DDIM = {"num_train_timesteps": 1000, "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
+             "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1, "prediction_type": "epsilon",
+             "timestep_spacing": "leading", "rescale_betas_zero_snr": False}
+
+
+def scheduler_differences(config) -> list[str]:
+    """Each setting of a scheduler config that differs from SD v1.4's DDIM, as 'key value (SD v1.4: value)'."""
+    from diffusers import DDIMScheduler
+    effective = DDIMScheduler.from_config(config).config  # what the pipeline runs with
+    return [f"{key} {effective[key]!r} (SD v1.4: {value!r})" for key, value in SD14_DDIM.items()
+            if (abs(effective[key] - value) > 1e-12 if isinstance(value, float) else effective[key] != value)]
 
 
 def check_model_dir(model_dir: str | Path) -> Path:
@@ -45,6 +60,10 @@ def load_pipeline(model_dir: str | Path, device: str = "cpu", dtype=None):
                                                    requires_safety_checker=False)
     if len(pipe.tokenizer) == 0 or pipe.tokenizer.vocab_size == 0:
         raise InputError(f"model_dir '{model_dir}': tokenizer has an empty vocabulary")
+    differences = scheduler_differences(pipe.scheduler.config)
+    if differences:
+        logging.getLogger("sdbrain").warning("model_dir '%s': scheduler differs from SD v1.4's DDIM settings: %s",
+                                             model_dir, "; ".join(differences))
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
@@ -65,6 +84,9 @@ def summary(pipe):
                  "detail": f"{pipe.vae.config.latent_channels}x{image // factor}x{image // factor} at {image}px"})
     rows.append({"component": "c", "class": "text embedding", "parameters": 0,
                  "detail": f"{pipe.tokenizer.model_max_length}x{pipe.text_encoder.config.hidden_size}"})
+    differences = scheduler_differences(pipe.scheduler.config)
+    rows.append({"component": "schedule", "class": "DDIM settings", "parameters": 0,
+                 "detail": ("differs from SD v1.4: " + "; ".join(differences)) if differences else "as SD v1.4"})
     return pd.DataFrame(rows)
 
 
