@@ -105,12 +105,17 @@ def load_strict(net: torch.nn.Module, state: dict, path, name: str) -> None:
     missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     wrong = [k for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
-    problems = [f"{len(keys)} {what} (first: {', '.join(keys[:3])})"
-                for keys, what in ((missing, "missing key(s)"), (unexpected, "unexpected key(s)"),
-                                   (wrong, "tensor(s) of another shape")) if keys]
+    problems = _problems(missing, unexpected, wrong)
     if problems:
-        raise InputError(f"evaluation weights '{path}' do not fit {name}: {'; '.join(problems)}")
+        raise InputError(f"evaluation weights '{path}' do not fit {name}: {problems}")
     net.load_state_dict(state, strict=False)
+
+
+def _problems(missing, unexpected, wrong) -> str:
+    """'N missing key(s) (first: ...); ...' for a file that does not fit a network, or ''."""
+    return "; ".join(f"{len(keys)} {what} (first: {', '.join(map(str, keys[:3]))})"
+                     for keys, what in ((missing, "missing key(s)"), (unexpected, "unexpected key(s)"),
+                                        (wrong, "tensor(s) of another shape")) if keys)
 
 
 def _random_clip(clip_config: dict):
@@ -141,10 +146,8 @@ def load_clip(directory: str | Path):
     missing = list(info.get("missing_keys", []))
     unexpected = [k for k in info.get("unexpected_keys", []) if not k.startswith(CLIP_TEXT)]
     wrong = [k if isinstance(k, str) else k[0] for k in info.get("mismatched_keys", [])]
-    problems = [f"{len(keys)} {what} (first: {', '.join(map(str, sorted(keys)[:3]))})"
-                for keys, what in ((missing, "missing key(s)"), (unexpected, "unexpected key(s)"),
-                                   (wrong, "tensor(s) of another shape")) if keys]
+    problems = _problems(sorted(missing), sorted(unexpected), sorted(wrong))
     if problems:
         raise InputError(f"evaluation weights 'clip': '{directory}' does not fit CLIPVisionModelWithProjection: "
-                         f"{'; '.join(problems)}")
+                         f"{problems}")
     return model
