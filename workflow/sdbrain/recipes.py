@@ -29,7 +29,7 @@ use_sample_covariance=False, data_range=1.0)`` on ``rgb2gray`` (Rec. 709 weights
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -74,6 +74,15 @@ def _f(metric, network, node, size, resize, score):
     return Feature(metric, network, node, size, resize, score)
 
 
+_MINDEYE = (
+    _f("Alex2", "alexnet", "features.4", 256, "tensor_bilinear", "two_way_reconstruction"),
+    _f("Alex5", "alexnet", "features.11", 256, "tensor_bilinear", "two_way_reconstruction"),
+    _f("Incep", "inception_v3", "avgpool", 342, "tensor_bilinear", "two_way_reconstruction"),
+    _f("CLIP", "clip", "embeds", 224, "tensor_bilinear", "two_way_reconstruction"),
+    _f("Eff", "efficientnet_b1", "avgpool", 255, "tensor_bilinear", "distance"),
+    _f("SwAV", "swav_resnet50", "avgpool", 224, "tensor_bilinear", "distance"),
+)
+
 RECIPES = {
     "takagi": Recipe("takagi", (
         _f("alexnet.features.5", "alexnet", "features.5", 299, "pil_bilinear_crop", "two_way_original"),
@@ -84,24 +93,13 @@ RECIPES = {
         _f("clip.hidden6", "clip", "hidden6", 224, "pil_bicubic_crop", "two_way_original"),
         _f("clip.hidden12", "clip", "hidden12", 224, "pil_bicubic_crop", "two_way_original"),
     ), source="yu-takagi/StableDiffusionReconstruction codes/utils/img2feat_decoded.py, identification.py"),
-    "mindeye": Recipe("mindeye", (
-        _f("Alex2", "alexnet", "features.4", 256, "tensor_bilinear", "two_way_reconstruction"),
-        _f("Alex5", "alexnet", "features.11", 256, "tensor_bilinear", "two_way_reconstruction"),
-        _f("Incep", "inception_v3", "avgpool", 342, "tensor_bilinear", "two_way_reconstruction"),
-        _f("CLIP", "clip", "embeds", 224, "tensor_bilinear", "two_way_reconstruction"),
-        _f("Eff", "efficientnet_b1", "avgpool", 255, "tensor_bilinear", "distance"),
-        _f("SwAV", "swav_resnet50", "avgpool", 224, "tensor_bilinear", "distance"),
-    ), LowLevel(425, "tensor_bilinear", "chw"), base_size=256,
-        source="MedARC-AI/MindEyeV2 src/final_evaluations.ipynb"),
-    "braindiffuser": Recipe("braindiffuser", (
-        _f("Alex2", "alexnet", "features.4", 224, "pil_bilinear_square", "two_way_reconstruction"),
-        _f("Alex5", "alexnet", "features.11", 224, "pil_bilinear_square", "two_way_reconstruction"),
-        _f("Incep", "inception_v3", "avgpool", 224, "pil_bilinear_square", "two_way_reconstruction"),
-        _f("CLIP", "clip", "embeds", 224, "pil_bilinear_square", "two_way_reconstruction"),
-        _f("Eff", "efficientnet_b1", "avgpool", 224, "pil_bilinear_square", "distance"),
-        _f("SwAV", "swav_resnet50", "avgpool", 224, "pil_bilinear_square", "distance"),
-    ), LowLevel(425, "pil_bicubic_reconstruction", "hwc"),
-        source="ozcelikfu/brain-diffuser scripts/eval_extract_features.py, evaluate_reconstruction.py"),
+    "mindeye": Recipe("mindeye", _MINDEYE, LowLevel(425, "tensor_bilinear", "chw"), base_size=256,
+                      source="MedARC-AI/MindEyeV2 src/final_evaluations.ipynb"),
+    # Brain-Diffuser: MindEye's metrics and nodes, every network at 224 x 224 by PIL bilinear
+    "braindiffuser": Recipe("braindiffuser", tuple(replace(f, size=224, resize="pil_bilinear_square") for f in _MINDEYE),
+                            LowLevel(425, "pil_bicubic_reconstruction", "hwc"),
+                            source="ozcelikfu/brain-diffuser scripts/eval_extract_features.py, "
+                                   "evaluate_reconstruction.py"),
 }
 
 

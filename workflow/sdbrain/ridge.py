@@ -95,7 +95,7 @@ class Prepared:
     def __init__(self, x, alphas, folds, fit_intercept, backend, solver):
         self.standardiser = Standardiser.fit(x)
         self.xs, self.n_trials = self.standardiser(x), x.shape[0]
-        self.alphas, self.folds, self.fit_intercept, self.backend, self.solver = alphas, folds, fit_intercept, backend, solver
+        self.alphas, self.folds, self.fit_intercept, self.backend = alphas, folds, fit_intercept, backend
         self.eigh = _EighSolver(self.xs, alphas, folds, fit_intercept, backend) if solver == "eigh" else None
 
     def fit(self, y: np.ndarray, n_targets_batch: int | None = None) -> Decoder:
