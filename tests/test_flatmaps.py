@@ -69,3 +69,26 @@ def test_roi_outlines_come_from_the_label_volume(cortex):
     assert len(outlined.outlines) == 2
     back = np.isfinite(outlined.image(slab(cortex, slice(0, 35))))
     assert outlined.outlines[0][back].mean() > 0.9 and outlined.outlines[1][back].mean() < 0.05
+
+
+def test_demo_grid_equals_pycortex_cortical_mask_and_roi_masks(cortex):
+    """The toy world's grid, computed with array operations, equals what pycortex's own (looping) functions give."""
+    import warnings
+    streams = {1: ["V1", "V2", "V3"], 5: ["FFA", "PPA", "OFA", "EBA"], 7: ["IPS"]}
+    grid = pycortex_env.demo_grid(cortex, "S1", "fullhead", streams)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mask = cortex.db.get_mask("S1", "fullhead", "cortical")
+        rois = cortex.utils.get_roi_masks("S1", "fullhead", gm_sampler="cortical", split_lr=False, threshold=None,
+                                          return_dict=True)
+    assert np.array_equal(grid["mask"], mask) and mask.sum() == 47530
+    _, nearest = cortex.utils.get_vox_dist("S1", "fullhead")
+    ours = pycortex_env.roi_voxels(cortex, "S1", nearest, mask)
+    assert set(ours) == set(rois) and all(np.array_equal(ours[name], rois[name]) for name in rois)
+    expected = np.zeros(mask.shape, dtype=np.int16)
+    for label, names in streams.items():
+        for name in names:
+            expected[(rois[name] > 0) & (expected == 0) & mask] = label
+    assert np.array_equal(grid["streams"], expected) and (expected == 1).sum() == 1678
+    with pytest.raises(InputError, match="config toy.streams: pycortex subject S1 has no ROI 'V9'"):
+        pycortex_env.demo_grid(cortex, "S1", "fullhead", {1: ["V9"]})

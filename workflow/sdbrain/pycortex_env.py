@@ -44,19 +44,49 @@ def demo_grid(cortex, subject: str, xfm: str, streams: dict) -> dict:
     """The functional grid of a pycortex subject: cortical mask, streams labels, affine.
 
     ``streams`` maps a streams label (int) to the pycortex ROI names it gathers;
-    voxels claimed by two labels keep the first one listed.
+    voxels claimed by two labels keep the first one listed. The mask and ROI voxels are
+    those of pycortex's ``db.get_mask(.., "cortical")`` and ``utils.get_roi_masks(..,
+    gm_sampler="cortical")``, computed with array operations where pycortex loops in
+    Python over vertices (about a minute for S1; tests/test_flatmaps.py compares the two).
     """
-    mask = np.asarray(cortex.db.get_mask(subject, xfm, "cortical"), dtype=bool)
-    rois = cortex.utils.get_roi_masks(subject, xfm, gm_sampler="cortical", split_lr=False, threshold=None,
-                                      return_dict=True)
+    dist, nearest = cortex.utils.get_vox_dist(subject, xfm)  # each voxel's nearest fiducial vertex
+    mask = cortical_mask(cortex, subject, dist, nearest)
+    rois = roi_voxels(cortex, subject, nearest, mask)
     labels = np.zeros(mask.shape, dtype=np.int16)
     for label, names in streams.items():
         for name in names:
             if name not in rois:
                 raise InputError(f"config toy.streams: pycortex subject {subject} has no ROI '{name}'")
-            labels[(rois[name] > 0) & (labels == 0) & mask] = int(label)
+            labels[rois[name] & (labels == 0) & mask] = int(label)
     affine = cortex.db.get_xfm(subject, xfm).reference.affine
     return {"mask": mask, "streams": labels, "affine": np.asarray(affine)}
+
+
+def cortical_mask(cortex, subject: str, dist: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Voxels whose centre lies within the cortical thickness (pial to white) at their nearest vertex."""
+    pia, _ = cortex.db.get_surf(subject, "pia", merge=True, nudge=False)
+    wm, _ = cortex.db.get_surf(subject, "wm", merge=True, nudge=False)
+    thickness = np.sqrt(((pia - wm) ** 2).sum(1))
+    return dist <= thickness[nearest]
+
+
+def roi_voxels(cortex, subject: str, nearest: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Every overlay ROI as a voxel mask: cortical voxels whose nearest vertex is in the ROI, where an ROI's
+    vertices also take their neighbours cut from the flat surface, and voxels in two ROIs belong to neither."""
+    svg = cortex.db.get_overlay(subject)
+    _, flat_polys = cortex.db.get_surf(subject, "flat", merge=True)
+    on_flat = np.unique(flat_polys)
+    _, polys = cortex.db.get_surf(subject, "fiducial", merge=True)
+    source = polys[:, [0, 1, 1, 2, 2, 0]].ravel()  # every edge of the full surface, both ways
+    target = polys[:, [1, 0, 2, 1, 0, 2]].ravel()
+    cut = ~np.isin(target, on_flat)
+    voxels = {}
+    for name in svg.rois.shapes.keys():
+        verts = np.intersect1d(svg.rois.get_mask(name), on_flat)
+        verts = np.union1d(verts, target[cut & np.isin(source, verts)])
+        voxels[name] = np.isin(nearest, verts) & mask
+    overlap = np.sum(list(voxels.values()), axis=0) > 1
+    return {name: v & ~overlap for name, v in voxels.items()}
 
 
 def save_shared_space_xfm(cortex, subject: str, name: str, reference) -> None:
