@@ -23,6 +23,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+import rule_times
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
@@ -154,6 +156,7 @@ def workflow_section(cores: int, log, keep: Path | None = None) -> str:
         seconds = time.time() - t0
         if result.returncode != 0:
             raise SystemExit(f"the default workflow failed:\n{result.stderr[-3000:]}")
+        per_rule = rule_times.markdown(rule_times.per_rule(rule_times.jobs(work)), None)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -162,7 +165,9 @@ def workflow_section(cores: int, log, keep: Path | None = None) -> str:
             f"Command: `snakemake --cores {cores}` in an empty directory (the toy world generated from scratch, "
             "the trained toy model from resources/toy_sd; every rule of `rule all`).\n\n"
             "| jobs | cores | wall time |\n|---|---|---|\n"
-            f"| {total} | {cores} | {seconds / 60:.1f} min |\n")
+            f"| {total} | {cores} | {seconds / 60:.1f} min |\n\n"
+            "Per rule, from the jobs' benchmark files (`python benchmarks/rule_times.py WORKDIR`; summed over "
+            "jobs, which run two at a time):\n\n" + per_rule + "\n")
 
 
 def gpu_section() -> str:
@@ -223,6 +228,9 @@ def main():
     parts += [run_section(section, log) for section in SECTIONS]
     if not args.no_workflow:
         parts.append(workflow_section(args.cores, log, args.workdir))
+    history = ROOT / "benchmarks/history.md"  # before/after measurements of past speed-ups, kept as written
+    if history.exists():
+        parts.append(history.read_text())
     parts.append(gpu_section())
     args.out.write_text("\n".join(parts))
     log(f"wrote {args.out}")

@@ -1,5 +1,8 @@
 # Helpers shared by the rules: the lists that rule `all` expands, and the inputs
 # that only exist when the toy world is generated.
+import os
+import re
+
 from sdbrain import spaces
 
 SUBJECTS = config["subjects"]
@@ -12,6 +15,22 @@ BUILDS_MODEL = TOY and config["model_dir"] == TOY_MODEL
 # reconstruction methods: z, c, and zc<strength>; encoding spaces: see sdbrain.spaces
 METHOD_PATTERN = r"z|c|zc[0-9.]+"
 SPACE_PATTERN = spaces.PATTERN
+
+
+def machine_has_gpu() -> bool:
+    """Whether this machine shows an NVIDIA GPU to its jobs (the driver's device files; torch is
+    not imported to parse the workflow)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return any(re.fullmatch(r"nvidia\d+", name) for name in os.listdir("/dev")) if os.path.isdir("/dev") else False
+
+
+# GPU rules (device auto: CUDA when present) ask for the gpu resource, of which the local
+# profile lets one run at a time, and two CPU threads to feed it, only where a GPU is there
+# to use. Without one they are one-thread CPU jobs that run side by side (--cores 2: two at
+# a time). The SLURM profile asks for a GPU and its threads for these rules itself.
+GPU = 1 if machine_has_gpu() else 0
+GPU_THREADS = 2 if GPU else 1
 
 
 def mem_from_input(base_mb, per_input_mb):

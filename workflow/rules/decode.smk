@@ -23,11 +23,13 @@ rule decode:
         decode=config["decode"],
     log:
         "logs/decode/{subject}_{target}.log",
+    benchmark:
+        "logs/benchmarks/decode/{subject}_{target}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         # X, Y, the Gram matrix and its eigenvectors per fold
         mem_mb=mem_from_input(4000, 3),
         runtime=120,

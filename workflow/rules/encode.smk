@@ -25,11 +25,13 @@ rule encode:
         encode=config["encode"],
     log:
         "logs/encode/{subject}_{space}.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_{space}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=encode_mem,
         runtime=240,
     script:
@@ -60,11 +62,13 @@ rule encode_joint:
         encode=config["encode"],
     log:
         "logs/encode/{subject}_z+{space}.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_z+{space}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=encode_mem,
         runtime=240,
     script:
@@ -87,6 +91,8 @@ rule encode_layers:
         layers=list(config["features"]["unet_layers"]),
     log:
         "logs/encode/{subject}_{group}_layers.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_{group}_layers.tsv",
     conda:
         "../../envs/data.yaml"
     resources:
@@ -116,6 +122,8 @@ rule encode_summary:
         layers=list(config["features"]["unet_layers"]),
     log:
         "logs/encode/{subject}_summary.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_summary.tsv",
     conda:
         "../../envs/data.yaml"
     resources:

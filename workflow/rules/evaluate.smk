@@ -13,11 +13,13 @@ rule eval_originals:
         evaluate=config["evaluate"],
     log:
         "logs/evaluate/originals.log",
+    benchmark:
+        "logs/benchmarks/evaluate/originals.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=mem_from_input(6000, 3),
         runtime=60,
     script:
@@ -39,11 +41,13 @@ rule evaluate:
         evaluate=config["evaluate"],
     log:
         "logs/evaluate/{subject}_{method}.log",
+    benchmark:
+        "logs/benchmarks/evaluate/{subject}_{method}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         # the feature networks and every reconstruction of the subject in memory
         mem_mb=mem_from_input(6000, 3),
         runtime=120,
@@ -67,6 +71,8 @@ rule eval_summary:
         model_note=MODEL_NOTE,
     log:
         "logs/evaluate/summary.log",
+    benchmark:
+        "logs/benchmarks/evaluate/summary.tsv",
     conda:
         "../../envs/torch.yaml"
     resources:

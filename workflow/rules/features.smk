@@ -13,6 +13,8 @@ rule stimuli:
         "results/features/stimuli.tsv",
     log:
         "logs/features/stimuli.log",
+    benchmark:
+        "logs/benchmarks/features/stimuli.tsv",
     conda:
         "../../envs/data.yaml"
     resources:
@@ -40,11 +42,13 @@ rule features:
         features=config["features"],
     log:
         "logs/features/{target}_chunk{chunk}.log",
+    benchmark:
+        "logs/benchmarks/features/{target}_chunk{chunk}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=mem_from_input(6000, 2),
         runtime=60,
     script:
@@ -71,11 +75,13 @@ rule diffusion_features:
         capture=lambda wildcards: float(wildcards.level) in ENCODE.captured_levels,
     log:
         "logs/features/diffusion{level}_chunk{chunk}.log",
+    benchmark:
+        "logs/benchmarks/features/diffusion{level}_chunk{chunk}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=mem_from_input(6000, 2),
         runtime=240,
     script:
@@ -92,6 +98,8 @@ rule features_merge:
         target=SPACE_PATTERN,
     log:
         "logs/features/{target}_merge.log",
+    benchmark:
+        "logs/benchmarks/features/{target}_merge.tsv",
     conda:
         "../../envs/data.yaml"
     resources:

@@ -18,6 +18,8 @@ rule fig3:
         note=MODEL_NOTE,
     log:
         "logs/figures/fig3_{subject}.log",
+    benchmark:
+        "logs/benchmarks/figures/fig3_{subject}.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:
@@ -44,6 +46,8 @@ rule fig4:
         note=MODEL_NOTE,
     log:
         "logs/figures/fig4.log",
+    benchmark:
+        "logs/benchmarks/figures/fig4.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:

@@ -26,6 +26,8 @@ rule pycortex_import:
         patch=FLAT["flat_patch"],
     log:
         "logs/flatmaps/{subject}_import.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}_import.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:
@@ -52,6 +54,8 @@ rule flatmap_rois:
         note="",
     log:
         "logs/flatmaps/{subject}_rois.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}_rois.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:
@@ -93,6 +97,8 @@ rule flatmaps:
         note=MODEL_NOTE,
     log:
         "logs/flatmaps/{subject}.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:
@@ -126,6 +132,8 @@ rule encoding_figure:
         note=MODEL_NOTE,
     log:
         "logs/figures/fig{fig}.log",
+    benchmark:
+        "logs/benchmarks/figures/fig{fig}.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:
@@ -150,6 +158,8 @@ rule run_config:
         config=config,
     log:
         "logs/report/config.log",
+    benchmark:
+        "logs/benchmarks/report/config.tsv",
     conda:
         "../../envs/data.yaml"
     resources:
@@ -168,6 +178,8 @@ rule run_logs:
         logs="logs",
     log:
         "logs/report/logs.log",
+    benchmark:
+        "logs/benchmarks/report/logs.tsv",
     conda:
         "../../envs/data.yaml"
     resources:

@@ -16,6 +16,8 @@ rule split:
         roi_files=roi_files(),
     log:
         "logs/fmri/split.log",
+    benchmark:
+        "logs/benchmarks/fmri/split.tsv",
     conda:
         "../../envs/data.yaml"
     resources:
@@ -37,6 +39,8 @@ rule ingest:
         ingest=config["ingest"],
     log:
         "logs/fmri/ingest_{subject}.log",
+    benchmark:
+        "logs/benchmarks/fmri/ingest_{subject}.tsv",
     conda:
         "../../envs/data.yaml"
     resources:

@@ -11,6 +11,8 @@ rule model_summary:
         model_dir=lambda wildcards: config["model_dir"],
     log:
         "logs/model/summary.log",
+    benchmark:
+        "logs/benchmarks/model/summary.tsv",
     conda:
         "../../envs/torch.yaml"
     resources:

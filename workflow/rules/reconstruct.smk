@@ -19,11 +19,13 @@ rule reconstruct:
         reconstruct=config["reconstruct"],
     log:
         "logs/reconstruct/{subject}_{method}_chunk{chunk}.log",
+    benchmark:
+        "logs/benchmarks/reconstruct/{subject}_{method}_chunk{chunk}.tsv",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: GPU_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=mem_from_input(6000, 2),
         runtime=240,
     script:
@@ -39,6 +41,8 @@ rule reconstruct_manifest:
         method=METHOD_PATTERN,
     log:
         "logs/reconstruct/{subject}_{method}_manifest.log",
+    benchmark:
+        "logs/benchmarks/reconstruct/{subject}_{method}_manifest.tsv",
     conda:
         "../../envs/data.yaml"
     resources:

@@ -12,6 +12,8 @@ rule toy_grid:
         streams=config["toy"]["streams"],
     log:
         "logs/toy/grid.log",
+    benchmark:
+        "logs/benchmarks/toy/grid.tsv",
     conda:
         "../../envs/maps.yaml"
     resources:
@@ -31,6 +33,8 @@ rule toy_nsd:
         toy=config["toy"],
     log:
         "logs/toy/nsd.log",
+    benchmark:
+        "logs/benchmarks/toy/nsd.tsv",
     conda:
         "../../envs/data.yaml"
     resources:
@@ -49,6 +53,8 @@ rule toy_model:
         model=config["toy"]["model"],
     log:
         "logs/toy/model.log",
+    benchmark:
+        "logs/benchmarks/toy/model.tsv",
     conda:
         "../../envs/torch.yaml"
     resources:
@@ -68,6 +74,8 @@ rule train_toy_model:
         train=config["toy"]["train"],
     log:
         "logs/toy/train_model.log",
+    benchmark:
+        "logs/benchmarks/toy/train_model.tsv",
     conda:
         "../../envs/torch.yaml"
     threads: config["toy"]["train"].get("threads", 2)
