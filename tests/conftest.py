@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny synthetic grid and a toy NSD tree written in the real layout."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def write_nsd_config(path: Path, nsd_root: Path, model_dir: Path, subjects=("sub
 TWO_AT_A_TIME = ("--max-threads", "1", "--resources", "gpu=2")
 
 
-def snakemake(*args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(*args, cwd: Path, timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run the workflow's Snakefile with the test's working directory."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(cwd),
            "--workflow-profile", str(ROOT / "profiles/default"), *args]
@@ -85,12 +86,35 @@ def snakemake(*args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope="session")
-def mini_reference(tmp_path_factory) -> dict[str, str]:
-    """The manifest of one clean run of the reduced toy workflow MINI (tests/configs.py)."""
+def mini_reference(tmp_path_factory, worker_id) -> dict[str, str]:
+    """The manifest of one clean run of the reduced toy workflow MINI (tests/configs.py).
+
+    One run per test session: under pytest-xdist the first worker that needs it runs it
+    while holding a lock, and the others wait for its manifest."""
+    from filelock import FileLock
     from configs import MINI
     from manifest import manifest
-    work = tmp_path_factory.mktemp("mini_reference")
-    (work / "mini.yaml").write_text(yaml.safe_dump(MINI))
-    result = snakemake("--configfile", "mini.yaml", cwd=work)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return manifest(work / "results")
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # the folder above every worker's own
+    done = shared / "mini_reference.json"
+    with FileLock(str(shared / "mini_reference.lock")):
+        if not done.exists():
+            work = shared / "mini_reference"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            (work / "mini.yaml").write_text(yaml.safe_dump(MINI))
+            result = snakemake("--configfile", "mini.yaml", cwd=work)
+            assert result.returncode == 0, result.stderr[-3000:]
+            done.write_text(json.dumps(manifest(work / "results")))
+    return json.loads(done.read_text())
+
+
+# The whole-workflow tests take most of the suite's time: they go first, so that the two
+# workers (pytest-xdist, one file per worker at a time) do not end with one of them alone.
+SLOW_FIRST = ("test_reliability.py", "test_workflow.py", "test_slurm.py", "test_ridge_nsd_size.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))
