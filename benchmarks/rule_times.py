@@ -56,7 +56,7 @@ def markdown(after: pd.DataFrame, before: pd.DataFrame | None) -> str:
             lines.append(f"| {rule} | {int(r.jobs)} | {r.wall:.1f} | {r.cpu:.1f} | {r.longest:.1f} |")
         lines.append(f"| all rules | {after.jobs.sum()} | {after.wall.sum():.1f} | {after.cpu.sum():.1f} | |")
         return "\n".join(lines)
-    both = before.join(after, how="outer", lsuffix="_before", rsuffix="_after").fillna(0)
+    both = before.add_suffix("_before").join(after.add_suffix("_after"), how="outer").fillna(0)
     both = both.sort_values("wall_before", ascending=False)
     lines = ["| rule | jobs before | jobs after | wall before (s) | wall after (s) | CPU before (s) | CPU after (s) "
              "| after / before (wall) |", "|---|---|---|---|---|---|---|---|"]

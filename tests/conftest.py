@@ -112,7 +112,9 @@ def mini_reference(tmp_path_factory, worker_id) -> dict[str, str]:
 
 # The whole-workflow tests take most of the suite's time: they go first, so that the two
 # workers (pytest-xdist, one file per worker at a time) do not end with one of them alone.
-SLOW_FIRST = ("test_reliability.py", "test_workflow.py", "test_slurm.py", "test_ridge_nsd_size.py")
+# xdist hands each worker two files to start: the first gets the reliability runs (which
+# make the MINI reference) and the ridge tests, the second the tiny run, then the SLURM run.
+SLOW_FIRST = ("test_reliability.py", "test_workflow.py", "test_ridge_nsd_size.py", "test_slurm.py")
 
 
 def pytest_collection_modifyitems(items):
