@@ -70,28 +70,24 @@ class Recipe:
         return next(f for f in self.features if f.metric == metric)
 
 
-def _f(metric, network, node, size, resize, score):
-    return Feature(metric, network, node, size, resize, score)
-
-
 _MINDEYE = (
-    _f("Alex2", "alexnet", "features.4", 256, "tensor_bilinear", "two_way_reconstruction"),
-    _f("Alex5", "alexnet", "features.11", 256, "tensor_bilinear", "two_way_reconstruction"),
-    _f("Incep", "inception_v3", "avgpool", 342, "tensor_bilinear", "two_way_reconstruction"),
-    _f("CLIP", "clip", "embeds", 224, "tensor_bilinear", "two_way_reconstruction"),
-    _f("Eff", "efficientnet_b1", "avgpool", 255, "tensor_bilinear", "distance"),
-    _f("SwAV", "swav_resnet50", "avgpool", 224, "tensor_bilinear", "distance"),
+    Feature("Alex2", "alexnet", "features.4", 256, "tensor_bilinear", "two_way_reconstruction"),
+    Feature("Alex5", "alexnet", "features.11", 256, "tensor_bilinear", "two_way_reconstruction"),
+    Feature("Incep", "inception_v3", "avgpool", 342, "tensor_bilinear", "two_way_reconstruction"),
+    Feature("CLIP", "clip", "embeds", 224, "tensor_bilinear", "two_way_reconstruction"),
+    Feature("Eff", "efficientnet_b1", "avgpool", 255, "tensor_bilinear", "distance"),
+    Feature("SwAV", "swav_resnet50", "avgpool", 224, "tensor_bilinear", "distance"),
 )
 
 RECIPES = {
     "takagi": Recipe("takagi", (
-        _f("alexnet.features.5", "alexnet", "features.5", 299, "pil_bilinear_crop", "two_way_original"),
-        _f("alexnet.features.12", "alexnet", "features.12", 299, "pil_bilinear_crop", "two_way_original"),
-        _f("alexnet.classifier.5", "alexnet", "classifier.5", 299, "pil_bilinear_crop", "two_way_original"),
-        _f("inception_v3.flatten", "inception_v3", "flatten", 299, "pil_bilinear_crop", "two_way_original"),
-        _f("clip.embeds", "clip", "embeds", 224, "pil_bicubic_crop", "two_way_original"),
-        _f("clip.hidden6", "clip", "hidden6", 224, "pil_bicubic_crop", "two_way_original"),
-        _f("clip.hidden12", "clip", "hidden12", 224, "pil_bicubic_crop", "two_way_original"),
+        Feature("alexnet.features.5", "alexnet", "features.5", 299, "pil_bilinear_crop", "two_way_original"),
+        Feature("alexnet.features.12", "alexnet", "features.12", 299, "pil_bilinear_crop", "two_way_original"),
+        Feature("alexnet.classifier.5", "alexnet", "classifier.5", 299, "pil_bilinear_crop", "two_way_original"),
+        Feature("inception_v3.flatten", "inception_v3", "flatten", 299, "pil_bilinear_crop", "two_way_original"),
+        Feature("clip.embeds", "clip", "embeds", 224, "pil_bicubic_crop", "two_way_original"),
+        Feature("clip.hidden6", "clip", "hidden6", 224, "pil_bicubic_crop", "two_way_original"),
+        Feature("clip.hidden12", "clip", "hidden12", 224, "pil_bicubic_crop", "two_way_original"),
     ), source="yu-takagi/StableDiffusionReconstruction codes/utils/img2feat_decoded.py, identification.py"),
     "mindeye": Recipe("mindeye", _MINDEYE, LowLevel(425, "tensor_bilinear", "chw"), base_size=256,
                       source="MedARC-AI/MindEyeV2 src/final_evaluations.ipynb"),
