@@ -20,9 +20,9 @@ SPACE_PATTERN = spaces.PATTERN
 def machine_has_gpu() -> bool:
     """Whether this machine shows an NVIDIA GPU to its jobs (the driver's device files; torch is
     not imported to parse the workflow)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1") or not os.path.isdir("/dev"):
         return False
-    return any(re.fullmatch(r"nvidia\d+", name) for name in os.listdir("/dev")) if os.path.isdir("/dev") else False
+    return any(re.fullmatch(r"nvidia\d+", name) for name in os.listdir("/dev"))
 
 
 # GPU rules (device auto: CUDA when present) ask for the gpu resource, of which the local
