@@ -76,6 +76,9 @@ METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
 ZC_MAIN = METHODS[2]
 # every encoding model the config asks for (sdbrain.spaces.plan)
 ENCODE = spaces.plan(config["encode"], config["features"]["steps"], config["features"]["unet_layers"])
+# banded ridge joint models beside the concatenated ones (encode.joint), and the models Figs. 7-8 show
+BANDED = config["encode"]["joint"] == "banded"
+JOINT_MAPS = "banded/" if config["encode"]["joint_maps"] == "banded" else ""
 # Figures of the toy world say so on their face (and whether its model has random weights).
 if BUILDS_MODEL:
     MODEL_NOTE = "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
@@ -101,6 +104,12 @@ def all_outputs():
     out += expand("results/flatmaps/{subject}/z+{space}_unique.png", subject=SUBJECTS, space=ENCODE.joint)
     out += expand("results/flatmaps/{subject}/{group}_best_layer.png", subject=SUBJECTS, group=ENCODE.layer_groups)
     out += expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES)
+    if BANDED:
+        out += expand("results/encode/{subject}/z+{space}/banded/unique_slices.png", subject=SUBJECTS,
+                      space=ENCODE.joint)
+        out += expand("results/encode/{subject}/joint_{table}.tsv", subject=SUBJECTS, table=["comparison", "agreement"])
+        out += expand("results/flatmaps/{subject}/z+{space}_banded_{what}.png", subject=SUBJECTS, space=ENCODE.joint,
+                      what=["unique", "split"])
     out += ["results/report/config.yaml", "results/report/logs.txt"]
     return out
 
@@ -169,7 +178,8 @@ def encoding_figure(fig):
         others = ([f"zc{spaces.level_name(l)}" for l in config["encode"]["noise_levels"]] if fig == 7
                   else [f"zc{STEP_LEVEL}-{step}" for step in STEP_NAMES])
         columns = [f"{s}: {what}" for s in SUBJECTS for what in ("unique to z", "unique to z_c")]
-        panels = [[panel(s, f"z+{o}", name) for s in SUBJECTS for name in ("unique_z", f"unique_{o}")]
+        panels = [[panel(s, f"z+{o}/{JOINT_MAPS}".rstrip("/"), name) for s in SUBJECTS
+                   for name in ("unique_z", f"unique_{o}")]
                   for o in others]
         labels = ([f"s = {spaces.level_name(l)}" for l in config["encode"]["noise_levels"]] if fig == 7
                   else [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES])

@@ -1,6 +1,7 @@
 # Encoding models: whole-brain voxel-wise ridge from each feature space, scored per
 # voxel on the test set, with p-values, BH-FDR masks, NIfTI maps and ROI summaries;
-# joint z + z_c models for unique variance (Figs. 7-8) and the best U-Net layer (Fig. 9).
+# joint z + z_c models for unique variance (Figs. 7-8), concatenated and (encode.joint:
+# banded) banded ridge, and the best U-Net layer (Fig. 9).
 
 
 rule encode:
@@ -73,6 +74,81 @@ rule encode_joint:
         runtime=240,
     script:
         "../scripts/encode_joint.py"
+
+
+# encode.joint: banded (only then are these rules' outputs asked for): banded ridge joint
+# models beside the concatenated ones, and the two compared per ROI.
+# the encode keys a banded fit reads
+BANDED_KEYS = ["pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
+               "voxel_block", "fdr_q", "backend", "banded"]
+
+
+rule encode_banded:
+    input:
+        unpack(betas),
+        nsd_tree(),
+        z="results/features/z.npy",
+        z_ids="results/features/z_ids.tsv",
+        other="results/features/{space}.npy",
+        other_ids="results/features/{space}_ids.tsv",
+        z_table="results/encode/{subject}/z/voxels.tsv",
+        other_table="results/encode/{subject}/{space}/voxels.tsv",
+    output:
+        r="results/encode/{subject}/z+{space}/banded/r.nii.gz",
+        fdr="results/encode/{subject}/z+{space}/banded/fdr_mask.nii.gz",
+        split_z="results/encode/{subject}/z+{space}/banded/split_z.nii.gz",
+        split_other="results/encode/{subject}/z+{space}/banded/split_{space}.nii.gz",
+        unique_z="results/encode/{subject}/z+{space}/banded/unique_z.nii.gz",
+        unique_other="results/encode/{subject}/z+{space}/banded/unique_{space}.nii.gz",
+        table="results/encode/{subject}/z+{space}/banded/voxels.tsv",
+        png="results/encode/{subject}/z+{space}/banded/unique_slices.png",
+    wildcard_constraints:
+        space=SPACE_PATTERN,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        encode={key: config["encode"][key] for key in BANDED_KEYS},
+    log:
+        "logs/encode/{subject}_z+{space}_banded.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_z+{space}_banded.tsv",
+    conda:
+        "../../envs/torch.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=GPU,
+        mem_mb=encode_mem,
+        runtime=480,
+    script:
+        "../scripts/encode_banded.py"
+
+
+rule encode_compare:
+    input:
+        nsd_tree(),
+        concatenated=expand("results/encode/{{subject}}/z+{space}/voxels.tsv", space=ENCODE.joint),
+        banded=expand("results/encode/{{subject}}/z+{space}/banded/voxels.tsv", space=ENCODE.joint),
+        truth=[TOY_TRUTH] if TOY else [],
+    output:
+        rois=report("results/encode/{subject}/joint_comparison.tsv", caption="../report/encode_tables.rst",
+                    category="Tables", subcategory="{subject}"),
+        agreement=report("results/encode/{subject}/joint_agreement.tsv", caption="../report/encode_tables.rst",
+                         category="Tables", subcategory="{subject}"),
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        joint=ENCODE.joint,
+        clearly_negative=config["encode"]["banded"]["clearly_negative"],
+        truth=TOY,
+    log:
+        "logs/encode/{subject}_compare.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_compare.tsv",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/encode_compare.py"
 
 
 rule encode_layers:

@@ -108,6 +108,45 @@ rule flatmaps:
         "../scripts/flatmaps.py"
 
 
+rule flatmaps_banded:
+    input:
+        nsd_tree(),
+        rois="results/flatmaps/{subject}/rois.png",
+        fdr=expand("results/encode/{{subject}}/z+{space}/banded/fdr_mask.nii.gz", space=ENCODE.joint),
+        unique_z=expand("results/encode/{{subject}}/z+{space}/banded/unique_z.nii.gz", space=ENCODE.joint),
+        unique_other=[f"results/encode/{{subject}}/z+{s}/banded/unique_{s}.nii.gz" for s in ENCODE.joint],
+        split_z=expand("results/encode/{{subject}}/z+{space}/banded/split_z.nii.gz", space=ENCODE.joint),
+        split_other=[f"results/encode/{{subject}}/z+{s}/banded/split_{s}.nii.gz" for s in ENCODE.joint],
+    output:
+        unique=[report(f"results/flatmaps/{{subject}}/z+{space}_banded_unique.png",
+                       caption="../report/flatmap_banded.rst", category="Flatmaps", subcategory="{subject}")
+                for space in ENCODE.joint],
+        split=[report(f"results/flatmaps/{{subject}}/z+{space}_banded_split.png",
+                      caption="../report/flatmap_banded.rst", category="Flatmaps", subcategory="{subject}")
+               for space in ENCODE.joint],
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        pycortex_dir=config["pycortex_dir"],
+        cx_subject=lambda w: cx_subject(w.subject),
+        xfm=FLAT["xfm"],
+        height=FLAT["height"],
+        fdr_q=config["encode"]["fdr_q"],
+        outline_labels=OUTLINE_LABELS,
+        joint=ENCODE.joint,
+        note=MODEL_NOTE,
+    log:
+        "logs/flatmaps/{subject}_banded.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}_banded.tsv",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/flatmaps_banded.py"
+
+
 rule encoding_figure:
     input:
         nsd_tree(),

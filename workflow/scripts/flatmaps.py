@@ -6,12 +6,6 @@ from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
 
-def masked(values_path, mask_path):
-    """A map with voxels outside its FDR mask set to NaN (not drawn)."""
-    values = nsd.read_volume(values_path).astype(np.float32)
-    return np.where(nsd.read_volume(mask_path) > 0, values, np.nan)
-
-
 def main():
     log = setup(snakemake.log[0])
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
@@ -21,10 +15,10 @@ def main():
                                  outline_labels=p.outline_labels)
     q = f"BH-FDR q={p.fdr_q}"
     for space, r, fdr, png in zip(p.single, i.r, i.fdr, out.r):
-        flatmaps.single(mapper, masked(r, fdr), png, f"{subject}: r of the {space} model ({q})", label="r",
+        flatmaps.single(mapper, flatmaps.masked(r, fdr), png, f"{subject}: r of the {space} model ({q})", label="r",
                         note=p.note)
     for space, unique_z, unique_other, fdr, png in zip(p.joint, i.unique_z, i.unique_other, i.joint_fdr, out.unique):
-        flatmaps.pair(mapper, [masked(unique_z, fdr), masked(unique_other, fdr)], png,
+        flatmaps.pair(mapper, [flatmaps.masked(unique_z, fdr), flatmaps.masked(unique_other, fdr)], png,
                       ["unique to z", f"unique to {space}"],
                       f"{subject}: unique variance in the joint z + {space} model ({q})", note=p.note)
     layers = list(p.layers)

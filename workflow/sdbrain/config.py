@@ -35,4 +35,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         key = _key_path(error)
         where = f"config key '{key}'" if key else "config"
         raise InputError(f"{where}: {error.message}")
+    encode = config.get("encode", {})
+    if encode.get("joint_maps") == "banded" and encode.get("joint") != "banded":
+        # the figures would pull in banded jobs that encode.joint says not to run
+        raise InputError("config key 'encode.joint_maps': banded maps need encode.joint: banded")
     return config

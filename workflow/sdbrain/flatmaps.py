@@ -18,8 +18,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .maps import categorical  # noqa: E402,F401  (labels 1..n: ROIs, U-Net layers)
+from .nsd import read_volume  # noqa: E402
 
 HEIGHT = 1024  # pixels of the flatmap image (pycortex caches one pixel map per height)
+
+
+def masked(values_path, mask_path) -> np.ndarray:
+    """A map with voxels outside its FDR mask set to NaN (not drawn)."""
+    values = read_volume(values_path).astype(np.float32)
+    return np.where(read_volume(mask_path) > 0, values, np.nan)
 
 
 class Flatmapper:

@@ -1,0 +1,139 @@
+"""Banded ridge joint models (encode.joint: banded) against the concatenated one, and their comparison."""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, snakemake
+from sdbrain import banded, encode, partition, ridge
+from sdbrain.config import validate_config
+from test_workflow import planned_jobs
+
+PARAMS = dict(alphas=[10.0 ** k for k in range(-1, 8)], folds=5, fit_intercept=True, n_targets_batch=10000,
+              voxel_block=100000, fdr_q=0.05, backend="torch", seed=0,
+              banded={"n_iter": 20, "concentration": [0.1, 1.0]})
+
+
+def two_spaces(rng, n_train, n_test, n_voxels, widths, shares):
+    """Spaces of ``widths`` columns; each voxel's response is each space's signal with a known share
+    of the variance (``shares``) plus noise for the rest."""
+    xs = [rng.normal(size=(n_train + n_test, w)) for w in widths]
+    y = np.sqrt(1 - sum(shares)) * rng.normal(size=(n_train + n_test, n_voxels))
+    for x, share in zip(xs, shares):
+        signal = x @ rng.normal(size=(x.shape[1], n_voxels))
+        y += np.sqrt(share) * signal / signal.std(0)
+    split = lambda a: (a[:n_train].astype(np.float32), a[n_train:].astype(np.float32))  # noqa: E731
+    return [split(x) for x in xs], split(y)
+
+
+def test_banded_split_recovers_each_spaces_share_where_one_alpha_does_not():
+    """A narrow space (8 columns) carries 40% of the variance, a wide one (256 columns) none. One alpha
+    for both must be large to keep the wide space from overfitting, which shrinks the narrow one's part;
+    banded ridge penalises each space on its own."""
+    truth = np.array([0.4, 0.0])
+    spaces, (y_train, y_test) = two_spaces(np.random.default_rng(0), 300, 400, 40, (8, 256), truth)
+    train, test = [x for x, _ in spaces], [x for _, x in spaces]
+    rows = np.arange(len(y_train))
+    fit = banded.fit_voxels(train, rows, test, y_train, y_test, PARAMS)
+    tolerance = 0.05  # on the mean over voxels; the sampling spread of one voxel's split is about 0.04
+    assert np.all(np.abs(fit.split.mean(1) - truth) < tolerance), fit.split.mean(1)
+    assert np.median(fit.alphas[1]) > 100 * np.median(fit.alphas[0]), "the wide, signal-free space is penalised more"
+
+    concatenated = ridge.fit(np.hstack(train), y_train, PARAMS["alphas"], PARAMS["folds"], True)
+    split = banded.split_r2(y_test, banded.split_concatenated(test, concatenated)).mean(1)
+    assert abs(split[0] - truth[0]) > 3 * tolerance, f"one alpha shrinks the narrow space's part: {split}"
+    assert split[1] < -tolerance / 2, f"and the wide space's part is negative: {split}"
+
+    # the paper's unique variance of the wide space, R2(joint) - R2(narrow alone), is clearly negative
+    # with one alpha and about zero with banded ridge
+    alone = encode.fit_voxels(train[0], rows, test[0], y_train, y_test, PARAMS).r
+    joint = encode.fit_voxels(np.hstack(train), rows, np.hstack(test), y_train, y_test, PARAMS).r
+    assert encode.unique_variance(joint, alone).mean() < -0.1
+    assert abs(encode.unique_variance(fit.r, alone).mean()) < 0.02
+
+
+def test_split_r2_sums_to_the_joint_r2():
+    rng = np.random.default_rng(1)
+    observed = rng.normal(size=(50, 6))
+    parts = np.stack([observed * 0.5 + rng.normal(size=observed.shape), 0.3 * rng.normal(size=observed.shape)])
+    y, joint = observed - observed.mean(0), parts.sum(0) - parts.sum(0).mean(0)
+    r2 = 1 - ((y - joint) ** 2).sum(0) / (y ** 2).sum(0)
+    assert np.allclose(banded.split_r2(observed, parts).sum(0), r2)
+    flat = banded.split_r2(np.ones((50, 2)), parts[:, :, :2])
+    assert np.array_equal(flat, np.zeros((2, 2))), "a voxel constant over the test images explains nothing"
+
+
+def test_banded_voxel_blocks_do_not_change_results():
+    (a, b), (y_train, y_test) = two_spaces(np.random.default_rng(2), 120, 30, 11, (3, 6), (0.3, 0.3))
+    rows = np.r_[np.arange(60), np.arange(60)]  # each training image seen twice
+    params = {**PARAMS, "banded": {"n_iter": 4, "concentration": [1.0]}}
+    args = ([a[0][:60], b[0][:60]], rows, [a[1], b[1]], y_train, y_test)
+    whole = banded.fit_voxels(*args, params)
+    blocks = banded.fit_voxels(*args, {**params, "voxel_block": 4})
+    assert np.allclose(whole.r, blocks.r, atol=1e-5) and np.allclose(whole.split, blocks.split, atol=1e-5)
+    assert np.allclose(whole.alphas, blocks.alphas)
+    some = banded.fit_voxels(*args, {**params, "voxel_block": 2}, columns=[0, 5, 10])
+    assert np.allclose(some.r, whole.r[[0, 5, 10]], atol=1e-5)
+
+
+def test_banded_blocks_leave_room_for_the_hat_matrices():
+    params = {"alphas": [1.0] * 8, "folds": 5, "memory_mb": 16000, "voxel_block": 50000}
+    # NSD: 24,980 trials, 8 alphas x 4,996 validation x 19,984 training trials x 4 bytes = 3,047 MB
+    hat = 8 * 4996 * 19984 * 4 / 2**20
+    assert banded.block_size(params, 24980, 12800, 982) == encode.planned_block(24980, 12800, 982, 16000 - hat)
+    with pytest.raises(Exception, match="config key 'encode.memory_mb': 3000 MB does not hold banded ridge's hat "
+                                        "matrices \\(3047 MB for 8 alphas and 24980 trials\\)"):
+        banded.block_size({**params, "memory_mb": 3000}, 24980, 12800, 982)
+
+
+def test_negative_shares_rows_and_agreement_on_known_values():
+    assert partition.negative_shares(np.array([-0.02, -0.005, 0.0, 0.1]), 0.01) == (0.5, 0.25)
+    assert np.isnan(partition.negative_shares(np.array([]), 0.01)[0])
+    table = pd.DataFrame({"voxel": range(6), "roi": ["early"] * 3 + ["ventral"] * 3,
+                          "significant": [1, 1, 0, 1, 1, 1], "unique_z": [0.2, -0.03, -1.0, 0.0, -0.005, 0.01],
+                          "unique_zc0.5": [-0.02, 0.1, -1.0, 0.3, 0.2, 0.1],
+                          "split_z": [0.3, 0.1, 0.0, 0.0, 0.1, 0.0], "split_zc0.5": [0.0, 0.2, 0.0, 0.3, 0.0, 0.2]})
+    early, ventral = partition.roi_rows(table, "zc0.5", 0.01)
+    assert early == {"roi": "early", "significant_voxels": 2, "negative_z": 0.5, "clearly_negative_z": 0.5,
+                     "mean_unique_z": pytest.approx(0.085), "negative_other": 0.5, "clearly_negative_other": 0.5,
+                     "mean_unique_other": pytest.approx(0.04), "mean_split_z": pytest.approx(0.2),
+                     "mean_split_other": pytest.approx(0.1)}
+    assert ventral["negative_z"] == pytest.approx(1 / 3) and ventral["clearly_negative_z"] == 0.0
+    to_z = partition.attributions(table, "zc0.5")
+    assert to_z["unique"].tolist() == [True, False, False, False, False, False]
+    assert to_z["split"].tolist() == [True, False, False, False, True, False]
+    classes = np.array([1, 1, 1, 2, 2, 0])
+    significant = table["significant"].to_numpy() == 1
+    assert partition.agreement(to_z["split"], significant, classes) == {
+        "early_voxels": 2, "early_to_z": 0.5, "ventral_voxels": 2, "ventral_to_other": 0.5}
+
+
+def test_truth_classes_are_matched_by_voxel(tmp_path):
+    np.savez(tmp_path / "s.npz", voxels=np.array([3, 7, 9, 12]), voxel_class=np.array([1, 2, 3, 0]))
+    assert partition.truth_classes(tmp_path / "s.npz", np.array([7, 12])).tolist() == [2, 0]
+    with pytest.raises(Exception, match="s.npz: the toy truth lacks some of the subject's brain-mask voxels"):
+        partition.truth_classes(tmp_path / "s.npz", np.array([7, 8]))
+
+
+def test_banded_figures_need_banded_models():
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    defaults = validate_config(copy.deepcopy(config), ROOT / "config/schema.yaml")["encode"]
+    config["encode"]["joint_maps"] = "banded"
+    with pytest.raises(Exception, match="config key 'encode.joint_maps': banded maps need encode.joint: banded"):
+        validate_config(config, ROOT / "config/schema.yaml")
+    assert (defaults["joint"], defaults["joint_maps"]) == ("concatenated", "concatenated")
+
+
+def test_banded_jobs_are_planned_only_when_asked_for(tmp_path):
+    """The default DAG (150 jobs, test_workflow) has none; encode.joint: banded adds one banded model per
+    joint model, a comparison and a flatmap job per subject, and Figs. 7-8 can take the banded maps."""
+    result = snakemake("-n", "--config", 'encode={"joint": "banded", "joint_maps": "banded"}', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
+    assert (jobs["encode_banded"], jobs["encode_compare"], jobs["flatmaps_banded"]) == (2 * 6, 2, 2)
+    assert sum(jobs.values()) == 150 + 12 + 2 + 2
+    assert "results/encode/subj01/z+zc0.5/banded/unique_zc0.5.nii.gz" in result.stdout
+    fig7 = result.stdout.split("output: results/figures/fig7.png")[0].rsplit("rule encoding_figure", 1)[1]
+    assert "z+zc0.25/banded/unique_z.nii.gz" in fig7 and "z+zc0.25/unique_z.nii.gz" not in fig7

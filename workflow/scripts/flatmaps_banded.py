@@ -1,0 +1,24 @@
+"""Rule flatmaps_banded: the banded joint models' unique variance and split r^2 on a subject's flatmap."""
+from sdbrain import flatmaps, nsd, pycortex_env
+from sdbrain.errors import guarded
+from sdbrain.logs import setup
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
+    cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=(p.cx_subject,))
+    streams = nsd.read_volume(nsd.Layout(p.nsd_root).roi(subject, "streams"))
+    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height, outlines=streams,
+                                 outline_labels=p.outline_labels)
+    q = f"BH-FDR q={p.fdr_q}"
+    for k, space in enumerate(p.joint):
+        for what, label, png in (("unique", "unique variance", out.unique[k]), ("split", "split r^2", out.split[k])):
+            pair = [flatmaps.masked(i[f"{what}_z"][k], i.fdr[k]), flatmaps.masked(i[f"{what}_other"][k], i.fdr[k])]
+            flatmaps.pair(mapper, pair, png, [f"{label}: z", f"{label}: {space}"],
+                          f"{subject}: {label} in the banded joint z + {space} model ({q})", label=label,
+                          note=p.note)
+    log.info("%s: %d flatmaps", subject, len(out.unique) + len(out.split))
+
+
+guarded(main, snakemake)
