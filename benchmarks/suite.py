@@ -64,6 +64,16 @@ SECTIONS = [
         "read": "Test r differ only where the two solvers pick neighbouring alphas on near-ties of the CV score.",
     },
     {
+        "title": "Banded ridge joint models",
+        "args": ["benchmarks/banded.py"],
+        "about": "Joint z + z_c models, concatenated (sdbrain.encode.fit_voxels, eigh, one alpha per voxel) and "
+                 "banded (sdbrain.banded.fit_voxels, himalaya random search: n_iter band weights x the alphas, one "
+                 "alpha per space and voxel), on the CPU. Toy size measured with config/config.yaml's settings; NSD "
+                 "size (24,980 trials, two spaces of nsd.yaml's pca_components) extrapolated from two small fits: "
+                 "a fixed cost per voxel block plus a cost per voxel, times 200,000 voxels in the planned blocks.",
+        "read": "encode.joint: banded adds this cost per joint model; the default (concatenated) runs no banded fit.",
+    },
+    {
         "title": "Encoding fit peak memory at 200k voxels",
         "args": ["benchmarks/encoding_memory.py"],
         "about": "A synthetic subject at NSD's width (200,000 voxels) with 1,000 training trials, 256 features and "
