@@ -7,14 +7,15 @@ is fitted in blocks of voxels so that a 200k-voxel brain stays within memory; ea
 voxel is scored by Pearson r on the averaged test set, with its one-sided p and
 the BH-FDR mask.
 
-Unique variance (Figs. 7-8) is the difference of variance explained, not banded
-ridge: the joint model of z and another space X (each PCA-reduced on its own, then
-concatenated and standardised, one alpha per voxel) explains R2(z+X); X's unique
-variance is R2(z+X) - R2(z) and z's is R2(z+X) - R2(X), with R2 = max(r, 0)^2 on
-the test set. It costs one extra fit per pair, where banded ridge would search a
-grid of per-space alphas. With one alpha shared by both spaces, adding a space
-without signal costs the joint model some accuracy, so the difference can be
-negative (toy run with the random model: about -0.05 in early cortex).
+Unique variance (Figs. 7-8) is the difference of variance explained: the joint model
+of z and another space X explains R2(z+X); X's unique variance is R2(z+X) - R2(z) and
+z's is R2(z+X) - R2(X), with R2 = max(r, 0)^2 on the test set. Here the joint model is
+the paper's, concatenated (each space PCA-reduced on its own, then side by side and
+standardised, one alpha per voxel): one extra fit per pair. With one alpha shared by
+both spaces, adding a space without signal costs the joint model some accuracy, so the
+difference can be negative (toy run with the random model: about -0.05 in early
+cortex). ``encode.joint: banded`` adds banded ridge joint models, one alpha per space
+(``sdbrain.banded``), and compares the two (``sdbrain.partition``).
 """
 from __future__ import annotations
 
