@@ -14,7 +14,7 @@ def main():
     q = f"BH-FDR q={p.fdr_q}"
     for k, space in enumerate(p.joint):
         for what, label, png in (("unique", "unique variance", out.unique[k]), ("split", "split r^2", out.split[k])):
-            pair = [flatmaps.masked(i[f"{what}_z"][k], i.fdr[k]), flatmaps.masked(i[f"{what}_other"][k], i.fdr[k])]
+            pair = [flatmaps.masked(getattr(i, f"{what}_{side}")[k], i.fdr[k]) for side in ("z", "other")]
             flatmaps.pair(mapper, pair, png, [f"{label}: z", f"{label}: {space}"],
                           f"{subject}: {label} in the banded joint z + {space} model ({q})", label=label,
                           note=p.note)
