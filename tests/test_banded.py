@@ -95,7 +95,9 @@ def test_negative_shares_rows_and_agreement_on_known_values():
                           "significant": [1, 1, 0, 1, 1, 1], "unique_z": [0.2, -0.03, -1.0, 0.0, -0.005, 0.01],
                           "unique_zc0.5": [-0.02, 0.1, -1.0, 0.3, 0.2, 0.1],
                           "split_z": [0.3, 0.1, 0.0, 0.0, 0.1, 0.0], "split_zc0.5": [0.0, 0.2, 0.0, 0.3, 0.0, 0.2]})
-    early, ventral = partition.roi_rows(table, "zc0.5", 0.01)
+    early, ventral, everything = partition.roi_rows(table, "zc0.5", 0.01)
+    assert everything["roi"] == "all" and everything["significant_voxels"] == 5
+    assert everything["clearly_negative_z"] == pytest.approx(1 / 5)
     assert early == {"roi": "early", "significant_voxels": 2, "negative_z": 0.5, "clearly_negative_z": 0.5,
                      "mean_unique_z": pytest.approx(0.085), "negative_other": 0.5, "clearly_negative_other": 0.5,
                      "mean_unique_other": pytest.approx(0.04), "mean_split_z": pytest.approx(0.2),
@@ -107,7 +109,8 @@ def test_negative_shares_rows_and_agreement_on_known_values():
     classes = np.array([1, 1, 1, 2, 2, 0])
     significant = table["significant"].to_numpy() == 1
     assert partition.agreement(to_z["split"], significant, classes) == {
-        "early_voxels": 2, "early_to_z": 0.5, "ventral_voxels": 2, "ventral_to_other": 0.5}
+        "early_voxels": 2, "early_to_z": 0.5, "ventral_voxels": 2, "ventral_to_other": 0.5, "right": 0.5}
+    assert partition.agreement(to_z["unique"], significant, classes)["right"] == pytest.approx(3 / 4)
 
 
 def test_truth_classes_are_matched_by_voxel(tmp_path):

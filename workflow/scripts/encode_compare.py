@@ -7,7 +7,8 @@ from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
 STREAMS = {0: "unlabelled", **nsd.STREAMS}
-AGREEMENT = ["subject", "joint", "approach", "by", "early_voxels", "early_to_z", "ventral_voxels", "ventral_to_other"]
+AGREEMENT = ["subject", "joint", "approach", "by", "early_voxels", "early_to_z", "ventral_voxels", "ventral_to_other",
+             "right"]
 
 
 def main():

@@ -5,8 +5,8 @@ negative unique variance (which a partition of explained variance should not hav
 with clearly negative unique variance (below ``-clearly``), and the mean unique variance
 of each space. In the toy world, agreement with the truth (sdbrain.toy.VOXEL_CLASSES):
 the share of significant early (image-driven, z-like) voxels attributed to z and of
-ventral (caption-driven) voxels attributed to the other space, a voxel going to the space
-with the larger unique variance or (banded) split r^2.
+ventral (caption-driven) voxels attributed to the other space, and of both together
+("right"), a voxel going to the space with the larger unique variance or (banded) split r^2.
 """
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ def negative_shares(unique: np.ndarray, clearly: float) -> tuple[float, float]:
 
 
 def roi_rows(table: pd.DataFrame, other: str, clearly: float) -> list[dict]:
-    """One row per ROI of a joint model's voxels.tsv (with a ``roi`` column), significant voxels only."""
+    """One row per ROI of a joint model's voxels.tsv (with a ``roi`` column), and one for all of them
+    ("all"), significant voxels only."""
     rows = []
-    for roi, part in table.groupby("roi"):
+    for roi, part in [*table.groupby("roi"), ("all", table)]:
         sig = part[part["significant"] == 1]
         row = {"roi": roi, "significant_voxels": len(sig)}
         for space, column in (("z", "unique_z"), ("other", f"unique_{other}")):
@@ -43,10 +44,12 @@ def agreement(to_z: np.ndarray, significant: np.ndarray, classes: np.ndarray) ->
     """The share of significant early-class voxels attributed to z (``to_z``) and of ventral-class
     voxels attributed to the other space."""
     early, ventral = significant & (classes == 1), significant & (classes == 2)
+    right = np.concatenate([to_z[early], ~to_z[ventral]])
     return {"early_voxels": int(early.sum()),
             "early_to_z": float(to_z[early].mean()) if early.any() else np.nan,
             "ventral_voxels": int(ventral.sum()),
-            "ventral_to_other": float((~to_z[ventral]).mean()) if ventral.any() else np.nan}
+            "ventral_to_other": float((~to_z[ventral]).mean()) if ventral.any() else np.nan,
+            "right": float(right.mean()) if right.size else np.nan}
 
 
 def attributions(table: pd.DataFrame, other: str) -> dict[str, np.ndarray]:
