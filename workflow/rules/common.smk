@@ -74,6 +74,10 @@ def ingest_outputs(subject):
 
 METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
 ZC_MAIN = METHODS[2]
+# rating (sdbrain.rate): the subjects and methods rated, and the exported answers (None: no analysis)
+RATE_SUBJECTS = config["rate"]["subjects"] or SUBJECTS
+RATE_METHODS = config["rate"]["methods"] or METHODS
+RATE_ANSWERS = config["rate"]["answers"]
 # every encoding model the config asks for (sdbrain.spaces.plan)
 ENCODE = spaces.plan(config["encode"], config["features"]["steps"], config["features"]["unet_layers"])
 # Figures of the toy world say so on their face (and whether its model has random weights).
@@ -101,7 +105,8 @@ def all_outputs():
     out += expand("results/flatmaps/{subject}/z+{space}_unique.png", subject=SUBJECTS, space=ENCODE.joint)
     out += expand("results/flatmaps/{subject}/{group}_best_layer.png", subject=SUBJECTS, group=ENCODE.layer_groups)
     out += expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES)
-    out += ["results/report/config.yaml", "results/report/logs.txt"]
+    out += ["results/report/config.yaml", "results/report/logs.txt", "results/rate/trials.tsv"]
+    out += ["results/rate/accuracy.md"] if RATE_ANSWERS else []
     return out
 
 
