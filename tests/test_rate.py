@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import snakemake
 from rate_helpers import Server, add_rater, make_trial_set, rate_cli, request
 from sdbrain.errors import InputError
+from sdbrain import figures
 from sdbrain.rate import analysis, db, simulate
 from sdbrain.rate.trials import TrialSet
 
@@ -175,3 +177,41 @@ def test_answers_of_another_trial_set_or_malformed_are_refused(tmp_path):
     answers = trials.assign(target="right")
     with pytest.raises(InputError, match="do not match the trials file"):
         analysis.check_trials(answers, trials, bad)
+
+
+def test_the_analysis_joins_the_run_and_fig5_only_when_answers_are_given(tmp_path):
+    (tmp_path / "answers.yaml").write_text("rate:\n  answers: lab/answers.tsv\n")
+    plain = snakemake("-n", "--forceall", "results/figures/fig5.png", cwd=tmp_path)
+    with_answers = snakemake("-n", "--configfile", str(tmp_path / "answers.yaml"), cwd=tmp_path)
+    assert plain.returncode == 0 and "rate_analysis" not in plain.stdout, plain.stderr
+    assert with_answers.returncode != 0 and "lab/answers.tsv" in with_answers.stdout + with_answers.stderr  # required
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab/answers.tsv").write_text("rater\n")
+    with_answers = snakemake("-n", "--configfile", str(tmp_path / "answers.yaml"), cwd=tmp_path)
+    assert with_answers.returncode == 0, with_answers.stderr
+    assert "rule rate_analysis:" in with_answers.stdout and "results/rate/accuracy.tsv" in with_answers.stdout.split(
+        "rule eval_summary:")[1].split("output:")[0]
+
+
+def test_fig5_gets_a_subjective_panel_that_says_simulated(tmp_path):
+    from PIL import Image
+    summary = pd.DataFrame({"protocol": "takagi", "metric": ["alex5", "clip"] * 2, "method": ["z", "z", "c", "c"],
+                            "subject": "subj01", "mean": 0.7, "sd": 0.1})
+    answers = pd.DataFrame({"rater": ["a"] * 4 + ["b"] * 4, "source": simulate.source(0.1), "trial": [1, 2, 3, 4] * 2,
+                            "subject": "subj01", "method": ["z", "z", "c", "c"] * 2, "target": "left",
+                            "choice": ["left", "left", "left", "right"] * 2})
+    answers["correct"] = (answers["choice"] == answers["target"]).astype(int)
+    subjective = analysis.accuracy(answers).assign(note=analysis.simulated_note(answers))
+    figures.identification_bars(summary, tmp_path / "plain.png")
+    figures.identification_bars(summary, tmp_path / "fig5.png", "", subjective)
+    assert Image.open(tmp_path / "fig5.png").width > Image.open(tmp_path / "plain.png").width  # one more panel
+    import matplotlib.pyplot as plt
+    seen = {}
+    original = figures.save
+    figures.save = lambda fig, path, note, top: seen.update(titles=[ax.get_title() for ax in fig.axes], note=note)
+    try:
+        figures.identification_bars(summary, tmp_path / "x.png", "", subjective)
+    finally:
+        figures.save = original
+        plt.close("all")
+    assert seen["titles"][-1] == "subjective: 2 SIMULATED raters" and seen["note"].startswith("SIMULATED raters")
