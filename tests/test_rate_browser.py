@@ -40,6 +40,7 @@ def shown(driver) -> tuple[int, int]:
 
 def answer(driver, how: str, choice: str) -> int:
     """Answer the trial on screen by a button click or a key; wait for the next page; the trial answered."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
     trial, done = shown(driver)
@@ -48,7 +49,10 @@ def answer(driver, how: str, choice: str) -> int:
     else:
         key = {("left", 0): "f", ("right", 0): "j", ("left", 1): Keys.ARROW_LEFT, ("right", 1): Keys.ARROW_RIGHT}
         driver.find_element("tag name", "body").send_keys(key[(choice, trial % 2)])
-    WebDriverWait(driver, 20).until(lambda d: d.find_element("tag name", "body").get_attribute("data-done") == str(done + 1))
+    # the page reloads after the answer is stored: wait for the next one (elements of the old page go stale)
+    WebDriverWait(driver, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+        and d.find_element("tag name", "body").get_attribute("data-done") == str(done + 1))
     return trial
 
 
