@@ -36,6 +36,7 @@ include: "workflow/rules/decode.smk"
 include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/rate.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/flatmaps.smk"
 

@@ -50,11 +50,12 @@ def imports(path: Path, module_level: bool):
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             if node.level or (node.module or "").startswith("sdbrain"):
-                module = (node.module or "").removeprefix("sdbrain").lstrip(".")
-                package |= {module.split(".")[0]} if module else {a.name for a in node.names}
+                module = (node.module or "").removeprefix("sdbrain").lstrip(".").replace(".", "/")
+                # a module (sdbrain.x, sdbrain.rate.x) or modules imported from a package (from sdbrain.rate import x)
+                package |= {module} | {f"{module}/{a.name}".lstrip("/") for a in node.names}
             else:
                 names.add(node.module.split(".")[0])
-    package = {m for m in package if (PACKAGE / f"{m}.py").exists()}
+    package = {PACKAGE / f"{m}.py" for m in package if m and (PACKAGE / f"{m}.py").exists()}
     return names - set(sys.stdlib_module_names) - {"sdbrain"}, package
 
 
@@ -66,7 +67,7 @@ def closure(script: Path, module_level: bool):
         names |= found
         for module in package - seen:
             seen.add(module)
-            todo.append(PACKAGE / f"{module}.py")
+            todo.append(module)
     return names
 
 

@@ -74,6 +74,10 @@ def ingest_outputs(subject):
 
 METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
 ZC_MAIN = METHODS[2]
+# rating (sdbrain.rate): the subjects and methods rated, and the exported answers (None: no analysis)
+RATE_SUBJECTS = config["rate"]["subjects"] or SUBJECTS
+RATE_METHODS = config["rate"]["methods"] or METHODS
+RATE_ANSWERS = config["rate"]["answers"]
 # every encoding model the config asks for (sdbrain.spaces.plan)
 ENCODE = spaces.plan(config["encode"], config["features"]["steps"], config["features"]["unet_layers"])
 # banded ridge joint models beside the concatenated ones (encode.joint), and the models Figs. 7-8 show
@@ -110,7 +114,8 @@ def all_outputs():
         out += expand("results/encode/{subject}/joint_{table}.tsv", subject=SUBJECTS, table=["comparison", "agreement"])
         out += expand("results/flatmaps/{subject}/z+{space}_banded_{what}.png", subject=SUBJECTS, space=ENCODE.joint,
                       what=["unique", "split"])
-    out += ["results/report/config.yaml", "results/report/logs.txt"]
+    out += ["results/report/config.yaml", "results/report/logs.txt", "results/rate/trials.tsv"]
+    out += ["results/rate/accuracy.md"] if RATE_ANSWERS else []
     return out
 
 

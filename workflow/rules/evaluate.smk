@@ -57,7 +57,9 @@ rule evaluate:
 
 rule eval_summary:
     input:
-        expand("results/evaluate/{subject}/{method}_scores.tsv", subject=SUBJECTS, method=METHODS),
+        scores=expand("results/evaluate/{subject}/{method}_scores.tsv", subject=SUBJECTS, method=METHODS),
+        # the raters' accuracy (rule rate_analysis) only when answers are given: Fig. 5's subjective panel
+        subjective=["results/rate/accuracy.tsv"] if RATE_ANSWERS else [],
     output:
         scores="results/evaluate/scores.tsv",
         summary=report("results/evaluate/identification.tsv", caption="../report/tables.rst", category="Tables"),

@@ -10,7 +10,7 @@ from sdbrain.logs import setup
 def main():
     log = setup(snakemake.log[0])
     out = snakemake.output
-    scores = pd.concat([pd.read_csv(path, sep="\t") for path in snakemake.input], ignore_index=True)
+    scores = pd.concat([pd.read_csv(path, sep="\t") for path in snakemake.input.scores], ignore_index=True)
     scores.to_csv(out.scores, sep="\t", index=False)
     summary = ident.summarise(scores)
     summary.to_csv(out.summary, sep="\t", index=False)
@@ -21,7 +21,9 @@ def main():
     table.to_csv(out.table, sep="\t", index=False)
     with open(out.markdown, "w") as fh:
         fh.write(ident.markdown(table, note))
-    figures.identification_bars(summary, out.fig5, "; ".join(filter(None, [note, snakemake.params.model_note])))
+    subjective = pd.read_csv(snakemake.input.subjective[0], sep="\t") if snakemake.input.subjective else None
+    figures.identification_bars(summary, out.fig5, "; ".join(filter(None, [note, snakemake.params.model_note])),
+                                subjective)
     log.info("identification summary:\n%s", summary.to_string(index=False))
 
 

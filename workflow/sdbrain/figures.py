@@ -51,15 +51,21 @@ def save(fig, path: str | Path, note: str, top: float) -> None:
     plt.close(fig)
 
 
-def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "") -> None:
+def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "",
+                        subjective: pd.DataFrame | None = None) -> None:
     """Fig. 5: identification accuracy in the paper's protocol (recipe takagi) per method and layer,
-    per subject and averaged."""
+    per subject and averaged; with ``subjective`` (sdbrain.rate.analysis.accuracy), a last panel of
+    the raters' accuracy per subject and method."""
     data = summary[summary["protocol"] == "takagi"]
     metrics = list(dict.fromkeys(data["metric"]))
     methods = list(dict.fromkeys(data["method"]))
     subjects = sorted(data["subject"].unique()) + ["mean"]
-    fig, axes = plt.subplots(1, len(subjects), figsize=(3.2 * len(subjects) + 1, 4.2), sharey=True, squeeze=False)
+    n_panels = len(subjects) + (subjective is not None)
+    fig, axes = plt.subplots(1, n_panels, figsize=(3.2 * n_panels + 1, 4.2), sharey=True, squeeze=False)
     width = 0.8 / len(methods)
+    if subjective is not None:
+        subjective_bars(axes[0, -1], subjective, methods)
+        note = "; ".join(filter(None, [subjective_note(subjective), note]))
     for ax, subject in zip(axes[0], subjects):
         part = data if subject == "mean" else data[data["subject"] == subject]
         for k, method in enumerate(methods):
@@ -78,6 +84,35 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "")
     fig.suptitle("Fig. 5: two-way identification (paper protocol, recipe takagi; bars: mean, whiskers: sd over images; chance 50%)",
                  fontsize=9)
     save(fig, path, note, top=0.86)
+
+
+def subjective_note(subjective: pd.DataFrame) -> str:
+    notes = subjective["note"].dropna() if "note" in subjective else []
+    return next((str(n) for n in notes if str(n)), "")
+
+
+def subjective_bars(ax, subjective: pd.DataFrame, methods: list[str]) -> None:
+    """Fig. 5's subjective panel: per subject, bars of the mean over raters per method, whiskers the
+    Clopper-Pearson 95 % interval of the pooled answers, dots the single raters."""
+    mean = subjective[subjective["rater"] == "mean over raters"]
+    raters = subjective[subjective["rater"] != "mean over raters"]
+    subjects = sorted(mean["subject"].unique())
+    methods = [m for m in methods if m in set(mean["method"])] + sorted(set(mean["method"]) - set(methods))
+    width = 0.8 / len(methods)
+    for k, method in enumerate(methods):
+        part = mean[mean["method"] == method].set_index("subject").reindex(subjects)
+        x = np.arange(len(subjects)) + k * width
+        errors = 100 * np.abs(np.vstack([part["accuracy"] - part["ci_low"], part["ci_high"] - part["accuracy"]]))
+        ax.bar(x, 100 * part["accuracy"], width, yerr=errors, capsize=2, color=f"C{k}", alpha=0.8)
+        for j, subject in enumerate(subjects):
+            dots = raters[(raters["method"] == method) & (raters["subject"] == subject)]["accuracy"]
+            ax.plot(np.full(len(dots), x[j]), 100 * dots, "k.", ms=3)
+    ax.axhline(50, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(len(subjects)) + width * (len(methods) - 1) / 2)
+    ax.set_xticklabels(subjects, fontsize=7)
+    n_raters = raters["rater"].nunique()
+    simulated = "SIMULATED " if subjective_note(subjective) else ""
+    ax.set_title(f"subjective: {n_raters} {simulated}raters", fontsize=9, color="firebrick" if simulated else "black")
 
 
 def flatmap_grid(panels: list[list[dict]], row_labels: list[str], column_labels: list[str], path: str | Path,

@@ -1,0 +1,127 @@
+"""SQLite storage of raters and answers.
+
+WAL mode with synchronous=FULL: an answer is acknowledged only after its transaction is on disk,
+so killing the server at any moment loses nothing that a rater saw accepted. One transaction per
+answer; UNIQUE(rater, trial) makes a repeated submit a no-op. The database remembers the trial
+set it belongs to (its sha256), so a changed trials file is refused instead of mixing sets.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sdbrain.errors import InputError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS raters (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL DEFAULT 'human', created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assignments (
+    rater_id INTEGER NOT NULL REFERENCES raters(id), trial INTEGER NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (rater_id, trial));
+CREATE TABLE IF NOT EXISTS answers (
+    rater_id INTEGER NOT NULL, trial INTEGER NOT NULL,
+    choice TEXT NOT NULL CHECK (choice IN ('left', 'right')), rt_ms INTEGER, answered_at TEXT NOT NULL,
+    UNIQUE (rater_id, trial), FOREIGN KEY (rater_id, trial) REFERENCES assignments(rater_id, trial));
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(path: str | Path, trials_sha256: str, create: bool = False) -> sqlite3.Connection:
+    """Open (or with ``create``, make) the database of a trial set; a file that is not SQLite, or
+    belongs to another trial set, is an InputError and is left untouched."""
+    path = Path(path)
+    if not path.exists() and not create:
+        raise InputError(f"{path}: database not found (add a rater first: sdbrain-rate add-rater NAME)")
+    if path.exists() and path.stat().st_size and path.read_bytes()[:16] != b"SQLite format 3\x00":
+        raise InputError(f"{path}: not an SQLite database")
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA foreign_keys=ON")
+    with transaction(con):
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            con.execute(statement)
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('trials_sha256', ?)", (trials_sha256,))
+    stored = con.execute("SELECT value FROM meta WHERE key = 'trials_sha256'").fetchone()[0]
+    if stored != trials_sha256:
+        con.close()
+        raise InputError(f"{path}: this database belongs to another trials file (sha256 {stored[:12]}...); "
+                         "use a new database for a new trial set")
+    return con
+
+
+class transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (one writer at a time, no lost updates)."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self.con = con
+
+    def __enter__(self):
+        self.con.execute("BEGIN IMMEDIATE")
+        return self.con
+
+    def __exit__(self, kind, value, tb):
+        self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def add_rater(con: sqlite3.Connection, name: str, assign, source: str = "human") -> str:
+    """Add a rater and their trials (``assign(k)`` gives the trial ids of the k-th rater); return
+    the rater's new random token. ``source`` is 'human' or the rule that simulates the rater."""
+    if not name or not name.strip():
+        raise InputError("rater name: expected a non-empty name")
+    token = secrets.token_urlsafe(16)
+    with transaction(con):
+        if con.execute("SELECT 1 FROM raters WHERE name = ?", (name,)).fetchone():
+            raise InputError(f"rater name {name!r}: a rater of that name exists already")
+        index = con.execute("SELECT COUNT(*) FROM raters").fetchone()[0]
+        rater = con.execute("INSERT INTO raters (name, token, source, created_at) VALUES (?, ?, ?, ?)",
+                            (name, token, source, now())).lastrowid
+        con.executemany("INSERT INTO assignments VALUES (?, ?, ?)",
+                        [(rater, trial, k) for k, trial in enumerate(assign(index))])
+    return token
+
+
+def rater_by_token(con: sqlite3.Connection, token: str):
+    """(id, name) of the rater with this token, or None."""
+    return con.execute("SELECT id, name FROM raters WHERE token = ?", (token,)).fetchone()
+
+
+def raters(con: sqlite3.Connection) -> list[tuple]:
+    return con.execute("SELECT id, name, token, source FROM raters ORDER BY id").fetchall()
+
+
+def assigned(con: sqlite3.Connection, rater_id: int) -> list[int]:
+    return [t for (t,) in con.execute("SELECT trial FROM assignments WHERE rater_id = ? ORDER BY position", (rater_id,))]
+
+
+def answered(con: sqlite3.Connection, rater_id: int) -> dict[int, str]:
+    return dict(con.execute("SELECT trial, choice FROM answers WHERE rater_id = ?", (rater_id,)))
+
+
+def record(con: sqlite3.Connection, rater_id: int, trial: int, choice: str, rt_ms: int | None) -> str:
+    """Store one answer in its own transaction: 'stored', 'duplicate' (the same answer again, a
+    no-op), 'conflict' (a different answer to an answered trial: the first stands) or
+    'unassigned' (not this rater's trial)."""
+    with transaction(con):
+        if not con.execute("SELECT 1 FROM assignments WHERE rater_id = ? AND trial = ?", (rater_id, trial)).fetchone():
+            return "unassigned"
+        done = con.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?) ON CONFLICT (rater_id, trial) DO NOTHING",
+                           (rater_id, trial, choice, rt_ms, now())).rowcount
+        if done:
+            return "stored"
+        previous = con.execute("SELECT choice FROM answers WHERE rater_id = ? AND trial = ?",
+                               (rater_id, trial)).fetchone()[0]
+    return "duplicate" if previous == choice else "conflict"
+
+
+def all_answers(con: sqlite3.Connection) -> list[tuple]:
+    """(rater name, source, trial, choice, rt_ms, answered_at) of every answer, in a stable order."""
+    return con.execute("SELECT r.name, r.source, a.trial, a.choice, a.rt_ms, a.answered_at FROM answers a "
+                       "JOIN raters r ON r.id = a.rater_id ORDER BY r.id, a.trial").fetchall()
