@@ -17,6 +17,9 @@ FIG_STYLES = {
 
 
 rule pycortex_import:
+    input:
+        # FreeSurfer's tools run only on an NSD tree that rule split has checked
+        checked="results/fmri/inventory.tsv",
     output:
         f"{config['pycortex_dir']}/db/{{subject}}/transforms/{FLAT['xfm']}/matrices.xfm",
     params:
