@@ -101,7 +101,8 @@ def all_outputs():
     out += expand("results/flatmaps/{subject}/z+{space}_unique.png", subject=SUBJECTS, space=ENCODE.joint)
     out += expand("results/flatmaps/{subject}/{group}_best_layer.png", subject=SUBJECTS, group=ENCODE.layer_groups)
     out += expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES)
-    out += ["results/report/config.yaml", "results/report/logs.txt"]
+    out += ["results/report/config.yaml", "results/report/provenance.yaml", "results/report/logs.txt",
+            "results/report/rule_times.md"]
     return out
 
 

@@ -156,9 +156,11 @@ rule figures:
 
 rule run_config:
     output:
-        report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
+        config=report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
+        provenance=report("results/report/provenance.yaml", caption="../report/provenance.rst", category="Run"),
     params:
         config=config,
+        workflow_dir=workflow.basedir,
     log:
         "logs/report/config.log",
     benchmark:
@@ -176,7 +178,9 @@ rule run_logs:
     input:
         [path for path in all_outputs() if not path.startswith("results/report/")],
     output:
-        report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
+        logs=report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
+        # Markdown, not TSV: times differ from run to run (the tests compare TSVs across runs)
+        rule_times=report("results/report/rule_times.md", caption="../report/rule_times.rst", category="Run"),
     params:
         logs="logs",
     log:
