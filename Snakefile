@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from sdbrain.config import validate_config
+from sdbrain.config import check_data_paths, validate_config
 from sdbrain.errors import InputError
 
 
@@ -23,6 +23,7 @@ configfile: os.path.join(workflow.basedir, "config/config.yaml")
 
 try:
     validate_config(config, os.path.join(workflow.basedir, "config/schema.yaml"))
+    check_data_paths(config)
 except InputError as err:
     sys.exit(f"ERROR: {err}")
 

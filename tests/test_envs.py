@@ -20,7 +20,12 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "workflow" / "sdbrain"
 IMPORT_NAMES = {"pillow": "PIL", "pyyaml": "yaml", "scikit-learn": "sklearn", "scikit-image": "skimage",
-                "pycortex": "cortex"}
+                "pycortex": "cortex", "pytorch": "torch", "matplotlib-base": "matplotlib"}
+# conda-forge names of packages whose PyPI (installed) name differs
+DIST_NAMES = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
+# packages that must come from conda-forge, never from an env's pip section: pip's torch is the
+# CUDA build (several GB, in every env), pycortex on PyPI is an sdist that needs a compiler
+NOT_FROM_PIP = {"torch", "torchvision", "pycortex"}
 # packages an env needs without importing them by name
 RUNTIME = {"python": "the interpreter", "pip": "installs the pip section", "safetensors": "diffusers' weight files",
            "accelerate": "diffusers' low-memory loading", "packaging": "imported by himalaya without declaring it"}
@@ -74,7 +79,6 @@ def closure(script: Path, module_level: bool):
 def env_packages(path: Path) -> dict[str, str | None]:
     """{package: pinned version or None} of an env file (conda and pip sections)."""
     spec = yaml.safe_load(path.read_text())
-    assert spec["channels"] == ["conda-forge"], path
     out = {}
     for item in spec["dependencies"]:
         for entry in item["pip"] if isinstance(item, dict) else [item]:
@@ -116,7 +120,21 @@ def test_pins_match_the_tested_versions_and_pyproject(env):
     for name, version in env_packages(env).items():
         if name in ("python", "pip") or version is None:
             continue
-        installed = metadata.version(name)
+        installed = metadata.version(DIST_NAMES.get(name, name))
         assert installed == version or installed.startswith(version + "."), f"{env.name}: {name}={version}, tested {installed}"
-        if name.lower() in requirements:
-            assert requirements[name.lower()].specifier.contains(installed), f"{env.name}: {name} vs pyproject"
+        if DIST_NAMES.get(name, name).lower() in requirements:
+            assert requirements[DIST_NAMES.get(name, name).lower()].specifier.contains(installed), f"{env.name}: {name} vs pyproject"
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_env_builds_from_conda_forge_alone(env):
+    """conda-forge and nothing else (nodefaults), matplotlib without its GUI metapackage, and the
+    compiled packages as conda-forge builds, not pip installs."""
+    spec = yaml.safe_load(env.read_text())
+    assert spec["channels"] == ["conda-forge", "nodefaults"], env.name
+    conda = [re.split(r"[=<>\s]", item)[0] for item in spec["dependencies"] if isinstance(item, str)]
+    pip = [re.split(r"[=<>\s]", entry)[0] for item in spec["dependencies"] if isinstance(item, dict)
+           for entry in item["pip"]]
+    assert "matplotlib" not in conda + pip, f"{env.name}: matplotlib-base, not matplotlib"
+    assert not NOT_FROM_PIP & set(pip), f"{env.name} pip-installs {sorted(NOT_FROM_PIP & set(pip))}"
+    assert ("pip" in conda) == bool(pip), f"{env.name}: a pip section needs pip, and pip a pip section"

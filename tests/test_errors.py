@@ -171,3 +171,30 @@ def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"z.npy: could not be written \(No space left on device\)"):
         io.save_array(tmp_path / "z.npy", np.zeros((3, 2)))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_paths_are_checked_outside_the_toy_world(tmp_path):
+    from sdbrain.config import check_data_paths
+    config = {"toy": {"enabled": False}, "nsd_root": str(tmp_path), "model_dir": str(tmp_path / "sd")}
+    with pytest.raises(InputError, match=r"^config key 'model_dir': folder .*/sd does not exist"):
+        check_data_paths(config)
+    (tmp_path / "sd").mkdir()
+    check_data_paths(config)
+    # the toy world builds both
+    check_data_paths({**config, "toy": {"enabled": True}, "nsd_root": "results/toy/nsd", "model_dir": "nowhere"})
+
+
+def test_nsd_dry_run_with_a_missing_nsd_root_stops_at_once(tmp_path):
+    """`snakemake -n --configfile config/nsd.yaml --config nsd_root=/nonexistent`: one line, nothing planned."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={tmp_path / 'nonexistent'}",
+           f"model_dir={tmp_path}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert errors == [f"ERROR: config key 'nsd_root': folder {tmp_path / 'nonexistent'} does not exist "
+                      "(set it in your config file or with --config nsd_root=/path)"]
+    assert "Job stats" not in result.stdout and "rule split" not in result.stdout

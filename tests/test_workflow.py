@@ -42,7 +42,7 @@ def test_default_config_dry_run(tmp_path):
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     """The NSD config as shipped, pointed at a toy tree: the per-subject DAG, no toy rules."""
     result = snakemake("-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={toy_tree.root}",
-                       cwd=tmp_path)
+                       f"model_dir={tmp_path}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 2 * 40,
@@ -54,6 +54,9 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
+    # FreeSurfer's import waits for rule split's check of the NSD tree
+    imports = [block for block in result.stdout.split("\nrule ")[1:] if block.startswith("pycortex_import:")]
+    assert len(imports) == 4 and all("input: results/fmri/inventory.tsv" in block for block in imports)
 
 
 
@@ -62,7 +65,7 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
          "--workflow-profile", str(ROOT / "profiles/slurm"), "-n", "--configfile", str(ROOT / "config/nsd.yaml"),
-         "--config", f"nsd_root={toy_tree.root}"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+         "--config", f"nsd_root={toy_tree.root}", f"model_dir={tmp_path}"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     resources = {}
     for block in result.stdout.split("\nrule ")[1:]:

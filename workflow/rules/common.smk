@@ -114,7 +114,8 @@ def all_outputs():
         out += expand("results/encode/{subject}/joint_{table}.tsv", subject=SUBJECTS, table=["comparison", "agreement"])
         out += expand("results/flatmaps/{subject}/z+{space}_banded_{what}.png", subject=SUBJECTS, space=ENCODE.joint,
                       what=["unique", "split"])
-    out += ["results/report/config.yaml", "results/report/logs.txt", "results/rate/trials.tsv"]
+    out += ["results/report/config.yaml", "results/report/provenance.yaml", "results/report/logs.txt",
+            "results/report/rule_times.md", "results/rate/trials.tsv"]
     out += ["results/rate/accuracy.md"] if RATE_ANSWERS else []
     return out
 

@@ -17,6 +17,9 @@ FIG_STYLES = {
 
 
 rule pycortex_import:
+    input:
+        # FreeSurfer's tools run only on an NSD tree that rule split has checked
+        checked="results/fmri/inventory.tsv",
     output:
         f"{config['pycortex_dir']}/db/{{subject}}/transforms/{FLAT['xfm']}/matrices.xfm",
     params:
@@ -192,9 +195,11 @@ rule figures:
 
 rule run_config:
     output:
-        report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
+        config=report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
+        provenance=report("results/report/provenance.yaml", caption="../report/provenance.rst", category="Run"),
     params:
         config=config,
+        workflow_dir=workflow.basedir,
     log:
         "logs/report/config.log",
     benchmark:
@@ -212,7 +217,9 @@ rule run_logs:
     input:
         [path for path in all_outputs() if not path.startswith("results/report/")],
     output:
-        report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
+        logs=report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
+        # Markdown, not TSV: times differ from run to run (the tests compare TSVs across runs)
+        rule_times=report("results/report/rule_times.md", caption="../report/rule_times.rst", category="Run"),
     params:
         logs="logs",
     log:

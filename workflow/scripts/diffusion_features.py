@@ -16,7 +16,7 @@ def main():
     level, k = float(snakemake.wildcards.level), int(snakemake.wildcards.chunk)
     # the batches of the reconstruction settings, so z_c here equals the image-to-image run there
     ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.reconstruct["batch_size"])
-    device = sd.device(p.features["device"])
+    device = sd.device(p.features["device"], "features.device")
     pipe = sd.load_pipeline(p.model_dir, device)
     steps, layers = (p.features["steps"], p.features["unet_layers"]) if p.capture else ({}, {})
     if len(ids):

@@ -12,7 +12,7 @@ def main():
     p = snakemake.params
     target, k = snakemake.wildcards.target, int(snakemake.wildcards.chunk)
     ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
-    device = sd.device(p.features["device"])
+    device = sd.device(p.features["device"], "features.device")
     pipe = sd.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)
     if len(ids) == 0:  # more chunks than batches

@@ -21,7 +21,7 @@ def main():
         c, ids = load_rows(snakemake.input.c, snakemake.input.c_ids, expected_ids=None if z is None else ids)
     rows = np.isin(ids, sd.chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
     ids = ids[rows]
-    device = sd.device(p.reconstruct["device"])
+    device = sd.device(p.reconstruct["device"], "reconstruct.device")
     pipe = sd.load_pipeline(p.model_dir, device)
     reconstruct.check_features(pipe, z, c, p.z_size, source=f"decoded features of {w.subject}")
     if not rows.any():  # more chunks than batches: nothing to do

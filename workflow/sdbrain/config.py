@@ -40,3 +40,14 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         # the figures would pull in banded jobs that encode.joint says not to run
         raise InputError("config key 'encode.joint_maps': banded maps need encode.joint: banded")
     return config
+
+
+def check_data_paths(config: dict) -> None:
+    """Outside the toy world (which builds them), ``nsd_root`` and ``model_dir`` must be existing
+    folders before anything is planned: a dry run with a wrong path stops here, with one line."""
+    if config["toy"]["enabled"]:
+        return
+    missing = [key for key in ("nsd_root", "model_dir") if not Path(config[key]).is_dir()]
+    if missing:
+        raise InputError("; ".join(f"config key '{key}': folder {config[key]} does not exist" for key in missing)
+                         + f" (set it in your config file or with --config {missing[0]}=/path)")

@@ -109,10 +109,12 @@ def extract(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, param
     """
     params = {**params, "n_samples": 1}
     if not steps:
-        return {"zc": generate(pipe, c, ids, params, init=images, strength=strength, latents=True)[:, 0]}
+        return {"zc": generate(pipe, c, ids, params, init=images, strength=strength, latents=True,
+                               desc=f"z_c at s = {strength:g}")[:, 0]}
     indices = step_indices(n_denoising_steps(params["steps"], strength), steps)
     with Capture(pipe.unet, layers or {}, indices, grid) as capture:
-        zc = generate(pipe, c, ids, params, init=images, strength=strength, latents=True, capture=capture)[:, 0]
+        zc = generate(pipe, c, ids, params, init=images, strength=strength, latents=True, capture=capture,
+                      desc=f"z_c and U-Net layers at s = {strength:g}")[:, 0]
     return {"zc": zc, **capture.result()}
 
 

@@ -3,10 +3,11 @@
 A user error (bad config, missing or malformed file) is an ``InputError``: its
 message is one sentence naming the file or key. Scripts run under ``guarded`` so
 that such an error prints that sentence, and nothing else, and exits non-zero.
-Any other exception is a bug and keeps its traceback.
+Any other exception is a bug and keeps its traceback (in the rule's log too).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,19 +25,37 @@ def problems_error(what: str, problems: list[str]) -> InputError:
 def guarded(main, job=None) -> None:
     """Run ``main()``; on InputError print its one line to stderr (and the log) and exit 1.
 
-    ``job`` is the script's ``snakemake`` object (or just a log path).
+    ``job`` is the script's ``snakemake`` object (or just a log path). For a Snakemake job,
+    first: its stderr goes to its log as well (``logs.capture``: warnings, progress bars and
+    a bug's traceback included), it uses exactly its declared threads, and it records
+    whether it was given a GPU (``hardware``).
     """
     log = job.log[0] if hasattr(job, "log") and job.log else job if isinstance(job, (str, Path)) else None
+    captured = False
+    if hasattr(job, "rule"):
+        from . import hardware, logs
+        if log:
+            logs.capture(log)
+            captured = True
+        hardware.limit_threads(job.threads)
+        gpus = int(job.resources.get("gpu", 0) or 0)
+        hardware.expect_gpu(gpus > 0)
+        print(f"rule {job.rule}: {job.threads} thread(s), gpu resource {gpus}, host {hardware.host(with_gpus=gpus > 0)}",
+              file=sys.stderr, flush=True)
     try:
         if hasattr(job, "rule"):
             injected_failure(job.rule, list(job.output), job.config)
         main()
     except InputError as err:
         line = f"ERROR: {err}"
-        if log:
-            with open(log, "a") as fh:
-                fh.write(line + "\n")
-        print(line, file=sys.__stderr__, flush=True)
+        if captured:  # fd 2 reaches the log and the terminal
+            sys.stderr.flush()
+            os.write(2, (line + "\n").encode())
+        else:
+            if log:
+                with open(log, "a") as fh:
+                    fh.write(line + "\n")
+            print(line, file=sys.__stderr__, flush=True)
         sys.exit(1)
 
 

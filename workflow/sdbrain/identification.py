@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from . import recipes as rc
 from .networks import NETWORKS, build_network, load_networks  # noqa: F401 -- the scripts' entry points
@@ -47,7 +48,7 @@ def extract(images: np.ndarray, networks: dict, recipes: list[rc.Recipe], batch_
     for (name, _, _, _), members in sorted(passes.items(), key=lambda item: str(item[0])):
         nodes = sorted({f.node for _, f in members})
         recipe, first = members[0]
-        for start in range(0, len(images), batch_size):
+        for start in tqdm(range(0, len(images), batch_size), desc=f"{name} ({recipe.name})", unit="batch"):
             x = rc.prepare(images[start:start + batch_size], first, recipe)
             values = network_features(networks[name], name, nodes, x)
             for recipe_, feature in members:
@@ -160,7 +161,8 @@ def score(originals: np.ndarray, original_features: dict, recon: np.ndarray, rec
             key = feature_key(recipe, feature)
             add(recipe.name, feature.metric, rules[feature.score](original_features[key], recon_features[key]))
         if recipe.low_level:
-            low = [low_level_scores(o, r, recipe) for o, r in zip(originals, recon)]
+            low = [low_level_scores(o, r, recipe)
+                   for o, r in tqdm(zip(originals, recon), desc=f"{recipe.name} PixCorr, SSIM", total=len(originals), unit="image")]
             add(recipe.name, "PixCorr", [p for p, _ in low])
             add(recipe.name, "SSIM", [s for _, s in low])
     return pd.DataFrame(rows)

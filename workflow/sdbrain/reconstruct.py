@@ -90,7 +90,7 @@ def _embeds(pipe, c: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0,
-             latents: bool = False, capture=None) -> np.ndarray:
+             latents: bool = False, capture=None, desc: str = "reconstruct") -> np.ndarray:
     """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``.
 
     With ``latents`` the final latents z_c are returned instead, as (n, n_samples, values) float32.
@@ -108,7 +108,7 @@ def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = N
         init = resize(init, size, RESAMPLE[params.get("x_z_resample", "compvis")][1])
     out = None
     # a batch is ``batch`` images with all their samples
-    for start in tqdm(range(0, len(ids), batch), desc="reconstruct", unit="batch"):
+    for start in tqdm(range(0, len(ids), batch), desc=desc, unit="batch"):
         chunk = [(row, int(ids[row]), s) for row in range(start, min(start + batch, len(ids))) for s in range(n_samples)]
         rows = [r for r, _, _ in chunk]
         gens = [torch.Generator("cpu").manual_seed(image_seed(params["seed"], i, s)) for _, i, s in chunk]

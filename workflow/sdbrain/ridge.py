@@ -22,16 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
+from . import hardware
 from .errors import InputError
+
+BACKEND_KEY = "decode.backend / encode.backend"
 
 
 def choose_backend(name: str = "auto") -> str:
     """'auto' -> torch_cuda when a GPU is present, else the torch CPU backend (float32)."""
     from himalaya.backend import set_backend
     if name == "auto":
-        import torch
-        name = "torch_cuda" if torch.cuda.is_available() else "torch"
+        name = "torch_cuda" if hardware.cuda_or_cpu("auto", BACKEND_KEY) == "cuda" else "torch"
     set_backend(name, on_error="raise")
     return name
 
@@ -174,12 +177,9 @@ class _Eigen:
 
 
 def _device(backend: str) -> str:
-    import torch
-    if backend in ("torch_cuda", "cupy") or (backend == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise InputError(f"ridge backend '{backend}' requested but no CUDA GPU is available")
-        return "cuda"
-    return "cpu"
+    if backend in ("torch_cuda", "cupy"):
+        return hardware.cuda_or_cpu("cuda", BACKEND_KEY)
+    return hardware.cuda_or_cpu("auto", BACKEND_KEY) if backend == "auto" else "cpu"
 
 
 def _fold_grams(x, splits):
@@ -227,7 +227,7 @@ class _EighSolver:
             primal = min(len(train) for train, _ in self.splits) >= n_inputs
             parts, gram, total = _fold_grams(x, self.splits) if primal else ([(None, None)] * folds, None, None)
             self.fits = []
-            for (train, val), (g, s) in zip(self.splits, parts):
+            for (train, val), (g, s) in tqdm(list(zip(self.splits, parts)), desc="ridge: fold decompositions", unit="fold"):
                 eigen, mean = _decompose(x, train, fit_intercept, None if g is None else gram - g,
                                          None if s is None else total - s)
                 shrink = (1 / (eigen.values[None, :] + self.grid[:, None])).float()  # (alphas, components)
@@ -243,7 +243,8 @@ class _EighSolver:
         intercept = np.zeros(n_targets, dtype=np.float32)
         chosen = np.zeros(n_targets)
         with torch.no_grad():
-            for start in range(0, n_targets, n_targets_batch):
+            for start in tqdm(range(0, n_targets, n_targets_batch), desc="ridge: target batches", unit="batch",
+                              disable=n_targets <= n_targets_batch):  # one batch: nothing to wait for
                 batch = slice(start, start + n_targets_batch)
                 y_batch = torch.from_numpy(np.ascontiguousarray(y[:, batch])).to(device)
                 scores = torch.zeros(len(grid), y_batch.shape[1], dtype=torch.float64, device=device)

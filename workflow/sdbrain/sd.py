@@ -11,6 +11,7 @@ import logging
 import os
 from pathlib import Path
 
+from . import hardware
 from .errors import InputError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -90,14 +91,10 @@ def summary(pipe):
     return pd.DataFrame(rows)
 
 
-def device(name: str = "auto") -> str:
-    """'auto' -> 'cuda' when a GPU is present, else 'cpu'."""
-    import torch
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device '{name}' requested but no CUDA GPU is available")
-    return name
+def device(name: str = "auto", key: str = "device") -> str:
+    """'auto' -> 'cuda' when torch can use a GPU, else 'cpu', unless the job was given a GPU
+    (then one line naming config key ``key`` and the driver; ``hardware.cuda_or_cpu``)."""
+    return hardware.cuda_or_cpu(name, key)
 
 
 def chunk(ids, k: int, n_chunks: int, batch_size: int):

@@ -1,0 +1,201 @@
+"""What every job gets from ``sdbrain.errors.guarded``: its stderr in its log, exactly its
+declared threads, and a clear stop when it was given a GPU that torch cannot use.
+
+The first two run tiny Snakefiles (script rules, as the workflow's) with Snakemake itself.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPT_HEAD = "from sdbrain.errors import InputError, guarded\nfrom sdbrain.logs import setup\n"
+
+
+def run_snakefile(tmp_path, rules: str, scripts: dict[str, str], *args):
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(rules))
+    for name, body in scripts.items():
+        (tmp_path / name).write_text(SCRIPT_HEAD + textwrap.dedent(body))
+    # script jobs import the package from this checkout
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow")}
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--keep-going", *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+NOISY = """
+import os
+import warnings
+from tqdm import tqdm
+
+def main():
+    log = setup(snakemake.log[0])
+    log.info("logger line")
+    warnings.warn("a library warning")
+    for _ in tqdm(range(3), desc="a loop"):
+        pass
+    os.write(2, b"a write of C code to fd 2\\n")
+    if snakemake.params.fail == "bug":
+        raise ValueError("a bug")
+    if snakemake.params.fail == "user":
+        raise InputError("config key 'x': a user error")
+    open(snakemake.output[0], "w").close()
+
+guarded(main, snakemake)
+"""
+
+
+def test_a_jobs_stderr_lands_in_its_log(tmp_path):
+    rules = """
+    rule all:
+        input: "ok.txt", "bug.txt", "user.txt"
+    rule noisy:
+        output: "{case}.txt"
+        params: fail=lambda w: w.case
+        log: "logs/{case}.log"
+        script: "noisy.py"
+    """
+    result = run_snakefile(tmp_path, rules, {"noisy.py": NOISY})
+    assert result.returncode != 0  # two of the three jobs fail
+    logs = {case: (tmp_path / f"logs/{case}.log").read_text() for case in ("ok", "bug", "user")}
+    for case, text in logs.items():
+        assert "rule noisy: 1 thread(s), gpu resource 0, host" in text.splitlines()[0], case
+        assert text.count("INFO logger line") == 1, case  # once: the logger writes to stderr, stderr to the log
+        assert "UserWarning: a library warning" in text, case
+        assert "a loop: 100%" in text and "3/3" in text, case
+        assert "a write of C code to fd 2" in text, case
+    assert "Traceback (most recent call last)" in logs["bug"] and "ValueError: a bug" in logs["bug"]
+    assert logs["user"].rstrip().endswith("ERROR: config key 'x': a user error")
+    assert logs["user"].count("ERROR:") == 1 and "Traceback" not in logs["user"]
+    assert "Traceback" not in logs["ok"] and "ERROR" not in logs["ok"]
+    # and the terminal (or a SLURM output file) still gets stderr
+    assert "a write of C code to fd 2" in result.stderr and "ValueError: a bug" in result.stderr
+    assert (tmp_path / "ok.txt").exists() and not (tmp_path / "bug.txt").exists()
+
+
+THREADS = """
+import json
+{torch_at_top}
+
+def main():
+    import torch
+    from threadpoolctl import threadpool_info
+    import numpy as np
+    np.ones((200, 200)) @ np.ones((200, 200))
+    torch.ones(200, 200) @ torch.ones(200, 200)
+    pools = sorted({{(p["internal_api"], p["num_threads"]) for p in threadpool_info()}})
+    with open(snakemake.output[0], "w") as out:
+        json.dump({{"intra": torch.get_num_threads(), "inter": torch.get_num_interop_threads(), "pools": pools}}, out)
+
+guarded(main, snakemake)
+"""
+
+
+def test_a_job_uses_exactly_its_declared_threads(tmp_path):
+    """torch intra- and inter-op and every BLAS/OpenMP pool: 1 thread for a threads: 1 rule, 2 for
+    threads: 2, whether the script imports torch at the top or inside a function."""
+    rules = """
+    rule all:
+        input: "one.json", "two.json"
+    rule one:
+        output: "one.json"
+        threads: 1
+        log: "logs/one.log"
+        script: "late.py"
+    rule two:
+        output: "two.json"
+        threads: 2
+        log: "logs/two.log"
+        script: "early.py"
+    """
+    result = run_snakefile(tmp_path, rules, {"late.py": THREADS.format(torch_at_top=""),
+                                             "early.py": THREADS.format(torch_at_top="import torch")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, n in (("one", 1), ("two", 2)):
+        got = json.loads((tmp_path / f"{name}.json").read_text())
+        assert got["intra"] == n and got["inter"] == n, (name, got)
+        assert got["pools"] and all(threads == n for _, threads in got["pools"]), (name, got)
+
+
+def test_torch_threads_set_when_torch_is_imported_later(monkeypatch):
+    """limit_threads before ``import torch`` (a fresh interpreter): torch gets them on import."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from sdbrain import hardware; hardware.limit_threads(1); "
+            "assert 'torch' not in sys.modules; import torch; print(torch.get_num_threads(), torch.get_num_interop_threads())")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "workflow")], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
+
+
+# --- a job given a GPU that torch cannot use ---
+
+class FakeJob:
+    """The parts of Snakemake's ``snakemake`` object that ``guarded`` reads."""
+    def __init__(self, tmp_path, gpu):
+        self.rule, self.threads, self.output, self.config = "features", 1, [], {}
+        self.resources = {"gpu": gpu}
+        self.log = [str(tmp_path / "job.log")]
+
+
+def broken_cuda(monkeypatch):
+    """torch as on a GPU node whose driver is older than torch's CUDA build."""
+    import warnings
+    import torch
+
+    def is_available():
+        warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).\n"
+                      "Please update your GPU driver")
+        return False
+    monkeypatch.setattr(torch.cuda, "is_available", is_available)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+
+
+def run_guarded(tmp_path, gpu, main, capsys):
+    from sdbrain import hardware, logs
+    from sdbrain.errors import guarded
+    try:
+        with pytest.raises(SystemExit) as stop:
+            guarded(main, FakeJob(tmp_path, gpu))
+    finally:
+        logs.release()
+        hardware.expect_gpu(False)
+    return stop.value.code, (tmp_path / "job.log").read_text()
+
+
+@pytest.mark.parametrize("where", ["sd", "ridge"])
+def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch, capsys, where):
+    from sdbrain import ridge, sd
+    broken_cuda(monkeypatch)
+
+    def main():
+        sd.device("auto", "features.device") if where == "sd" else ridge._device("auto")
+        raise AssertionError("the job went on on the CPU")
+
+    code, log = run_guarded(tmp_path, 1, main, capsys)
+    assert code == 1
+    errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, log
+    line = errors[0]
+    key = "features.device" if where == "sd" else "decode.backend / encode.backend"
+    assert f"config key '{key}'" in line and "was given a GPU" in line
+    assert "built for CUDA 12.8" in line and "driver on your system is too old (found version 11040)" in line
+    assert "Traceback" not in log
+
+
+def test_auto_and_cpu_stay_on_the_cpu_where_they_should(tmp_path, monkeypatch):
+    """Without a GPU given to the job, auto means the CPU; an explicit cpu is honoured on a GPU job."""
+    from sdbrain import hardware, ridge, sd
+    broken_cuda(monkeypatch)
+    hardware.expect_gpu(False)
+    assert sd.device("auto", "features.device") == "cpu" and ridge._device("auto") == "cpu"
+    hardware.expect_gpu(True)
+    try:
+        assert sd.device("cpu", "features.device") == "cpu" and ridge._device("torch") == "cpu"
+        with pytest.raises(Exception, match="'cuda:1' was requested"):
+            sd.device("cuda:1", "reconstruct.device")
+    finally:
+        hardware.expect_gpu(False)
