@@ -48,6 +48,24 @@ def test_each_recipe_sizes_and_layers(networks):
         rc.selected(["minedye"])
 
 
+def test_channels_last_features_equal_the_plain_forward(networks):
+    """extract runs the convolutional networks channels-last: the same flattened values (order and
+    size) as torchvision's feature extractor on ordinary tensors, up to float32 rounding."""
+    from torchvision.models.feature_extraction import create_feature_extractor
+    images = np.random.default_rng(5).integers(0, 255, size=(3, 64, 64, 3), dtype=np.uint8)
+    recipe = rc.RECIPES["mindeye"]
+    features = ident.extract(images, networks, [recipe], batch_size=2)
+    for metric in ("Alex2", "Eff"):
+        feature = recipe.feature(metric)
+        plain = create_feature_extractor(networks[feature.network], return_nodes=[feature.node])
+        with torch.no_grad():
+            x = rc.prepare(images, feature, recipe).contiguous()
+            expected = plain(x)[feature.node].flatten(1).numpy()
+        got = features[ident.feature_key(recipe, feature)]
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max(), metric
+
+
 def _normalise(x, network="alexnet"):
     mean, std = rc.CLIP if network == "clip" else rc.IMAGENET
     return transforms.Normalize(mean, std)(x)

@@ -19,16 +19,26 @@ from . import recipes as rc
 from .networks import NETWORKS, build_network, load_networks  # noqa: F401 -- the scripts' entry points
 
 
-@torch.no_grad()
-def network_features(net, name: str, nodes: list[str], x: torch.Tensor) -> dict[str, np.ndarray]:
-    """Flattened activations of ``nodes`` for a batch."""
+def feature_extractor(net, name: str, nodes: list[str]):
+    """A function of a batch returning the flattened activations of ``nodes``.
+
+    A convolutional network is traced once (torchvision's feature extractor) and runs
+    channels-last, which oneDNN computes about a third faster on a CPU (Inception v3,
+    measured; the same values up to float32 rounding, relative 1e-6)."""
     if name == "clip":
-        out = net(pixel_values=x, output_hidden_states=True)
-        got = {"embeds": out.image_embeds, "hidden6": out.hidden_states[6], "hidden12": out.hidden_states[12]}
-        return {n: got[n].flatten(1).float().numpy() for n in nodes}
+        def clip(x):
+            out = net(pixel_values=x, output_hidden_states=True)
+            got = {"embeds": out.image_embeds, "hidden6": out.hidden_states[6], "hidden12": out.hidden_states[12]}
+            return {n: got[n].flatten(1).float().numpy() for n in nodes}
+        return clip
     from torchvision.models.feature_extraction import create_feature_extractor
-    extractor = create_feature_extractor(net, return_nodes={n: n for n in nodes})
-    return {n: v.flatten(1).float().numpy() for n, v in extractor(x).items()}
+    extractor = create_feature_extractor(net, return_nodes={n: n for n in nodes}).to(memory_format=torch.channels_last)
+
+    def convolutional(x):
+        # flatten reads the logical (channel, row, column) order whatever the memory layout
+        return {n: v.flatten(1).float().numpy()
+                for n, v in extractor(x.contiguous(memory_format=torch.channels_last)).items()}
+    return convolutional
 
 
 def feature_key(recipe: rc.Recipe, feature: rc.Feature) -> str:
@@ -46,11 +56,11 @@ def extract(images: np.ndarray, networks: dict, recipes: list[rc.Recipe], batch_
             passes.setdefault((feature.network, feature.size, feature.resize, recipe.base_size), []).append((recipe, feature))
     features: dict[str, list[np.ndarray]] = {}
     for (name, _, _, _), members in sorted(passes.items(), key=lambda item: str(item[0])):
-        nodes = sorted({f.node for _, f in members})
+        network = feature_extractor(networks[name], name, sorted({f.node for _, f in members}))
         recipe, first = members[0]
         for start in tqdm(range(0, len(images), batch_size), desc=f"{name} ({recipe.name})", unit="batch"):
-            x = rc.prepare(images[start:start + batch_size], first, recipe)
-            values = network_features(networks[name], name, nodes, x)
+            with torch.inference_mode():
+                values = network(rc.prepare(images[start:start + batch_size], first, recipe))
             for recipe_, feature in members:
                 features.setdefault(feature_key(recipe_, feature), []).append(values[feature.node])
     return {k: np.concatenate(v) for k, v in features.items()}
