@@ -91,6 +91,21 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
+def gemm_rate(n: int = 2048) -> float:
+    """This machine's float32 matrix-product rate in flop/s (best of three)."""
+    import torch
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = min(timed(torch.matmul, a, b)[1] for _ in range(3))
+    return 2 * n ** 3 / best
+
+
+def hat_flops(p: dict, trials: int, features: int) -> float:
+    """Flops of banded ridge's fixed cost per voxel block: for every band weight, fold and alpha,
+    the hat matrix (validation x training trials) through all features (himalaya's random search)."""
+    fold = trials // p["folds"]
+    return 2.0 * p["banded"]["n_iter"] * p["folds"] * len(p["alphas"]) * fold * (trials - fold) * features
+
+
 def nsd_row(args) -> str:
     p = params("nsd.yaml")
     features = args.nsd_features or p["pca_components"]
@@ -100,10 +115,19 @@ def nsd_row(args) -> str:
               "banded": banded.block_size(p, trials, 2 * features, n_test)}
     t_concat = nsd_estimate(concatenated, blocks["concatenated"], data, p, args.nsd_voxels)
     t_band = nsd_estimate(banded.fit_voxels, blocks["banded"], data, p, args.nsd_voxels)
-    return (f"| NSD estimate: {trials} trials, {features} + {features} features -> {NSD_VOXELS:,} voxels "
-            f"(n_iter {p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold; blocks of "
-            f"{blocks['concatenated']:,} / {blocks['banded']:,}) | {duration(t_concat)} | {duration(t_band)} | "
-            f"{t_band / t_concat:.1f}x | extrapolated from {args.nsd_voxels} and {2 * args.nsd_voxels} voxels |")
+    row = (f"| {trials} trials, {features} + {features} features -> {NSD_VOXELS:,} voxels "
+           f"(n_iter {p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold; blocks of "
+           f"{blocks['concatenated']:,} / {blocks['banded']:,}) | {duration(t_concat)} | {duration(t_band)} | "
+           f"{t_band / t_concat:.1f}x | extrapolated from {args.nsd_voxels} and {2 * args.nsd_voxels} voxels |")
+    # NSD's full size: the hat matrices dominate banded ridge's cost; counted, at this machine's GEMM rate
+    full_trials, full_features = 24980, 2 * p["pca_components"]
+    block = banded.block_size(p, full_trials, full_features, n_test)
+    flops = hat_flops(p, full_trials, full_features) * -(-NSD_VOXELS // block)
+    rate = gemm_rate()
+    return row + (f"\n| NSD: {full_trials} trials, {full_features // 2} + {full_features // 2} features -> "
+                  f"{NSD_VOXELS:,} voxels (blocks of {block:,}) | | {flops / rate / 3600:,.0f} h on this CPU "
+                  f"({rate / 1e9:.0f} GFLOP/s float32); at 50 TFLOP/s (a GPU) {duration(flops / 50e12)} | | "
+                  f"hat matrices counted: {flops:.2e} flop |")
 
 
 def main():

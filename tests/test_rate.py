@@ -148,7 +148,9 @@ def test_simulated_answers_give_the_accuracy_the_rule_implies(tmp_path):
     agree = analysis.agreement(answers)
     # the raters share every trial and the rule; they disagree where exactly one of two flips: 2 e (1 - e) = 0.32
     assert (agree["n_pairs"] == 15).all() and np.allclose(agree["pairwise_agreement"], 0.68, atol=0.06)
-    assert "SIMULATED" in analysis.markdown(table, agree, analysis.simulated_note(answers))
+    note = analysis.simulated_note(answers)
+    assert note in analysis.markdown(table, agree, note)
+    assert note.startswith("SIMULATED raters (higher pixel correlation, error rate") and note.lower().count("simulated") == 1
 
 
 def test_accuracy_interval_and_test_are_exact_binomial():

@@ -112,7 +112,7 @@ def agreement(answers: pd.DataFrame) -> pd.DataFrame:
 
 def simulated_note(answers: pd.DataFrame) -> str:
     """The sentence every output made from simulated answers carries ('' for human answers)."""
-    rules = sorted({s for s in answers["source"].unique() if s != "human"})
+    rules = sorted({s.removeprefix("simulated: ") for s in answers["source"].unique() if s != "human"})
     return f"SIMULATED raters ({'; '.join(rules)}), not human judgements" if rules else ""
 
 
