@@ -6,16 +6,16 @@ concatenated joint model (sdbrain.encode.fit_voxels, eigh solver, one alpha per 
 and the banded one (sdbrain.banded.fit_voxels, himalaya random search, n_iter band
 weights x the alphas) in one run, with the settings of config/config.yaml.
 
-NSD-size estimate: 24,980 training trials, two spaces of config/nsd.yaml's
-pca_components each, 982 test images, 200,000 voxels. A fit's time is taken as a fixed
-cost per voxel block (the folds' decompositions: for banded ridge one SVD per fold and
-band weight) plus a cost per voxel; both are measured from fits of --nsd-voxels and
-twice as many voxels, and extrapolated linearly to 200,000 voxels in the blocks that
-nsd.yaml's memory_mb plans (sdbrain.encode.voxel_block, sdbrain.banded.block_size).
-At full NSD width this takes hours on a CPU; --nsd-trials and --nsd-features shrink it.
+NSD-size estimate: himalaya's random search forms, for every band weight, fold and alpha,
+a hat matrix (validation x training trials) through all features once per voxel block and
+multiplies it with every voxel's training responses; both are counted in flops. A fit at a
+reduced size (--nsd-trials, --nsd-features per space, --nsd-voxels in one block) measures
+how much of this CPU's float32 GEMM rate those flops run at, and NSD's count (24,980
+trials, two spaces of nsd.yaml's pca_components, 200,000 voxels in the blocks that
+nsd.yaml's memory_mb plans) is converted to time at that efficiency, here and at 50 TFLOP/s.
 
 Usage: python benchmarks/banded.py [--trials 800] [--features 128] [--voxels 4000]
-       [--nsd-trials 24980] [--nsd-features 6400] [--nsd-voxels 200] [--toy-only]
+       [--nsd-trials 5000] [--nsd-features 320] [--nsd-voxels 2000] [--toy-only]
 """
 from __future__ import annotations
 
@@ -76,17 +76,6 @@ def toy_row(args) -> str:
             f"({args.voxels / t_band:,.0f} voxels/s) | {t_band / t_concat:.1f}x | measured |")
 
 
-def nsd_estimate(fit, block, data, p, voxels):
-    """Seconds for NSD's voxels: fixed cost per block and cost per voxel from fits of ``voxels`` and
-    2 x ``voxels`` voxels (one block each), extrapolated linearly."""
-    train, rows, test, y_train, y_test = data
-    one = timed(fit, train, rows, test, y_train[:, :voxels], y_test[:, :voxels], {**p, "voxel_block": None})[1]
-    two = timed(fit, train, rows, test, y_train, y_test, {**p, "voxel_block": None})[1]
-    per_voxel = max(two - one, 0.0) / voxels
-    fixed = max(one - per_voxel * voxels, 0.0)
-    return -(-NSD_VOXELS // block) * fixed + per_voxel * NSD_VOXELS
-
-
 def duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
@@ -99,35 +88,34 @@ def gemm_rate(n: int = 2048) -> float:
     return 2 * n ** 3 / best
 
 
-def hat_flops(p: dict, trials: int, features: int) -> float:
-    """Flops of banded ridge's fixed cost per voxel block: for every band weight, fold and alpha,
-    the hat matrix (validation x training trials) through all features (himalaya's random search)."""
+def banded_flops(p: dict, trials: int, features: int, voxels: int, block: int) -> float:
+    """Flops of a banded fit as himalaya's random search does it: for every band weight, fold and
+    alpha, the hat matrix (validation x training trials) through all features, once per voxel
+    block, and that hat matrix times every voxel's training responses."""
     fold = trials // p["folds"]
-    return 2.0 * p["banded"]["n_iter"] * p["folds"] * len(p["alphas"]) * fold * (trials - fold) * features
+    per_hat = 2.0 * p["banded"]["n_iter"] * p["folds"] * len(p["alphas"]) * fold * (trials - fold)
+    return -(-voxels // block) * per_hat * features + voxels * per_hat
 
 
 def nsd_row(args) -> str:
+    """Banded ridge measured at a reduced size (one block) against its flop count, and NSD's flop
+    count at the efficiency measured there."""
     p = params("nsd.yaml")
-    features = args.nsd_features or p["pca_components"]
-    trials, n_test = args.nsd_trials, 982
-    data = problem(trials, features, 2 * args.nsd_voxels, n_test)
-    blocks = {"concatenated": encode.voxel_block(p, trials, 2 * features, n_test),
-              "banded": banded.block_size(p, trials, 2 * features, n_test)}
-    t_concat = nsd_estimate(concatenated, blocks["concatenated"], data, p, args.nsd_voxels)
-    t_band = nsd_estimate(banded.fit_voxels, blocks["banded"], data, p, args.nsd_voxels)
-    row = (f"| {trials} trials, {features} + {features} features -> {NSD_VOXELS:,} voxels "
-           f"(n_iter {p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold; blocks of "
-           f"{blocks['concatenated']:,} / {blocks['banded']:,}) | {duration(t_concat)} | {duration(t_band)} | "
-           f"{t_band / t_concat:.1f}x | extrapolated from {args.nsd_voxels} and {2 * args.nsd_voxels} voxels |")
-    # NSD's full size: the hat matrices dominate banded ridge's cost; counted, at this machine's GEMM rate
+    trials, features, voxels, n_test = args.nsd_trials, args.nsd_features, args.nsd_voxels, 982
+    train, rows, test, y_train, y_test = problem(trials, features, voxels, n_test)
+    seconds = timed(banded.fit_voxels, train, rows, test, y_train, y_test, {**p, "voxel_block": None})[1]
+    rate = gemm_rate()
+    efficiency = banded_flops(p, trials, 2 * features, voxels, voxels) / (seconds * rate)
     full_trials, full_features = 24980, 2 * p["pca_components"]
     block = banded.block_size(p, full_trials, full_features, n_test)
-    flops = hat_flops(p, full_trials, full_features) * -(-NSD_VOXELS // block)
-    rate = gemm_rate()
-    return row + (f"\n| NSD: {full_trials} trials, {full_features // 2} + {full_features // 2} features -> "
-                  f"{NSD_VOXELS:,} voxels (blocks of {block:,}) | | {flops / rate / 3600:,.0f} h on this CPU "
-                  f"({rate / 1e9:.0f} GFLOP/s float32); at 50 TFLOP/s (a GPU) {duration(flops / 50e12)} | | "
-                  f"hat matrices counted: {flops:.2e} flop |")
+    flops = banded_flops(p, full_trials, full_features, NSD_VOXELS, block)
+    return (f"| reduced: {trials} trials, {features} + {features} features -> {voxels} voxels (n_iter "
+            f"{p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold) | | {seconds:.0f} s | | measured; "
+            f"{efficiency:.0%} of this CPU's float32 GEMM rate ({rate / 1e9:.0f} GFLOP/s) on the counted flops |\n"
+            f"| NSD: {full_trials} trials, {full_features // 2} + {full_features // 2} features -> {NSD_VOXELS:,} "
+            f"voxels (blocks of {block:,}) | | {flops / (rate * efficiency) / 3600:,.0f} h on this CPU; "
+            f"{duration(flops / (50e12 * efficiency))} at 50 TFLOP/s (a GPU) | | {flops:.2e} flop counted, at the "
+            "efficiency measured above |")
 
 
 def main():
@@ -135,9 +123,9 @@ def main():
     parser.add_argument("--trials", type=int, default=800)
     parser.add_argument("--features", type=int, default=128)
     parser.add_argument("--voxels", type=int, default=4000)
-    parser.add_argument("--nsd-trials", type=int, default=24980)
-    parser.add_argument("--nsd-features", type=int, default=None, help="per space (default: nsd.yaml's pca_components)")
-    parser.add_argument("--nsd-voxels", type=int, default=200)
+    parser.add_argument("--nsd-trials", type=int, default=5000)
+    parser.add_argument("--nsd-features", type=int, default=320, help="per space")
+    parser.add_argument("--nsd-voxels", type=int, default=2000)
     parser.add_argument("--toy-only", action="store_true", help="skip the NSD-size estimate")
     args = parser.parse_args()
     warm = problem(40, 4, 5, 10)  # torch and himalaya's first calls are not timed

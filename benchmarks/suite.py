@@ -68,10 +68,13 @@ SECTIONS = [
         "args": ["benchmarks/banded.py"],
         "about": "Joint z + z_c models, concatenated (sdbrain.encode.fit_voxels, eigh, one alpha per voxel) and "
                  "banded (sdbrain.banded.fit_voxels, himalaya random search: n_iter band weights x the alphas, one "
-                 "alpha per space and voxel), on the CPU. Toy size measured with config/config.yaml's settings; NSD "
-                 "size (24,980 trials, two spaces of nsd.yaml's pca_components) extrapolated from two small fits: "
-                 "a fixed cost per voxel block plus a cost per voxel, times 200,000 voxels in the planned blocks.",
-        "read": "encode.joint: banded adds this cost per joint model; the default (concatenated) runs no banded fit.",
+                 "alpha per space and voxel), on the CPU. Toy size measured with config/config.yaml's settings. NSD "
+                 "size (24,980 trials, two spaces of nsd.yaml's pca_components, 200,000 voxels): himalaya's flops "
+                 "counted (a hat matrix per band weight, fold and alpha, formed once per voxel block and applied to "
+                 "every voxel) and converted to time at the share of this CPU's GEMM rate that a banded fit at a "
+                 "reduced size (5,000 trials, 320 + 320 features, 2,000 voxels) was measured to reach.",
+        "read": "encode.joint: banded adds this cost per joint model (a GPU is the only practical place at NSD size: the "
+                "per-voxel hat-matrix products grow with trials squared); the default (concatenated) runs no banded fit.",
     },
     {
         "title": "Encoding fit peak memory at 200k voxels",
