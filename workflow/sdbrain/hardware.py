@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,14 @@ class _TorchThreads(importlib.abc.MetaPathFinder):
 
         spec.loader.exec_module = exec_module
         return spec
+
+
+def machine_has_gpu(devices: str = "/dev") -> bool:
+    """Whether this machine shows an NVIDIA GPU to its jobs (the driver's device files under ``devices``;
+    torch is not imported, since the workflow calls this while it is parsed)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1") or not os.path.isdir(devices):
+        return False
+    return any(re.fullmatch(r"nvidia\d+", name) for name in os.listdir(devices))
 
 
 def expect_gpu(expected: bool) -> None:
