@@ -51,7 +51,8 @@ def _torch_threads(torch, n: int) -> None:
         try:
             torch.set_num_interop_threads(n)
         except RuntimeError:  # only possible before torch's first parallel work; the intra-op count still holds
-            warnings.warn(f"torch already ran parallel work: {torch.get_num_interop_threads()} inter-op threads, not {n}")
+            warnings.warn(f"torch already ran parallel work: {torch.get_num_interop_threads()} inter-op threads, "
+                          f"not {n}", stacklevel=2)
 
 
 class _TorchThreads(importlib.abc.MetaPathFinder):
