@@ -99,6 +99,7 @@ def all_outputs():
     out += expand("results/flatmaps/{subject}/{space}_r.png", subject=SUBJECTS, space=ENCODE.single)
     out += expand("results/flatmaps/{subject}/z+{space}_unique.png", subject=SUBJECTS, space=ENCODE.joint)
     out += expand("results/flatmaps/{subject}/{group}_best_layer.png", subject=SUBJECTS, group=ENCODE.layer_groups)
+    out += expand("results/viewer/{subject}/index.html", subject=SUBJECTS)
     out += expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES)
     if BANDED:
         out += expand(

@@ -139,6 +139,46 @@ rule flatmaps:
         "../scripts/flatmaps.py"
 
 
+rule viewer:
+    input:
+        rois="results/flatmaps/{subject}/rois.png",  # pycortex's caches are built there, once
+        r=expand("results/encode/{{subject}}/{space}/r.nii.gz", space=ENCODE.single),
+        fdr=expand("results/encode/{{subject}}/{space}/fdr_mask.nii.gz", space=ENCODE.single),
+        unique_z=expand("results/encode/{{subject}}/z+{space}/unique_z.nii.gz", space=ENCODE.joint),
+        unique_other=[f"results/encode/{{subject}}/z+{s}/unique_{s}.nii.gz" for s in ENCODE.joint],
+        joint_fdr=expand("results/encode/{{subject}}/z+{space}/fdr_mask.nii.gz", space=ENCODE.joint),
+        best=expand("results/encode/{{subject}}/{group}/best_layer.nii.gz", group=ENCODE.layer_groups),
+    output:
+        # the folder also holds the surfaces (CTM) and one PNG per map under data/
+        html="results/viewer/{subject}/index.html",
+        layers=report(
+            "results/viewer/{subject}/layers.tsv",
+            caption="../report/viewer.rst",
+            category="Flatmaps",
+            subcategory="{subject}",
+        ),
+    log:
+        "logs/flatmaps/{subject}_viewer.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}_viewer.tsv"
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        pycortex_dir=config["pycortex_dir"],
+        cx_subject=lambda w: cx_subject(w.subject),
+        xfm=FLAT["xfm"],
+        fdr_q=config["encode"]["fdr_q"],
+        single=ENCODE.single,
+        joint=ENCODE.joint,
+        groups=list(ENCODE.layer_groups),
+        layers=LAYER_NAMES,
+    script:
+        "../scripts/viewer.py"
+
+
 rule flatmaps_banded:
     input:
         nsd_tree(),
