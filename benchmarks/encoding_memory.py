@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 from peak import Peak, in_fresh_process  # noqa: E402  (benchmarks/peak.py, beside this script)
+
 PARAMS = dict(alphas=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
               n_targets_batch=10000, fdr_q=0.05, backend="torch")
 

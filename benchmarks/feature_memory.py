@@ -25,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 from peak import Peak, in_fresh_process  # noqa: E402  (benchmarks/peak.py, beside this script)
+
 FULL = 10**6  # a pooling grid no activation reaches: pool() then keeps every position
 
 
@@ -58,8 +59,8 @@ def main():
         print(json.dumps(child(*args.child)))
         return
     grid = yaml.safe_load((ROOT / "config/config.yaml").read_text())["features"]["unet_pool"]
-    print("| images | features kept, pooled (grid %d) | peak, pooled | features kept, full resolution (reference) "
-          "| peak, full resolution | ratio of peaks |" % grid)
+    print(f"| images | features kept, pooled (grid {grid}) | peak, pooled | features kept, full resolution "
+          "(reference) | peak, full resolution | ratio of peaks |")
     print("|---|---|---|---|---|---|")
     for n in args.images:
         ours, ref = in_fresh_process(__file__, n, grid), in_fresh_process(__file__, n, FULL)

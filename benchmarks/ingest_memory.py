@@ -45,6 +45,7 @@ def run_ingest(root: Path, out: Path, sessions: int) -> None:
 
 def run_reference(root: Path, sessions: int) -> None:
     import h5py
+
     from sdbrain import nsd
     layout = nsd.Layout(root)
     betas = []
@@ -86,8 +87,9 @@ def main():
     peak_ingest = measure("ingest", args) / 1024
     outputs = sum(p.stat().st_size for p in (args.workdir / "out").glob("*.npy")) / 2**20
     peak_reference = measure("reference", args) / 1024
-    print(f"| sessions x trials | one session, full volume int16 | one session, masked float32 | outputs (.npy) | peak RSS ingest | peak RSS load-all reference | ratio |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| sessions x trials | one session, full volume int16 | one session, masked float32 | outputs (.npy) "
+          "| peak RSS ingest | peak RSS load-all reference | ratio |")
+    print("|---|---|---|---|---|---|---|")
     print(f"| {args.sessions} x {args.trials} | {session_int16:.0f} MiB | {session_masked:.0f} MiB | {outputs:.0f} MiB | "
           f"{peak_ingest:.0f} MiB | {peak_reference:.0f} MiB | {peak_reference / peak_ingest:.1f}x |")
 

@@ -27,6 +27,7 @@ WORDS = ["a", "red", "blue", "green", "circle", "square", "star", "on", "backgro
 
 def setup(workdir: Path, n_images: int):
     import yaml
+
     from sdbrain import features, sd, toy_model
     model = workdir / "sd"
     if not model.exists():
@@ -41,7 +42,8 @@ def setup(workdir: Path, n_images: int):
 
 
 def reconstruct(model: Path, decoded: Path, rows: slice, params: dict) -> int:
-    from sdbrain import reconstruct as rec, sd
+    from sdbrain import reconstruct as rec
+    from sdbrain import sd
     data = np.load(decoded)
     pipe = sd.load_pipeline(model, sd.device("auto"))
     images = rec.run(pipe, "zc", 0.8, data["ids"][rows], data["z"][rows], data["c"][rows], 40, params)

@@ -92,6 +92,7 @@ def mini_reference(tmp_path_factory, worker_id) -> dict[str, str]:
     One run per test session: under pytest-xdist the first worker that needs it runs it
     while holding a lock, and the others wait for its manifest."""
     from filelock import FileLock
+
     from configs import MINI
     from manifest import manifest
     shared = tmp_path_factory.getbasetemp()

@@ -76,7 +76,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "sdbrain.rate.cli", "serve", "--trials", str(self.trials),
                                       "--db", str(self.db), "--port", str(self.port)], env=PYTHON_ENV,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

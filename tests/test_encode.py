@@ -109,8 +109,9 @@ def test_unique_variance_and_best_layer_on_known_values():
     assert encode.best_layer(r, significant).tolist() == [2, 3, 0, 0]
 
 
-def test_joint_model_of_two_spaces_explains_both(rng=np.random.default_rng(4)):
+def test_joint_model_of_two_spaces_explains_both():
     """Voxels driven by space a, by b, or by both: unique variance goes to the space that drives them."""
+    rng = np.random.default_rng(4)
     n_images, n_test = 200, 60
     a, b = rng.normal(size=(n_images + n_test, 5)), rng.normal(size=(n_images + n_test, 5))
     drive = np.column_stack([a @ rng.normal(size=(5, 20)), b @ rng.normal(size=(5, 20)),

@@ -103,6 +103,7 @@ def test_profile_without_a_gpu_resource(tmp_path):
     """A local profile that does not bound GPU jobs is refused before anything runs."""
     import subprocess
     import sys
+
     from conftest import ROOT
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile/config.yaml").write_text("cores: 2\n")
@@ -146,9 +147,10 @@ def test_stimulus_absent_from_imgbrick(toy_tree):
 
 
 def test_image_without_captions(toy_tree, tmp_path):
-    from sdbrain import features, toy_model
     import yaml
+
     from conftest import ROOT
+    from sdbrain import features, toy_model
     params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     toy_model.build_random_pipeline(tmp_path / "sd", ["a", "red", "circle"], {**params, "image_size": 32,
                                                                               "vae_channels": [8, 16]})
@@ -160,6 +162,7 @@ def test_image_without_captions(toy_tree, tmp_path):
 def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
     """A write that fails half-way (ENOSPC) names the file and leaves neither it nor its temporary behind."""
     import errno
+
     from sdbrain import io
 
     def full_disk(path, array):
@@ -188,6 +191,7 @@ def test_nsd_dry_run_with_a_missing_nsd_root_stops_at_once(tmp_path):
     """`snakemake -n --configfile config/nsd.yaml --config nsd_root=/nonexistent`: one line, nothing planned."""
     import subprocess
     import sys
+
     from conftest import ROOT
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
            "-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={tmp_path / 'nonexistent'}",

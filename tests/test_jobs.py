@@ -144,11 +144,12 @@ class FakeJob:
 def broken_cuda(monkeypatch):
     """torch as on a GPU node whose driver is older than torch's CUDA build."""
     import warnings
+
     import torch
 
     def is_available():
         warnings.warn("CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).\n"
-                      "Please update your GPU driver")
+                      "Please update your GPU driver", stacklevel=2)
         return False
     monkeypatch.setattr(torch.cuda, "is_available", is_available)
     monkeypatch.setattr(torch.version, "cuda", "12.8")

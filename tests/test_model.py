@@ -34,12 +34,12 @@ def test_tokenizer_covers_the_toy_words():
 def test_loads_offline_with_no_cache_and_generates(model_dir, tmp_path):
     """A fresh process, no hub cache, offline: loading and a 2-step generation work."""
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(ROOT / 'workflow')!r})\n"
         "from sdbrain.sd import load_pipeline\n"
-        "pipe = load_pipeline(%r)\n"
+        f"pipe = load_pipeline({str(model_dir)!r})\n"
         "assert len(pipe.tokenizer) > 500 and pipe.tokenizer.model_max_length == 77\n"
         "image = pipe('a red circle', num_inference_steps=2, height=64, width=64, output_type='np').images\n"
-        "print(image.shape)\n" % (str(ROOT / "workflow"), str(model_dir)))
+        "print(image.shape)\n")
     env = {**os.environ, "HF_HOME": str(tmp_path / "empty_hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

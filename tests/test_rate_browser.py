@@ -8,26 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from browser import MISSING, chromium
 from rate_helpers import Server, add_rater, make_trial_set, rate_cli
 from sdbrain.rate import analysis
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver") or "/usr/bin/chromedriver"
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM or not Path(CHROMEDRIVER).exists(),
-    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them with apt-get)")
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 SCREENSHOT_COPY = Path("/tmp/rate_screenshot.png")
 
 
 @pytest.fixture
 def browser():
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--window-size=900,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium()
     yield driver
     driver.quit()
 

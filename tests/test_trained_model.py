@@ -40,11 +40,10 @@ def test_loads_offline_with_no_cache_and_no_network(tmp_path):
         "import socket, sys\n"
         "def refuse(*a, **k): raise OSError('network call attempted')\n"
         "socket.socket.connect = refuse; socket.create_connection = refuse\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {str(ROOT / 'workflow')!r})\n"
         "from sdbrain.sd import load_pipeline\n"
-        "pipe = load_pipeline(%r)\n"
-        "print(len(pipe.tokenizer), pipe.tokenizer.model_max_length, pipe.scheduler.config.prediction_type)\n"
-        % (str(ROOT / "workflow"), str(MODEL)))
+        f"pipe = load_pipeline({str(MODEL)!r})\n"
+        "print(len(pipe.tokenizer), pipe.tokenizer.model_max_length, pipe.scheduler.config.prediction_type)\n")
     env = {**os.environ, "HF_HOME": str(tmp_path / "empty_hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -35,7 +35,8 @@ def test_default_config_dry_run(tmp_path):
         "reconstruct_manifest": 6, "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
         # z, c, zc at 3 noise levels, zc at 3 steps, 5 U-Net layers x 3 steps; 6 joint models; 3 best-layer maps
         "encode": 2 * 23, "encode_joint": 2 * 6, "encode_layers": 2 * 3, "encode_summary": 2,
-        "flatmap_rois": 2, "flatmaps": 2, "encoding_figure": 4, "run_config": 1, "run_logs": 1, "rate_trials": 1,
+        "flatmap_rois": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 4, "run_config": 1, "run_logs": 1,
+        "rate_trials": 1,
         "all": 1}
 
 
@@ -49,7 +50,7 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
                     "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40,
                     "reconstruct_manifest": 12, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
                     "eval_summary": 1, "encode": 4 * 23, "encode_joint": 4 * 6, "encode_layers": 4 * 3,
-                    "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4,
+                    "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4, "viewer": 4,
                     "encoding_figure": 4, "run_config": 1, "run_logs": 1, "rate_trials": 1, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout

@@ -1,9 +1,7 @@
 # Helpers shared by the rules: the lists that rule `all` expands, and the inputs
 # that only exist when the toy world is generated.
-import os
-import re
 
-from sdbrain import spaces
+from sdbrain import hardware, spaces
 
 SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
@@ -17,19 +15,11 @@ METHOD_PATTERN = r"z|c|zc[0-9.]+"
 SPACE_PATTERN = spaces.PATTERN
 
 
-def machine_has_gpu() -> bool:
-    """Whether this machine shows an NVIDIA GPU to its jobs (the driver's device files; torch is
-    not imported to parse the workflow)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1") or not os.path.isdir("/dev"):
-        return False
-    return any(re.fullmatch(r"nvidia\d+", name) for name in os.listdir("/dev"))
-
-
 # GPU rules (device auto: CUDA when present) ask for the gpu resource, of which the local
 # profile lets one run at a time, and two CPU threads to feed it, only where a GPU is there
 # to use. Without one they are one-thread CPU jobs that run side by side (--cores 2: two at
 # a time). The SLURM profile asks for a GPU and its threads for these rules itself.
-GPU = 1 if machine_has_gpu() else 0
+GPU = 1 if hardware.machine_has_gpu() else 0
 GPU_THREADS = 2 if GPU else 1
 
 
@@ -63,13 +53,15 @@ def model_input():
 
 
 def ingest_outputs(subject):
-    return expand(
-        "results/fmri/{subject}/{split}_{roi}.npy", subject=subject, split=["train", "test"], roi=ROIS
-    ) + expand("results/fmri/{subject}/voxels_{roi}.tsv", subject=subject, roi=ROIS) + [
-        f"results/fmri/{subject}/train_ids.tsv",
-        f"results/fmri/{subject}/test_ids.tsv",
-        f"results/fmri/{subject}/ingest_report.tsv",
-    ]
+    return (
+        expand("results/fmri/{subject}/{split}_{roi}.npy", subject=subject, split=["train", "test"], roi=ROIS)
+        + expand("results/fmri/{subject}/voxels_{roi}.tsv", subject=subject, roi=ROIS)
+        + [
+            f"results/fmri/{subject}/train_ids.tsv",
+            f"results/fmri/{subject}/test_ids.tsv",
+            f"results/fmri/{subject}/ingest_report.tsv",
+        ]
+    )
 
 
 METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
@@ -107,15 +99,26 @@ def all_outputs():
     out += expand("results/flatmaps/{subject}/{space}_r.png", subject=SUBJECTS, space=ENCODE.single)
     out += expand("results/flatmaps/{subject}/z+{space}_unique.png", subject=SUBJECTS, space=ENCODE.joint)
     out += expand("results/flatmaps/{subject}/{group}_best_layer.png", subject=SUBJECTS, group=ENCODE.layer_groups)
+    out += expand("results/viewer/{subject}/index.html", subject=SUBJECTS)
     out += expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES)
     if BANDED:
-        out += expand("results/encode/{subject}/z+{space}/banded/unique_slices.png", subject=SUBJECTS,
-                      space=ENCODE.joint)
+        out += expand(
+            "results/encode/{subject}/z+{space}/banded/unique_slices.png", subject=SUBJECTS, space=ENCODE.joint
+        )
         out += expand("results/encode/{subject}/joint_{table}.tsv", subject=SUBJECTS, table=["comparison", "agreement"])
-        out += expand("results/flatmaps/{subject}/z+{space}_banded_{what}.png", subject=SUBJECTS, space=ENCODE.joint,
-                      what=["unique", "split"])
-    out += ["results/report/config.yaml", "results/report/provenance.yaml", "results/report/logs.txt",
-            "results/report/rule_times.md", "results/rate/trials.tsv"]
+        out += expand(
+            "results/flatmaps/{subject}/z+{space}_banded_{what}.png",
+            subject=SUBJECTS,
+            space=ENCODE.joint,
+            what=["unique", "split"],
+        )
+    out += [
+        "results/report/config.yaml",
+        "results/report/provenance.yaml",
+        "results/report/logs.txt",
+        "results/report/rule_times.md",
+        "results/rate/trials.tsv",
+    ]
     out += ["results/rate/accuracy.md"] if RATE_ANSWERS else []
     return out
 
@@ -134,8 +137,10 @@ def feature_chunks(wildcards):
     """The chunks a feature space is merged from: z and c chunk files, or diffusion chunk folders."""
     space = spaces.parse(wildcards.target)
     if space.kind in ("z", "c"):
-        return {"values": expand(f"results/features/{space.kind}/chunk{{k}}.npy", k=FEATURE_CHUNKS),
-                "ids": expand(f"results/features/{space.kind}/chunk{{k}}_ids.tsv", k=FEATURE_CHUNKS)}
+        return {
+            "values": expand(f"results/features/{space.kind}/chunk{{k}}.npy", k=FEATURE_CHUNKS),
+            "ids": expand(f"results/features/{space.kind}/chunk{{k}}_ids.tsv", k=FEATURE_CHUNKS),
+        }
     level = spaces.level_name(space.level)
     return {"folders": expand(f"results/features/diffusion{level}/chunk{{k}}", k=FEATURE_CHUNKS)}
 
@@ -155,13 +160,21 @@ def betas(wildcards):
 FLAT = config["flatmaps"]
 STEP_NAMES = list(config["features"]["steps"])
 LAYER_NAMES = list(config["features"]["unet_layers"])
-ZC_FIG6 = f"zc{spaces.level_name(config['encode']['noise_levels'][len(config['encode']['noise_levels']) // 2])}" if config["encode"]["noise_levels"] else None
+ZC_FIG6 = (
+    f"zc{spaces.level_name(config['encode']['noise_levels'][len(config['encode']['noise_levels']) // 2])}"
+    if config["encode"]["noise_levels"]
+    else None
+)
 STEP_LEVEL = spaces.level_name(config["encode"]["step_levels"][0]) if config["encode"]["step_levels"] else None
 
 
 # the decoders' ROIs (early, ventral), outlined on every flatmap when they are streams labels
-OUTLINE_LABELS = [label for roi in dict.fromkeys(config["decode"]["roi"].values())
-                  if config["rois"][roi]["file"] == "streams" for label in config["rois"][roi]["labels"]]
+OUTLINE_LABELS = [
+    label
+    for roi in dict.fromkeys(config["decode"]["roi"].values())
+    if config["rois"][roi]["file"] == "streams"
+    for label in config["rois"][roi]["labels"]
+]
 
 
 def cx_subject(subject):
@@ -174,24 +187,42 @@ def encoding_figure(fig):
     enc = "results/encode/{s}/{space}/{name}.nii.gz"
 
     def panel(s, space, name, mask="fdr_mask"):
-        return {"subject": s, "map": enc.format(s=s, space=space, name=name),
-                "mask": enc.format(s=s, space=space, name=mask) if mask else None, "zero_is_empty": not mask}
+        return {
+            "subject": s,
+            "map": enc.format(s=s, space=space, name=name),
+            "mask": enc.format(s=s, space=space, name=mask) if mask else None,
+            "zero_is_empty": not mask,
+        }
 
     if fig == 6:
         rows = ["z", "c"] + ([ZC_FIG6] if ZC_FIG6 else [])
         return rows, SUBJECTS, [[panel(s, space, "r") for s in SUBJECTS] for space in rows]
     if fig in (7, 8):
-        others = ([f"zc{spaces.level_name(l)}" for l in config["encode"]["noise_levels"]] if fig == 7
-                  else [f"zc{STEP_LEVEL}-{step}" for step in STEP_NAMES])
+        others = (
+            [f"zc{spaces.level_name(l)}" for l in config["encode"]["noise_levels"]]
+            if fig == 7
+            else [f"zc{STEP_LEVEL}-{step}" for step in STEP_NAMES]
+        )
         columns = [f"{s}: {what}" for s in SUBJECTS for what in ("unique to z", "unique to z_c")]
-        panels = [[panel(s, f"z+{o}/{JOINT_MAPS}".rstrip("/"), name) for s in SUBJECTS
-                   for name in ("unique_z", f"unique_{o}")]
-                  for o in others]
-        labels = ([f"s = {spaces.level_name(l)}" for l in config["encode"]["noise_levels"]] if fig == 7
-                  else [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES])
+        panels = [
+            [
+                panel(s, f"z+{o}/{JOINT_MAPS}".rstrip("/"), name)
+                for s in SUBJECTS
+                for name in ("unique_z", f"unique_{o}")
+            ]
+            for o in others
+        ]
+        labels = (
+            [f"s = {spaces.level_name(l)}" for l in config["encode"]["noise_levels"]]
+            if fig == 7
+            else [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES]
+        )
         return labels, columns, panels
-    return ([f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES], SUBJECTS,
-            [[panel(s, f"unet{STEP_LEVEL}-{step}", "best_layer", mask=None) for s in SUBJECTS] for step in STEP_NAMES])
+    return (
+        [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES],
+        SUBJECTS,
+        [[panel(s, f"unet{STEP_LEVEL}-{step}", "best_layer", mask=None) for s in SUBJECTS] for step in STEP_NAMES],
+    )
 
 
 def figure_inputs(fig):

@@ -16,15 +16,12 @@ rule decode:
         alphas="results/decode/{subject}/{target}_alphas.npy",
         target_scores="results/decode/{subject}/{target}_scores_targets.tsv",
         image_scores="results/decode/{subject}/{target}_scores_images.tsv",
-    wildcard_constraints:
-        target="z|c",
-    params:
-        roi=lambda w: config["decode"]["roi"][w.target],
-        decode=config["decode"],
     log:
         "logs/decode/{subject}_{target}.log",
     benchmark:
-        "logs/benchmarks/decode/{subject}_{target}.tsv",
+        "logs/benchmarks/decode/{subject}_{target}.tsv"
+    wildcard_constraints:
+        target="z|c",
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -33,5 +30,8 @@ rule decode:
         # X, Y, the Gram matrix and its eigenvectors per fold
         mem_mb=mem_from_input(4000, 3),
         runtime=120,
+    params:
+        roi=lambda w: config["decode"]["roi"][w.target],
+        decode=config["decode"],
     script:
         "../scripts/decode.py"

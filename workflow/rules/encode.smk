@@ -18,16 +18,12 @@ rule encode:
         table="results/encode/{subject}/{space}/voxels.tsv",
         pca="results/encode/{subject}/{space}/pca_explained_variance.tsv",
         png="results/encode/{subject}/{space}/r_slices.png",
-    wildcard_constraints:
-        space=SPACE_PATTERN,
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        sessions=config["sessions"],
-        encode=config["encode"],
     log:
         "logs/encode/{subject}_{space}.log",
     benchmark:
-        "logs/benchmarks/encode/{subject}_{space}.tsv",
+        "logs/benchmarks/encode/{subject}_{space}.tsv"
+    wildcard_constraints:
+        space=SPACE_PATTERN,
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -35,6 +31,10 @@ rule encode:
         gpu=GPU,
         mem_mb=encode_mem,
         runtime=240,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        sessions=config["sessions"],
+        encode=config["encode"],
     script:
         "../scripts/encode.py"
 
@@ -56,15 +56,12 @@ rule encode_joint:
         unique_other="results/encode/{subject}/z+{space}/unique_{space}.nii.gz",
         table="results/encode/{subject}/z+{space}/voxels.tsv",
         png="results/encode/{subject}/z+{space}/unique_slices.png",
-    wildcard_constraints:
-        space=SPACE_PATTERN,
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        encode=config["encode"],
     log:
         "logs/encode/{subject}_z+{space}.log",
     benchmark:
-        "logs/benchmarks/encode/{subject}_z+{space}.tsv",
+        "logs/benchmarks/encode/{subject}_z+{space}.tsv"
+    wildcard_constraints:
+        space=SPACE_PATTERN,
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -72,6 +69,9 @@ rule encode_joint:
         gpu=GPU,
         mem_mb=encode_mem,
         runtime=240,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        encode=config["encode"],
     script:
         "../scripts/encode_joint.py"
 
@@ -79,8 +79,19 @@ rule encode_joint:
 # encode.joint: banded (only then are these rules' outputs asked for): banded ridge joint
 # models beside the concatenated ones, and the two compared per ROI.
 # the encode keys a banded fit reads
-BANDED_KEYS = ["pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
-               "voxel_block", "fdr_q", "backend", "banded"]
+BANDED_KEYS = [
+    "pca_components",
+    "seed",
+    "alphas",
+    "folds",
+    "fit_intercept",
+    "n_targets_batch",
+    "memory_mb",
+    "voxel_block",
+    "fdr_q",
+    "backend",
+    "banded",
+]
 
 
 rule encode_banded:
@@ -102,15 +113,12 @@ rule encode_banded:
         unique_other="results/encode/{subject}/z+{space}/banded/unique_{space}.nii.gz",
         table="results/encode/{subject}/z+{space}/banded/voxels.tsv",
         png="results/encode/{subject}/z+{space}/banded/unique_slices.png",
-    wildcard_constraints:
-        space=SPACE_PATTERN,
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        encode={key: config["encode"][key] for key in BANDED_KEYS},
     log:
         "logs/encode/{subject}_z+{space}_banded.log",
     benchmark:
-        "logs/benchmarks/encode/{subject}_z+{space}_banded.tsv",
+        "logs/benchmarks/encode/{subject}_z+{space}_banded.tsv"
+    wildcard_constraints:
+        space=SPACE_PATTERN,
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -118,6 +126,9 @@ rule encode_banded:
         gpu=GPU,
         mem_mb=encode_mem,
         runtime=480,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        encode={key: config["encode"][key] for key in BANDED_KEYS},
     script:
         "../scripts/encode_banded.py"
 
@@ -129,24 +140,32 @@ rule encode_compare:
         banded=expand("results/encode/{{subject}}/z+{space}/banded/voxels.tsv", space=ENCODE.joint),
         truth=[TOY_TRUTH] if TOY else [],
     output:
-        rois=report("results/encode/{subject}/joint_comparison.tsv", caption="../report/encode_tables.rst",
-                    category="Tables", subcategory="{subject}"),
-        agreement=report("results/encode/{subject}/joint_agreement.tsv", caption="../report/encode_tables.rst",
-                         category="Tables", subcategory="{subject}"),
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        joint=ENCODE.joint,
-        clearly_negative=config["encode"]["banded"]["clearly_negative"],
-        truth=TOY,
+        rois=report(
+            "results/encode/{subject}/joint_comparison.tsv",
+            caption="../report/encode_tables.rst",
+            category="Tables",
+            subcategory="{subject}",
+        ),
+        agreement=report(
+            "results/encode/{subject}/joint_agreement.tsv",
+            caption="../report/encode_tables.rst",
+            category="Tables",
+            subcategory="{subject}",
+        ),
     log:
         "logs/encode/{subject}_compare.log",
     benchmark:
-        "logs/benchmarks/encode/{subject}_compare.tsv",
+        "logs/benchmarks/encode/{subject}_compare.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        joint=ENCODE.joint,
+        clearly_negative=config["encode"]["banded"]["clearly_negative"],
+        truth=TOY,
     script:
         "../scripts/encode_compare.py"
 
@@ -154,26 +173,27 @@ rule encode_compare:
 rule encode_layers:
     input:
         nsd_tree(),
-        tables=lambda w: expand("results/encode/{subject}/{space}/voxels.tsv", subject=w.subject,
-                                space=ENCODE.layer_groups[w.group]),
+        tables=lambda w: expand(
+            "results/encode/{subject}/{space}/voxels.tsv", subject=w.subject, space=ENCODE.layer_groups[w.group]
+        ),
     output:
         nifti="results/encode/{subject}/{group}/best_layer.nii.gz",
         table="results/encode/{subject}/{group}/best_layer.tsv",
         png="results/encode/{subject}/{group}/best_layer_slices.png",
-    wildcard_constraints:
-        group=r"unet[0-9.]+-[a-z]+",
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        layers=list(config["features"]["unet_layers"]),
     log:
         "logs/encode/{subject}_{group}_layers.log",
     benchmark:
-        "logs/benchmarks/encode/{subject}_{group}_layers.tsv",
+        "logs/benchmarks/encode/{subject}_{group}_layers.tsv"
+    wildcard_constraints:
+        group=r"unet[0-9.]+-[a-z]+",
     conda:
         "../../envs/data.yaml"
     resources:
         mem_mb=mem_from_input(2000, 2),
         runtime=30,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        layers=list(config["features"]["unet_layers"]),
     script:
         "../scripts/encode_layers.py"
 
@@ -184,26 +204,38 @@ rule encode_summary:
         joint=expand("results/encode/{{subject}}/z+{space}/voxels.tsv", space=ENCODE.joint),
         layers=expand("results/encode/{{subject}}/{group}/best_layer.tsv", group=ENCODE.layer_groups),
     output:
-        single=report("results/encode/{subject}/roi_summary.tsv", caption="../report/encode_tables.rst",
-                      category="Tables", subcategory="{subject}"),
-        unique=report("results/encode/{subject}/unique_summary.tsv", caption="../report/encode_tables.rst",
-                      category="Tables", subcategory="{subject}"),
-        layers=report("results/encode/{subject}/layer_summary.tsv", caption="../report/encode_tables.rst",
-                      category="Tables", subcategory="{subject}"),
+        single=report(
+            "results/encode/{subject}/roi_summary.tsv",
+            caption="../report/encode_tables.rst",
+            category="Tables",
+            subcategory="{subject}",
+        ),
+        unique=report(
+            "results/encode/{subject}/unique_summary.tsv",
+            caption="../report/encode_tables.rst",
+            category="Tables",
+            subcategory="{subject}",
+        ),
+        layers=report(
+            "results/encode/{subject}/layer_summary.tsv",
+            caption="../report/encode_tables.rst",
+            category="Tables",
+            subcategory="{subject}",
+        ),
+    log:
+        "logs/encode/{subject}_summary.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_summary.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         single=ENCODE.single,
         joint=ENCODE.joint,
         groups=list(ENCODE.layer_groups),
         layers=list(config["features"]["unet_layers"]),
-    log:
-        "logs/encode/{subject}_summary.log",
-    benchmark:
-        "logs/benchmarks/encode/{subject}_summary.tsv",
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=20,
     script:
         "../scripts/encode_summary.py"

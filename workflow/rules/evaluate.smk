@@ -8,13 +8,10 @@ rule eval_originals:
         test_ids="results/fmri/test_ids.tsv",
     output:
         "results/evaluate/originals.npz",
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        evaluate=config["evaluate"],
     log:
         "logs/evaluate/originals.log",
     benchmark:
-        "logs/benchmarks/evaluate/originals.tsv",
+        "logs/benchmarks/evaluate/originals.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -22,6 +19,9 @@ rule eval_originals:
         gpu=GPU,
         mem_mb=mem_from_input(6000, 3),
         runtime=60,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        evaluate=config["evaluate"],
     script:
         "../scripts/eval_originals.py"
 
@@ -34,15 +34,12 @@ rule evaluate:
         manifest="results/reconstruct/{subject}/{method}/manifest.tsv",
     output:
         "results/evaluate/{subject}/{method}_scores.tsv",
-    wildcard_constraints:
-        method=METHOD_PATTERN,
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        evaluate=config["evaluate"],
     log:
         "logs/evaluate/{subject}_{method}.log",
     benchmark:
-        "logs/benchmarks/evaluate/{subject}_{method}.tsv",
+        "logs/benchmarks/evaluate/{subject}_{method}.tsv"
+    wildcard_constraints:
+        method=METHOD_PATTERN,
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -51,6 +48,9 @@ rule evaluate:
         # the feature networks and every reconstruction of the subject in memory
         mem_mb=mem_from_input(6000, 3),
         runtime=120,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        evaluate=config["evaluate"],
     script:
         "../scripts/evaluate.py"
 
@@ -65,20 +65,21 @@ rule eval_summary:
         summary=report("results/evaluate/identification.tsv", caption="../report/tables.rst", category="Tables"),
         table=report("results/evaluate/community_table.tsv", caption="../report/tables.rst", category="Tables"),
         markdown="results/evaluate/community_table.md",
-        fig5=report("results/figures/fig5.png", caption="../report/fig5.rst", category="Figures",
-                    subcategory="Reconstruction"),
+        fig5=report(
+            "results/figures/fig5.png", caption="../report/fig5.rst", category="Figures", subcategory="Reconstruction"
+        ),
         fig5_pdf="results/figures/fig5.pdf",
-    params:
-        method=ZC_MAIN,
-        model_note=MODEL_NOTE,
     log:
         "logs/evaluate/summary.log",
     benchmark:
-        "logs/benchmarks/evaluate/summary.tsv",
+        "logs/benchmarks/evaluate/summary.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        method=ZC_MAIN,
+        model_note=MODEL_NOTE,
     script:
         "../scripts/eval_summary.py"

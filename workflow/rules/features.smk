@@ -14,7 +14,7 @@ rule stimuli:
     log:
         "logs/features/stimuli.log",
     benchmark:
-        "logs/benchmarks/features/stimuli.tsv",
+        "logs/benchmarks/features/stimuli.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
@@ -33,17 +33,13 @@ rule features:
     output:
         values="results/features/{target}/chunk{chunk}.npy",
         ids="results/features/{target}/chunk{chunk}_ids.tsv",
-    wildcard_constraints:
-        target="z|c",
-        chunk=r"\d+",
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        model_dir=lambda wildcards: config["model_dir"],
-        features=config["features"],
     log:
         "logs/features/{target}_chunk{chunk}.log",
     benchmark:
-        "logs/benchmarks/features/{target}_chunk{chunk}.tsv",
+        "logs/benchmarks/features/{target}_chunk{chunk}.tsv"
+    wildcard_constraints:
+        target="z|c",
+        chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -51,6 +47,10 @@ rule features:
         gpu=GPU,
         mem_mb=mem_from_input(6000, 2),
         runtime=60,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        model_dir=lambda wildcards: config["model_dir"],
+        features=config["features"],
     script:
         "../scripts/features.py"
 
@@ -64,19 +64,13 @@ rule diffusion_features:
         c_ids="results/features/c_ids.tsv",
     output:
         directory("results/features/diffusion{level}/chunk{chunk}"),
-    wildcard_constraints:
-        level=r"[0-9.]+",
-        chunk=r"\d+",
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        model_dir=lambda wildcards: config["model_dir"],
-        features=config["features"],
-        reconstruct=config["reconstruct"],
-        capture=lambda wildcards: float(wildcards.level) in ENCODE.captured_levels,
     log:
         "logs/features/diffusion{level}_chunk{chunk}.log",
     benchmark:
-        "logs/benchmarks/features/diffusion{level}_chunk{chunk}.tsv",
+        "logs/benchmarks/features/diffusion{level}_chunk{chunk}.tsv"
+    wildcard_constraints:
+        level=r"[0-9.]+",
+        chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -84,6 +78,12 @@ rule diffusion_features:
         gpu=GPU,
         mem_mb=mem_from_input(6000, 2),
         runtime=240,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        model_dir=lambda wildcards: config["model_dir"],
+        features=config["features"],
+        reconstruct=config["reconstruct"],
+        capture=lambda wildcards: float(wildcards.level) in ENCODE.captured_levels,
     script:
         "../scripts/diffusion_features.py"
 
@@ -94,12 +94,12 @@ rule features_merge:
     output:
         values="results/features/{target}.npy",
         ids="results/features/{target}_ids.tsv",
-    wildcard_constraints:
-        target=SPACE_PATTERN,
     log:
         "logs/features/{target}_merge.log",
     benchmark:
-        "logs/benchmarks/features/{target}_merge.tsv",
+        "logs/benchmarks/features/{target}_merge.tsv"
+    wildcard_constraints:
+        target=SPACE_PATTERN,
     conda:
         "../../envs/data.yaml"
     resources:

@@ -7,24 +7,28 @@ rule fig3:
         test_ids="results/fmri/test_ids.tsv",
         manifests=lambda w: [f"results/reconstruct/{w.subject}/{m}/manifest.tsv" for m in ("z", "c", ZC_MAIN)],
     output:
-        png=report("results/figures/fig3_{subject}.png", caption="../report/fig3.rst", category="Figures",
-                   subcategory="Reconstruction"),
+        png=report(
+            "results/figures/fig3_{subject}.png",
+            caption="../report/fig3.rst",
+            category="Figures",
+            subcategory="Reconstruction",
+        ),
         pdf="results/figures/fig3_{subject}.pdf",
+    log:
+        "logs/figures/fig3_{subject}.log",
+    benchmark:
+        "logs/benchmarks/figures/fig3_{subject}.tsv"
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         n_images=config["figures"]["n_images"],
         labels=["X_z", "X_c", f"X_zc (s={config['reconstruct']['strengths'][0]})"],
         title=lambda w: f"Fig. 3: reconstructions, {w.subject}",
         note=MODEL_NOTE,
-    log:
-        "logs/figures/fig3_{subject}.log",
-    benchmark:
-        "logs/benchmarks/figures/fig3_{subject}.tsv",
-    conda:
-        "../../envs/maps.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=20,
     script:
         "../scripts/figure_reconstructions.py"
 
@@ -35,23 +39,24 @@ rule fig4:
         test_ids="results/fmri/test_ids.tsv",
         manifests=expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=ZC_MAIN),
     output:
-        png=report("results/figures/fig4.png", caption="../report/fig4.rst", category="Figures",
-                   subcategory="Reconstruction"),
+        png=report(
+            "results/figures/fig4.png", caption="../report/fig4.rst", category="Figures", subcategory="Reconstruction"
+        ),
         pdf="results/figures/fig4.pdf",
+    log:
+        "logs/figures/fig4.log",
+    benchmark:
+        "logs/benchmarks/figures/fig4.tsv"
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         n_images=config["figures"]["n_images"],
         labels=[f"X_zc {s}" for s in SUBJECTS],
         title="Fig. 4: the same images across subjects",
         note=MODEL_NOTE,
-    log:
-        "logs/figures/fig4.log",
-    benchmark:
-        "logs/benchmarks/figures/fig4.tsv",
-    conda:
-        "../../envs/maps.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=20,
     script:
         "../scripts/figure_reconstructions.py"

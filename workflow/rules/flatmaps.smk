@@ -22,20 +22,20 @@ rule pycortex_import:
         checked="results/fmri/inventory.tsv",
     output:
         f"{config['pycortex_dir']}/db/{{subject}}/transforms/{FLAT['xfm']}/matrices.xfm",
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        pycortex_dir=lambda wildcards, output: output[0].split("/db/")[0],
-        xfm=FLAT["xfm"],
-        patch=FLAT["flat_patch"],
     log:
         "logs/flatmaps/{subject}_import.log",
     benchmark:
-        "logs/benchmarks/flatmaps/{subject}_import.tsv",
+        "logs/benchmarks/flatmaps/{subject}_import.tsv"
     conda:
         "../../envs/maps.yaml"
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        pycortex_dir=lambda wildcards, output: output[0].split("/db/")[0],
+        xfm=FLAT["xfm"],
+        patch=FLAT["flat_patch"],
     script:
         "../scripts/pycortex_import.py"
 
@@ -43,11 +43,27 @@ rule pycortex_import:
 rule flatmap_rois:
     input:
         nsd_tree(),
-        imported=lambda w: [] if FLAT["pycortex_subject"] != "{subject}" else
-            f"{config['pycortex_dir']}/db/{w.subject}/transforms/{FLAT['xfm']}/matrices.xfm",
+        imported=lambda w: (
+            []
+            if FLAT["pycortex_subject"] != "{subject}"
+            else f"{config['pycortex_dir']}/db/{w.subject}/transforms/{FLAT['xfm']}/matrices.xfm"
+        ),
     output:
-        report("results/flatmaps/{subject}/rois.png", caption="../report/rois.rst", category="Flatmaps",
-               subcategory="{subject}"),
+        report(
+            "results/flatmaps/{subject}/rois.png",
+            caption="../report/rois.rst",
+            category="Flatmaps",
+            subcategory="{subject}",
+        ),
+    log:
+        "logs/flatmaps/{subject}_rois.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}_rois.tsv"
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
@@ -55,15 +71,6 @@ rule flatmap_rois:
         xfm=FLAT["xfm"],
         height=FLAT["height"],
         note="",
-    log:
-        "logs/flatmaps/{subject}_rois.log",
-    benchmark:
-        "logs/benchmarks/flatmaps/{subject}_rois.tsv",
-    conda:
-        "../../envs/maps.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
     script:
         "../scripts/flatmap_rois.py"
 
@@ -79,12 +86,42 @@ rule flatmaps:
         joint_fdr=expand("results/encode/{{subject}}/z+{space}/fdr_mask.nii.gz", space=ENCODE.joint),
         best=expand("results/encode/{{subject}}/{group}/best_layer.nii.gz", group=ENCODE.layer_groups),
     output:
-        r=[report(f"results/flatmaps/{{subject}}/{space}_r.png", caption="../report/flatmap_r.rst",
-                  category="Flatmaps", subcategory="{subject}") for space in ENCODE.single],
-        unique=[report(f"results/flatmaps/{{subject}}/z+{space}_unique.png", caption="../report/flatmap_unique.rst",
-                       category="Flatmaps", subcategory="{subject}") for space in ENCODE.joint],
-        best=[report(f"results/flatmaps/{{subject}}/{group}_best_layer.png", caption="../report/flatmap_layers.rst",
-                     category="Flatmaps", subcategory="{subject}") for group in ENCODE.layer_groups],
+        r=[
+            report(
+                f"results/flatmaps/{{subject}}/{space}_r.png",
+                caption="../report/flatmap_r.rst",
+                category="Flatmaps",
+                subcategory="{subject}",
+            )
+            for space in ENCODE.single
+        ],
+        unique=[
+            report(
+                f"results/flatmaps/{{subject}}/z+{space}_unique.png",
+                caption="../report/flatmap_unique.rst",
+                category="Flatmaps",
+                subcategory="{subject}",
+            )
+            for space in ENCODE.joint
+        ],
+        best=[
+            report(
+                f"results/flatmaps/{{subject}}/{group}_best_layer.png",
+                caption="../report/flatmap_layers.rst",
+                category="Flatmaps",
+                subcategory="{subject}",
+            )
+            for group in ENCODE.layer_groups
+        ],
+    log:
+        "logs/flatmaps/{subject}.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}.tsv"
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
@@ -98,17 +135,48 @@ rule flatmaps:
         groups=list(ENCODE.layer_groups),
         layers=LAYER_NAMES,
         note=MODEL_NOTE,
+    script:
+        "../scripts/flatmaps.py"
+
+
+rule viewer:
+    input:
+        rois="results/flatmaps/{subject}/rois.png",  # pycortex's caches are built there, once
+        r=expand("results/encode/{{subject}}/{space}/r.nii.gz", space=ENCODE.single),
+        fdr=expand("results/encode/{{subject}}/{space}/fdr_mask.nii.gz", space=ENCODE.single),
+        unique_z=expand("results/encode/{{subject}}/z+{space}/unique_z.nii.gz", space=ENCODE.joint),
+        unique_other=[f"results/encode/{{subject}}/z+{s}/unique_{s}.nii.gz" for s in ENCODE.joint],
+        joint_fdr=expand("results/encode/{{subject}}/z+{space}/fdr_mask.nii.gz", space=ENCODE.joint),
+        best=expand("results/encode/{{subject}}/{group}/best_layer.nii.gz", group=ENCODE.layer_groups),
+    output:
+        # the folder also holds the surfaces (CTM) and one PNG per map under data/
+        html="results/viewer/{subject}/index.html",
+        layers=report(
+            "results/viewer/{subject}/layers.tsv",
+            caption="../report/viewer.rst",
+            category="Flatmaps",
+            subcategory="{subject}",
+        ),
     log:
-        "logs/flatmaps/{subject}.log",
+        "logs/flatmaps/{subject}_viewer.log",
     benchmark:
-        "logs/benchmarks/flatmaps/{subject}.tsv",
+        "logs/benchmarks/flatmaps/{subject}_viewer.tsv"
     conda:
         "../../envs/maps.yaml"
     resources:
         mem_mb=4000,
-        runtime=60,
+        runtime=30,
+    params:
+        pycortex_dir=config["pycortex_dir"],
+        cx_subject=lambda w: cx_subject(w.subject),
+        xfm=FLAT["xfm"],
+        fdr_q=config["encode"]["fdr_q"],
+        single=ENCODE.single,
+        joint=ENCODE.joint,
+        groups=list(ENCODE.layer_groups),
+        layers=LAYER_NAMES,
     script:
-        "../scripts/flatmaps.py"
+        "../scripts/viewer.py"
 
 
 rule flatmaps_banded:
@@ -121,12 +189,33 @@ rule flatmaps_banded:
         split_z=expand("results/encode/{{subject}}/z+{space}/banded/split_z.nii.gz", space=ENCODE.joint),
         split_other=[f"results/encode/{{subject}}/z+{s}/banded/split_{s}.nii.gz" for s in ENCODE.joint],
     output:
-        unique=[report(f"results/flatmaps/{{subject}}/z+{space}_banded_unique.png",
-                       caption="../report/flatmap_banded.rst", category="Flatmaps", subcategory="{subject}")
-                for space in ENCODE.joint],
-        split=[report(f"results/flatmaps/{{subject}}/z+{space}_banded_split.png",
-                      caption="../report/flatmap_banded.rst", category="Flatmaps", subcategory="{subject}")
-               for space in ENCODE.joint],
+        unique=[
+            report(
+                f"results/flatmaps/{{subject}}/z+{space}_banded_unique.png",
+                caption="../report/flatmap_banded.rst",
+                category="Flatmaps",
+                subcategory="{subject}",
+            )
+            for space in ENCODE.joint
+        ],
+        split=[
+            report(
+                f"results/flatmaps/{{subject}}/z+{space}_banded_split.png",
+                caption="../report/flatmap_banded.rst",
+                category="Flatmaps",
+                subcategory="{subject}",
+            )
+            for space in ENCODE.joint
+        ],
+    log:
+        "logs/flatmaps/{subject}_banded.log",
+    benchmark:
+        "logs/benchmarks/flatmaps/{subject}_banded.tsv"
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
@@ -137,15 +226,6 @@ rule flatmaps_banded:
         outline_labels=OUTLINE_LABELS,
         joint=ENCODE.joint,
         note=MODEL_NOTE,
-    log:
-        "logs/flatmaps/{subject}_banded.log",
-    benchmark:
-        "logs/benchmarks/flatmaps/{subject}_banded.tsv",
-    conda:
-        "../../envs/maps.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=60,
     script:
         "../scripts/flatmaps_banded.py"
 
@@ -157,8 +237,17 @@ rule encoding_figure:
     output:
         png=report("results/figures/fig{fig}.png", caption="../report/encoding_figure.rst", category="Figures"),
         pdf="results/figures/fig{fig}.pdf",
+    log:
+        "logs/figures/fig{fig}.log",
+    benchmark:
+        "logs/benchmarks/figures/fig{fig}.tsv"
     wildcard_constraints:
         fig="[6-9]",
+    conda:
+        "../../envs/maps.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
@@ -172,15 +261,6 @@ rule encoding_figure:
         style=lambda w: FIG_STYLES[int(w.fig)],
         title=lambda w: FIG_TITLES[int(w.fig)],
         note=MODEL_NOTE,
-    log:
-        "logs/figures/fig{fig}.log",
-    benchmark:
-        "logs/benchmarks/figures/fig{fig}.tsv",
-    conda:
-        "../../envs/maps.yaml"
-    resources:
-        mem_mb=4000,
-        runtime=30,
     script:
         "../scripts/figure_encoding.py"
 
@@ -197,18 +277,18 @@ rule run_config:
     output:
         config=report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
         provenance=report("results/report/provenance.yaml", caption="../report/provenance.rst", category="Run"),
-    params:
-        config=config,
-        workflow_dir=workflow.basedir,
     log:
         "logs/report/config.log",
     benchmark:
-        "logs/benchmarks/report/config.tsv",
+        "logs/benchmarks/report/config.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        config=config,
+        workflow_dir=workflow.basedir,
     script:
         "../scripts/run_config.py"
 
@@ -220,16 +300,16 @@ rule run_logs:
         logs=report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
         # Markdown, not TSV: times differ from run to run (the tests compare TSVs across runs)
         rule_times=report("results/report/rule_times.md", caption="../report/rule_times.rst", category="Run"),
-    params:
-        logs="logs",
     log:
         "logs/report/logs.log",
     benchmark:
-        "logs/benchmarks/report/logs.tsv",
+        "logs/benchmarks/report/logs.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        logs="logs",
     script:
         "../scripts/run_logs.py"

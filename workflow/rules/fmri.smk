@@ -8,21 +8,21 @@ rule split:
     output:
         test_ids="results/fmri/test_ids.tsv",
         inventory="results/fmri/inventory.tsv",
+    log:
+        "logs/fmri/split.log",
+    benchmark:
+        "logs/benchmarks/fmri/split.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         # NSD itself is not an input (it is read in place, and checked by the script)
         nsd_root=lambda wildcards: config["nsd_root"],
         subjects=SUBJECTS,
         sessions=config["sessions"],
         roi_files=roi_files(),
-    log:
-        "logs/fmri/split.log",
-    benchmark:
-        "logs/benchmarks/fmri/split.tsv",
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=2000,
-        runtime=30,
     script:
         "../scripts/split.py"
 
@@ -32,20 +32,20 @@ rule ingest:
         test_ids="results/fmri/test_ids.tsv",
     output:
         ingest_outputs("{subject}"),
-    params:
-        nsd_root=config["nsd_root"],
-        sessions=config["sessions"],
-        rois=config["rois"],
-        ingest=config["ingest"],
     log:
         "logs/fmri/ingest_{subject}.log",
     benchmark:
-        "logs/benchmarks/fmri/ingest_{subject}.tsv",
+        "logs/benchmarks/fmri/ingest_{subject}.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
         # one session of masked voxels in memory; full NSD volumes are ~1 GB int16 per session
         mem_mb=8000,
         runtime=120,
+    params:
+        nsd_root=config["nsd_root"],
+        sessions=config["sessions"],
+        rois=config["rois"],
+        ingest=config["ingest"],
     script:
         "../scripts/ingest.py"

@@ -6,17 +6,17 @@ rule model_summary:
         model_input(),
     output:
         report("results/model/summary.tsv", caption="../report/model.rst", category="Model"),
-    params:
-        # a user's model is read in place (and checked by the script); the toy model is built
-        model_dir=lambda wildcards: config["model_dir"],
     log:
         "logs/model/summary.log",
     benchmark:
-        "logs/benchmarks/model/summary.tsv",
+        "logs/benchmarks/model/summary.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
         mem_mb=8000,
         runtime=10,
+    params:
+        # a user's model is read in place (and checked by the script); the toy model is built
+        model_dir=lambda wildcards: config["model_dir"],
     script:
         "../scripts/model_summary.py"

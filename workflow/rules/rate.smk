@@ -6,25 +6,26 @@
 rule rate_trials:
     input:
         nsd_tree(),
-        manifests=expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=RATE_SUBJECTS,
-                         method=RATE_METHODS),
+        manifests=expand(
+            "results/reconstruct/{subject}/{method}/manifest.tsv", subject=RATE_SUBJECTS, method=RATE_METHODS
+        ),
     output:
         trials="results/rate/trials.tsv",
         session="results/rate/session.json",
         images=directory("results/rate/images"),
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        pairs=[[s, m] for s in RATE_SUBJECTS for m in RATE_METHODS],
-        rate={k: config["rate"][k] for k in ("n_images", "trials_per_rater", "seed")},
     log:
         "logs/rate/trials.log",
     benchmark:
-        "logs/benchmarks/rate/trials.tsv",
+        "logs/benchmarks/rate/trials.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        pairs=[[s, m] for s in RATE_SUBJECTS for m in RATE_METHODS],
+        rate={k: config["rate"][k] for k in ("n_images", "trials_per_rater", "seed")},
     script:
         "../scripts/rate_trials.py"
 
@@ -40,7 +41,7 @@ rule rate_analysis:
     log:
         "logs/rate/analysis.log",
     benchmark:
-        "logs/benchmarks/rate/analysis.tsv",
+        "logs/benchmarks/rate/analysis.tsv"
     conda:
         "../../envs/data.yaml"
     resources:

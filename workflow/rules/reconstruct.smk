@@ -10,17 +10,13 @@ rule reconstruct:
         model=model_input(),
     output:
         directory("results/reconstruct/{subject}/{method}/chunk{chunk}"),
-    wildcard_constraints:
-        method=METHOD_PATTERN,
-        chunk=r"\d+",
-    params:
-        model_dir=lambda wildcards: config["model_dir"],
-        z_size=config["features"]["z_size"],
-        reconstruct=config["reconstruct"],
     log:
         "logs/reconstruct/{subject}_{method}_chunk{chunk}.log",
     benchmark:
-        "logs/benchmarks/reconstruct/{subject}_{method}_chunk{chunk}.tsv",
+        "logs/benchmarks/reconstruct/{subject}_{method}_chunk{chunk}.tsv"
+    wildcard_constraints:
+        method=METHOD_PATTERN,
+        chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -28,6 +24,10 @@ rule reconstruct:
         gpu=GPU,
         mem_mb=mem_from_input(6000, 2),
         runtime=240,
+    params:
+        model_dir=lambda wildcards: config["model_dir"],
+        z_size=config["features"]["z_size"],
+        reconstruct=config["reconstruct"],
     script:
         "../scripts/reconstruct.py"
 
@@ -37,12 +37,12 @@ rule reconstruct_manifest:
         expand("results/reconstruct/{{subject}}/{{method}}/chunk{chunk}", chunk=RECON_CHUNKS),
     output:
         "results/reconstruct/{subject}/{method}/manifest.tsv",
-    wildcard_constraints:
-        method=METHOD_PATTERN,
     log:
         "logs/reconstruct/{subject}_{method}_manifest.log",
     benchmark:
-        "logs/benchmarks/reconstruct/{subject}_{method}_manifest.tsv",
+        "logs/benchmarks/reconstruct/{subject}_{method}_manifest.tsv"
+    wildcard_constraints:
+        method=METHOD_PATTERN,
     conda:
         "../../envs/data.yaml"
     resources:

@@ -5,20 +5,20 @@
 rule toy_grid:
     output:
         "results/toy/grid.npz",
-    params:
-        pycortex_dir=config["pycortex_dir"],
-        subject=config["toy"]["pycortex_subject"],
-        xfm=config["toy"]["pycortex_xfm"],
-        streams=config["toy"]["streams"],
     log:
         "logs/toy/grid.log",
     benchmark:
-        "logs/benchmarks/toy/grid.tsv",
+        "logs/benchmarks/toy/grid.tsv"
     conda:
         "../../envs/maps.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        pycortex_dir=config["pycortex_dir"],
+        subject=config["toy"]["pycortex_subject"],
+        xfm=config["toy"]["pycortex_xfm"],
+        streams=config["toy"]["streams"],
     script:
         "../scripts/toy_grid.py"
 
@@ -29,17 +29,17 @@ rule toy_nsd:
     output:
         root=directory(config["nsd_root"] if TOY else "results/toy/nsd"),
         truth=directory(TOY_TRUTH),
-    params:
-        toy=config["toy"],
     log:
         "logs/toy/nsd.log",
     benchmark:
-        "logs/benchmarks/toy/nsd.tsv",
+        "logs/benchmarks/toy/nsd.tsv"
     conda:
         "../../envs/data.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        toy=config["toy"],
     script:
         "../scripts/toy_nsd.py"
 
@@ -49,17 +49,17 @@ rule toy_model:
         rules.toy_nsd.output.root,
     output:
         directory(TOY_MODEL),
-    params:
-        model=config["toy"]["model"],
     log:
         "logs/toy/model.log",
     benchmark:
-        "logs/benchmarks/toy/model.tsv",
+        "logs/benchmarks/toy/model.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        model=config["toy"]["model"],
     script:
         "../scripts/toy_model.py"
 
@@ -70,17 +70,17 @@ rule train_toy_model:
     output:
         model=directory("results/toy/sd_trained"),
         scorer="results/toy/sd_trained_scorer.pt",
-    params:
-        train=config["toy"]["train"],
     log:
         "logs/toy/train_model.log",
     benchmark:
-        "logs/benchmarks/toy/train_model.tsv",
+        "logs/benchmarks/toy/train_model.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: config["toy"]["train"].get("threads", 2)
     resources:
         mem_mb=8000,
         runtime=240,
+    params:
+        train=config["toy"]["train"],
     script:
         "../scripts/toy_train.py"

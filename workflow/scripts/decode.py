@@ -1,4 +1,6 @@
 """Rule decode: ridge from one ROI to z or c for one subject; test predictions and scores."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -7,7 +9,6 @@ from sdbrain.errors import guarded
 from sdbrain.ingest import load_betas
 from sdbrain.io import load_rows, save_array, write_ids
 from sdbrain.logs import setup
-from pathlib import Path
 
 
 def main():

@@ -39,7 +39,7 @@ def main():
                   "explained_variance_ratio": x.explained_variance}).to_csv(out.pca, sep="\t", index=False)
     maps.slices_png(volume(np.where(result.significant, result.r, np.nan)), out.png,
                     f"{w.subject}: r of the {w.space} model, significant voxels (BH-FDR q={p.encode['fdr_q']})",
-                    underlay=volume.mask)
+                    underlay=volume.mask, affine=volume.affine)
 
 
 guarded(main, snakemake)

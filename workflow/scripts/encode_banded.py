@@ -39,7 +39,7 @@ def main():
              "z %.4f, %s %.4f", sig.sum(), len(sig), means[0], w.space, means[1], means[2], w.space, means[3])
     top = float(np.percentile(np.concatenate([unique_z[sig], unique_other[sig]]), 99)) if sig.any() else 1.0
     maps.slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], out.png,
-                    ["unique to z", f"unique to {w.space}"], underlay=volume.mask, vmax=top,
+                    ["unique to z", f"unique to {w.space}"], underlay=volume.mask, affine=volume.affine, vmax=top,
                     suptitle=f"{w.subject}: unique variance in the banded z + {w.space} model (voxels significant "
                              f"at BH-FDR q={p.encode['fdr_q']})")
 

@@ -33,7 +33,7 @@ def main():
              unique_z[sig].mean() if sig.any() else np.nan, w.space, unique_other[sig].mean() if sig.any() else np.nan)
     top = float(np.percentile(np.concatenate([unique_z[sig], unique_other[sig]]), 99)) if sig.any() else 1.0
     maps.slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], out.png,
-                    ["unique to z", f"unique to {w.space}"], underlay=volume.mask, vmax=top,
+                    ["unique to z", f"unique to {w.space}"], underlay=volume.mask, affine=volume.affine, vmax=top,
                     suptitle=f"{w.subject}: unique variance in the joint z + {w.space} model (voxels significant "
                              f"at BH-FDR q={p.encode['fdr_q']})")
 

@@ -24,7 +24,8 @@ def main():
     log.info("%s %s: best layer of %d significant voxels: %s", w.subject, w.group, int((best > 0).sum()), counts)
     maps.slices_png(volume(np.where(best > 0, best, np.nan)), out.png,
                     f"{w.subject}, {w.group}: best U-Net layer (1-{len(p.layers)}: {', '.join(p.layers)})",
-                    underlay=volume.mask, cmap=maps.categorical(len(p.layers)), vmin=0.5, vmax=len(p.layers) + 0.5)
+                    underlay=volume.mask, affine=volume.affine, cmap=maps.categorical(len(p.layers)), vmin=0.5,
+                    vmax=len(p.layers) + 0.5)
 
 
 guarded(main, snakemake)

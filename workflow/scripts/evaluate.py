@@ -2,8 +2,7 @@
 import numpy as np
 
 from sdbrain import identification as ident
-from sdbrain import nsd
-from sdbrain import recipes
+from sdbrain import nsd, recipes
 from sdbrain.errors import InputError, guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup

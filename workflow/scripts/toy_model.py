@@ -1,7 +1,7 @@
 """Rule toy_model: a tiny SD-structured pipeline with seeded random weights, in diffusers format."""
-from sdbrain.nsd import Layout, read_captions
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
+from sdbrain.nsd import Layout, read_captions
 from sdbrain.toy_model import build_random_pipeline
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ridge
-from .stats import pearson_columns
 from .io import align_rows
+from .stats import pearson_columns
 
 
 @dataclass

@@ -20,6 +20,7 @@ cortex). ``encode.joint: banded`` adds banded ridge joint models, one alpha per 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -30,6 +31,9 @@ from .errors import InputError
 from .ingest import valid_columns
 from .io import align_rows, load_rows
 
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas as pd
+
 
 @dataclass
 class Responses:
@@ -39,7 +43,7 @@ class Responses:
     train_images: np.ndarray  # unique training images, the rows of the design before expansion
     train_rows: np.ndarray    # each training trial's row in train_images
     test_ids: np.ndarray
-    voxels: "pd.DataFrame"    # the valid voxels (flat index into the functional volume)
+    voxels: pd.DataFrame    # the valid voxels (flat index into the functional volume)
     columns: np.ndarray       # their columns in y_train and y_test
 
 
@@ -50,13 +54,13 @@ def responses(betas_dir, roi: str = "brain") -> Responses:
     return Responses(y_train, y_test, train_images, train_rows, test_ids, voxels, np.flatnonzero(valid))
 
 
-def space(features_path, ids_path, data: Responses, n_components: int, seed: int) -> "Reduced":
+def space(features_path, ids_path, data: Responses, n_components: int, seed: int) -> Reduced:
     """One feature space's rows for the subject's training and test images, PCA-reduced when wide."""
     values, ids = load_rows(features_path, ids_path, mmap=True)
     return reduce(values, ids, data.train_images, data.test_ids, n_components, seed, str(features_path))
 
 
-def read_voxels(path, voxels: np.ndarray) -> "pd.DataFrame":
+def read_voxels(path, voxels: np.ndarray) -> pd.DataFrame:
     """A model's voxels.tsv, which must list ``voxels`` in order (the subject's current brain mask)."""
     import pandas as pd
     table = pd.read_csv(path, sep="\t")
@@ -65,7 +69,7 @@ def read_voxels(path, voxels: np.ndarray) -> "pd.DataFrame":
     return table
 
 
-def fit(x: "Reduced", data: Responses, params: dict) -> "Encoded":
+def fit(x: Reduced, data: Responses, params: dict) -> Encoded:
     return fit_voxels(x.train, data.train_rows, x.test, data.y_train, data.y_test, params, columns=data.columns)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,8 @@ def _torch_threads(torch, n: int) -> None:
         try:
             torch.set_num_interop_threads(n)
         except RuntimeError:  # only possible before torch's first parallel work; the intra-op count still holds
-            warnings.warn(f"torch already ran parallel work: {torch.get_num_interop_threads()} inter-op threads, not {n}")
+            warnings.warn(f"torch already ran parallel work: {torch.get_num_interop_threads()} inter-op threads, "
+                          f"not {n}", stacklevel=2)
 
 
 class _TorchThreads(importlib.abc.MetaPathFinder):
@@ -74,6 +76,14 @@ class _TorchThreads(importlib.abc.MetaPathFinder):
 
         spec.loader.exec_module = exec_module
         return spec
+
+
+def machine_has_gpu(devices: str = "/dev") -> bool:
+    """Whether this machine shows an NVIDIA GPU to its jobs (the driver's device files under ``devices``;
+    torch is not imported, since the workflow calls this while it is parsed)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1") or not os.path.isdir(devices):
+        return False
+    return any(re.fullmatch(r"nvidia\d+", name) for name in os.listdir(devices))
 
 
 def expect_gpu(expected: bool) -> None:

@@ -10,6 +10,8 @@ PixCorr and SSIM. Ties count as failures in every recipe, as in each group's cod
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from PIL import Image
@@ -17,6 +19,9 @@ from tqdm import tqdm
 
 from . import recipes as rc
 from .networks import NETWORKS, build_network, load_networks  # noqa: F401 -- the scripts' entry points
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas as pd
 
 
 def feature_extractor(net, name: str, nodes: list[str]):
@@ -129,6 +134,7 @@ def read_reconstructions(manifest: str, test_ids) -> np.ndarray:
     Every test image must have the same number of samples, and all images one size.
     """
     import pandas as pd
+
     from .errors import InputError
 
     table = pd.read_csv(manifest, sep="\t")
@@ -156,7 +162,7 @@ def read_reconstructions(manifest: str, test_ids) -> np.ndarray:
 
 
 def score(originals: np.ndarray, original_features: dict, recon: np.ndarray, recon_features: dict, ids,
-          recipes: list[rc.Recipe]) -> "pd.DataFrame":
+          recipes: list[rc.Recipe]) -> pd.DataFrame:
     """Tidy per-image scores of one subject and method: protocol (the recipe), metric, nsd_id, value."""
     import pandas as pd
     rows = []
@@ -201,14 +207,14 @@ PUBLISHED = {
 }
 
 
-def summarise(scores: "pd.DataFrame") -> "pd.DataFrame":
+def summarise(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over images per subject, method, protocol and metric."""
     keys = ["subject", "method", "protocol", "metric"]
     out = scores.groupby(keys, sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
     return out.rename(columns={"std": "sd", "count": "n_images"})
 
 
-def community_table(summary: "pd.DataFrame", method: str) -> "pd.DataFrame":
+def community_table(summary: pd.DataFrame, method: str) -> pd.DataFrame:
     """The published tables' layout, one block per community recipe in ``summary``: a row per
     subject, their mean, and the published rows that recipe made."""
     import pandas as pd
@@ -227,7 +233,7 @@ def community_table(summary: "pd.DataFrame", method: str) -> "pd.DataFrame":
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=["recipe", "row", *COMMUNITY_COLUMNS])
 
 
-def markdown(table: "pd.DataFrame", note: str = "") -> str:
+def markdown(table: pd.DataFrame, note: str = "") -> str:
     cols = list(table.columns)
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) and abs(v) < 1.5 else (f"{v:.1f}" if isinstance(v, float) else str(v))  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

@@ -113,7 +113,8 @@ def ingest_subject(layout: nsd.Layout, subject: str, sessions, rois: dict, test_
             test_count[row] += 1
 
     if (test_count == 0).any():
-        raise InputError(f"{layout.responses(subject)}: no trial in sessions {list(sessions)} for test image(s) {test_ids[test_count == 0][:5].tolist()}")
+        raise InputError(f"{layout.responses(subject)}: no trial in sessions {list(sessions)} "
+                         f"for test image(s) {test_ids[test_count == 0][:5].tolist()}")
     test = (test_sum / test_count[:, None]).astype(np.float32)
     variance = train_sumsq / max(n_train, 1) - (train_sum / max(n_train, 1)) ** 2
     valid = ~nonfinite & (variance > 1e-12)

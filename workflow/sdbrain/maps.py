@@ -42,11 +42,29 @@ class Volume:
         return self(np.ones(len(self.voxels)), fill=0)
 
 
-def slices_png(volume_zyx: np.ndarray | list, path: str | Path, title: str | list, underlay: np.ndarray | None = None,
-               n_slices: int = 8, cmap="hot", vmin=0.0, vmax=None, suptitle: str = "") -> None:
-    """Axial slices (evenly spaced along Z) of one volume per row over a gray ``underlay``; NaN is transparent."""
+def lr_sides(affine: np.ndarray) -> tuple[str, tuple[str, str]] | None:
+    """Where the subject's left and right lie on an axial slice ``volume[z]`` drawn with ``origin="lower"``.
+
+    Returns the image axis that runs left-right ("x": columns, data axis X; "y": rows, data axis Y) and the
+    labels of its low and high ends, e.g. ("x", ("R", "L")) for NSD's and S1's LPS grids, whose first voxel
+    is on the subject's right; None where left-right runs across slices (not axial). nibabel's axis codes
+    name the direction in which a voxel index grows.
+    """
+    codes = nib.aff2axcodes(affine)  # for data axes (X, Y, Z) of the NIfTI, i.e. columns, rows, slices here
+    for axis, code in zip(("x", "y"), codes[:2]):
+        if code in ("L", "R"):
+            return axis, ("R" if code == "L" else "L", code)
+    return None
+
+
+def slices_figure(volume_zyx: np.ndarray | list, title: str | list, *, affine: np.ndarray,
+                  underlay: np.ndarray | None = None, n_slices: int = 8, cmap="hot", vmin=0.0, vmax=None,
+                  suptitle: str = ""):
+    """Axial slices (evenly spaced along Z) of one volume per row over a gray ``underlay``; NaN is transparent.
+    Every slice carries L and R at the subject's left and right, from the NIfTI ``affine`` of the volumes."""
     volumes = volume_zyx if isinstance(volume_zyx, list) else [volume_zyx]
     titles = title if isinstance(title, list) else [title]
+    sides = lr_sides(affine)
     z_positions = np.linspace(0, volumes[0].shape[0] - 1, n_slices + 2)[1:-1].round().astype(int)
     fig, rows = plt.subplots(len(volumes), n_slices, figsize=(2.2 * n_slices, 2.6 * len(volumes) + 0.4),
                              facecolor="white", squeeze=False)
@@ -59,11 +77,26 @@ def slices_png(volume_zyx: np.ndarray | list, path: str | Path, title: str | lis
             image = ax.imshow(volume[z], cmap=cmap, vmin=vmin, vmax=max(top, vmin + 1e-6), origin="lower")
             ax.set_title(f"z={z}", fontsize=7)
             ax.axis("off")
+            if sides is not None:
+                axis, (low, high) = sides
+                style = {"transform": ax.transAxes, "fontsize": 7, "color": "dodgerblue", "fontweight": "bold"}
+                if axis == "x":
+                    ax.text(0.02, 0.5, low, ha="left", va="center", **style)
+                    ax.text(0.98, 0.5, high, ha="right", va="center", **style)
+                else:  # origin="lower": row 0 at the bottom
+                    ax.text(0.5, 0.02, low, ha="center", va="bottom", **style)
+                    ax.text(0.5, 0.98, high, ha="center", va="top", **style)
         if len(volumes) > 1:
             axes[0].text(-0.1, 0.5, row_title, transform=axes[0].transAxes, rotation=90, ha="right", va="center",
                          fontsize=8, wrap=True)
         fig.colorbar(image, ax=list(axes), shrink=0.7)
     fig.suptitle(suptitle or (titles[0] if len(titles) == 1 else ""), fontsize=9)
+    return fig
+
+
+def slices_png(volume_zyx: np.ndarray | list, path: str | Path, title: str | list, **kwargs) -> None:
+    """``slices_figure`` saved as a PNG."""
+    fig = slices_figure(volume_zyx, title, **kwargs)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

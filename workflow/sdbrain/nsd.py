@@ -85,7 +85,7 @@ def read_responses(path: Path, sessions) -> pd.DataFrame:
 STREAMS = {1: "early", 2: "midventral", 3: "midlateral", 4: "midparietal", 5: "ventral", 6: "lateral", 7: "parietal"}
 
 
-def test_repeats(layout: "Layout", subject: str, sessions, test_ids) -> np.ndarray:
+def test_repeats(layout: Layout, subject: str, sessions, test_ids) -> np.ndarray:
     """Trials averaged into each test image's response (in ``test_ids`` order)."""
     seen = read_responses(layout.responses(subject), sessions)["73KID"].value_counts()
     return np.array([int(seen.get(int(i), 0)) for i in test_ids])

@@ -45,7 +45,7 @@ class Standardiser:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> "Standardiser":
+    def fit(cls, x: np.ndarray) -> Standardiser:
         mean = x.mean(0, dtype=np.float64)
         scale = x.std(0, dtype=np.float64)
         scale[scale == 0] = 1.0
@@ -84,7 +84,7 @@ def fit(x: np.ndarray, y: np.ndarray, alphas, folds: int = 5, fit_intercept: boo
 
 
 def prepare(x: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False, backend: str = "auto",
-            solver: str = "eigh") -> "Prepared":
+            solver: str = "eigh") -> Prepared:
     """Ridge from ``x`` made ready for targets: with ``eigh`` the folds' and the refit's decompositions
     are computed once here and reused by every ``fit`` (e.g. every voxel block of an encoding model)."""
     if len(alphas) == 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sdbrain.errors import InputError
@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS answers (
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def connect(path: str | Path, trials_sha256: str, create: bool = False) -> sqlite3.Connection:
