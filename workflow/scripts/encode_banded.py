@@ -37,11 +37,9 @@ def main():
     means = [v[sig].mean() if sig.any() else np.nan for v in (*result.split, unique_z, unique_other)]
     log.info("%d of %d voxels significant; among them mean split r^2 z %.4f, %s %.4f; mean unique variance "
              "z %.4f, %s %.4f", sig.sum(), len(sig), means[0], w.space, means[1], means[2], w.space, means[3])
-    top = float(np.percentile(np.concatenate([unique_z[sig], unique_other[sig]]), 99)) if sig.any() else 1.0
-    maps.slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], out.png,
-                    ["unique to z", f"unique to {w.space}"], underlay=volume.mask, affine=volume.affine, vmax=top,
-                    suptitle=f"{w.subject}: unique variance in the banded z + {w.space} model (voxels significant "
-                             f"at BH-FDR q={p.encode['fdr_q']})")
+    maps.unique_slices_png(volume, sig, unique_z, unique_other, w.space, out.png,
+                           f"{w.subject}: unique variance in the banded z + {w.space} model (voxels significant "
+                           f"at BH-FDR q={p.encode['fdr_q']})")
 
 
 guarded(main, snakemake)

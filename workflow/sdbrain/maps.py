@@ -42,6 +42,17 @@ class Volume:
         return self(np.ones(len(self.voxels)), fill=0)
 
 
+def unique_slices_png(volume: Volume, significant: np.ndarray, unique_z: np.ndarray, unique_other: np.ndarray,
+                      other: str, path, suptitle: str) -> None:
+    """Quick-look of a joint model's two unique-variance maps, significant voxels only, on one colour scale
+    (up to the 99th percentile of both)."""
+    sig = significant
+    top = float(np.percentile(np.concatenate([unique_z[sig], unique_other[sig]]), 99)) if sig.any() else 1.0
+    slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], path,
+               ["unique to z", f"unique to {other}"], underlay=volume.mask, affine=volume.affine, vmax=top,
+               suptitle=suptitle)
+
+
 def lr_sides(affine: np.ndarray) -> tuple[str, tuple[str, str]] | None:
     """Where the subject's left and right lie on an axial slice ``volume[z]`` drawn with ``origin="lower"``.
 
