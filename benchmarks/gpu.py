@@ -11,7 +11,11 @@
 - diffusion features (z_c and five U-Net layers at three steps, hooks and pooling) at
   batch 8, through sdbrain.diffusion.extract, with its peak GPU memory;
 - encoding fit: 24,980 trials x 6,400 features -> 20,000 voxels, through
-  sdbrain.encode.fit_voxels (eigh solver), as voxels per second.
+  sdbrain.encode.fit_voxels (eigh solver), as voxels per second;
+- banded ridge joint model (encode.joint: banded): 24,980 trials x (6,400 + 6,400) features
+  -> one block of 4,000 voxels, through sdbrain.banded.fit_voxels with config/nsd.yaml's
+  settings (himalaya on torch_cuda), and 200,000 voxels in nsd.yaml's blocks estimated from
+  it by the flops benchmarks/banded.py counts (the same shapes, so the ratio holds).
 
 ``--small`` shrinks every size so the script can be checked on a CPU.
 """
@@ -29,8 +33,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sdbrain import diffusion, encode, reconstruct, ridge, sd, toy_model  # noqa: E402
+import banded as banded_cost  # noqa: E402  (benchmarks/banded.py: the flop count and nsd.yaml's settings)
+from sdbrain import banded, diffusion, encode, reconstruct, ridge, sd, toy_model  # noqa: E402
 
 ALPHAS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4]
 SD_LAYERS = {"down1": "down_blocks.1", "down2": "down_blocks.2", "mid": "mid_block", "up1": "up_blocks.1",
@@ -157,14 +163,51 @@ def encoding(n, p, voxels, device):
            f"{voxels / seconds:,.0f} voxels/s; 200k voxels ~{200_000 / voxels * seconds / 60:.1f} min")
 
 
+def banded_joint(n, p, voxels, n_test, device, n_iter=None):
+    """Two spaces of p columns (one row per image, each image seen twice) -> voxels driven by both."""
+    g = torch.Generator(device).manual_seed(0)
+    images = n // 2
+    xs = [torch.randn(images + n_test, p, device=device, generator=g) for _ in range(2)]
+    signal = sum(x @ torch.randn(p, voxels, device=device, generator=g) / (2 * p) ** 0.5 for x in xs)
+    rows = np.arange(n) % images
+    y_train = (signal[:images][torch.as_tensor(rows, device=device)]
+               + torch.randn(n, voxels, device=device, generator=g)).cpu().numpy()
+    y_test = (signal[images:] + torch.randn(n_test, voxels, device=device, generator=g) / 3 ** 0.5).cpu().numpy()
+    train, test = [x[:images].cpu().numpy() for x in xs], [x[images:].cpu().numpy() for x in xs]
+    del xs, signal
+    params = {**banded_cost.params("nsd.yaml"), "backend": "auto", "voxel_block": None, "memory_mb": None}
+    if n_iter:  # fewer band weights: himalaya's work is the same for each, so time scales with n_iter
+        params["banded"] = {**params["banded"], "n_iter": n_iter}
+    sync()
+    start = time.perf_counter()
+    result = banded.fit_voxels(train, rows, test, y_train, y_test, params)
+    sync()
+    seconds = time.perf_counter() - start
+    nsd = banded_cost.params("nsd.yaml")
+    block = banded.block_size(nsd, n, 2 * p, n_test)
+    # per block, himalaya decomposes the training design once per band weight and fold and applies
+    # it to the block's voxels: blocks and band weights scale the time (the per-voxel products are small)
+    blocks = -(-banded_cost.NSD_VOXELS // block)
+    share = blocks * nsd["banded"]["n_iter"] / params["banded"]["n_iter"]
+    report(f"banded ridge joint model ({result.backend.split('/')[-1]})",
+           f"{n:,} x ({p:,} + {p:,}) -> {voxels:,} voxels, n_iter {params['banded']['n_iter']}, "
+           f"{len(params['alphas'])} alphas", seconds,
+           f"n_iter {nsd['banded']['n_iter']}, 200k voxels in {blocks} blocks of {block:,}: ~{seconds * share / 3600:.1f} h")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true", help="tiny sizes, to check the script on a CPU")
     parser.add_argument("--out", default=None, help="also write the table here (markdown)")
+    parser.add_argument("--banded-only", type=int, default=0, metavar="N_ITER",
+                        help="only the banded ridge row, with N_ITER band weights")
     args = parser.parse_args()
     device = sd.device("auto")
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}; torch {torch.__version__}")
     small = args.small
+    if args.banded_only:
+        banded_joint(*((400, 32, 200, 50) if small else (24_980, 6_400, 4_000, 982)), device, args.banded_only)
+        return
     decoder(*((500, 100, [64, 640]) if small else (24_980, 7_500, [6_400, 59_136])), device)
     encoding(*((500, 64, 2_000) if small else (24_980, 6_400, 20_000)), device)
     tmp = Path(tempfile.mkdtemp())
@@ -174,8 +217,12 @@ def main():
         report("SD v1.4-shaped random pipeline", "build, save, load_pipeline (fp16 on GPU)",
                time.perf_counter() - start)
         img2img(pipe, 64 if small else 512, 5 if small else 50, [1, 8] if not small else [1, 2], 2)
+        del pipe
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    banded_joint(*((400, 32, 200, 50) if small else (24_980, 6_400, 4_000, 982)), device)
     table = "| what | size | seconds | rate |\n|---|---|---|---|\n" + "".join(
         f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in ROWS)
     print("\n" + table)
