@@ -79,3 +79,36 @@ def test_generator_is_deterministic(tmp_path):
     c = write_tree(tmp_path / "c", n_sessions=1, n_subjects=1, n_shared=4, trials_per_session=20, seed=99)
     with h5py.File(a.betas("subj01", 1)) as fa, h5py.File(c.betas("subj01", 1)) as fc:
         assert not np.array_equal(fa["betas"][:], fc["betas"][:])
+
+
+NOVEL = {"share": 0.3, "pair": {"shape": "star", "colour": "purple"}, "background": "white"}
+
+
+def held_out(scene) -> str:
+    if scene.shape == "star" and scene.colour == "purple":
+        return "pair"
+    return "background" if scene.background == "white" else ""
+
+
+def test_novel_arm_holds_combinations_out_of_training():
+    n, n_shared = 400, 40
+    original = toy.sample_scenes(n, np.random.default_rng(0))
+    assert sum(held_out(sc) != "" for sc in original[n_shared:]) > 20, "the generator draws the held-out ones"
+    scenes, flags = toy.hold_out(original, n_shared, NOVEL, seed=0)
+    # training and familiar test scenes have none; the flagged test scenes each have theirs
+    assert [held_out(sc) for sc in scenes] == flags
+    assert flags[:12] == ["pair", "background"] * 6 and not any(flags[12:])
+    for sc in scenes:
+        assert sc.colour != sc.background
+    # only colours, backgrounds and (flagged) shapes change; positions and sizes are the generator's
+    assert [(sc.x, sc.y, sc.size) for sc in scenes] == [(sc.x, sc.y, sc.size) for sc in original]
+    assert toy.hold_out(original, n_shared, NOVEL, seed=0) == (scenes, flags)
+    assert toy.hold_out(original, n_shared, None, seed=0) == (original, [""] * n)
+
+
+def test_novel_arm_in_the_truth_files(tmp_path):
+    root = tmp_path / "toy"
+    write_tree(root, n_sessions=2, n_subjects=1, n_shared=10, trials_per_session=20, novel=NOVEL)
+    scenes = pd.read_csv(root / "truth" / "scenes.tsv", sep="\t", keep_default_na=False)
+    assert scenes["novel"].tolist()[:3] == ["pair", "background", "pair"] and not scenes["novel"][3:].any()
+    assert (scenes.loc[scenes["novel"] == "background", "background"] == "white").all()

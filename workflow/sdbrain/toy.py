@@ -12,7 +12,7 @@ file so that tests can compare what the pipeline recovers with the truth.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -69,6 +69,48 @@ def sample_scenes(n: int, rng: np.random.Generator) -> list[Scene]:
         scenes.append(Scene(SHAPES[i % len(SHAPES)], str(colour), str(background), size, float(x), float(y)))
     order = rng.permutation(n)
     return [scenes[i] for i in order]
+
+
+def _other(names: list[str], avoid: set[str], rng: np.random.Generator) -> str:
+    return str(rng.choice([n for n in names if n not in avoid]))
+
+
+def _familiar(scene: Scene, novel: dict, rng: np.random.Generator) -> Scene:
+    """The scene without the held-out attribute combinations (another colour or background)."""
+    pair, names = novel["pair"], list(COLOURS)
+    if scene.shape == pair["shape"] and scene.colour == pair["colour"]:
+        scene = replace(scene, colour=_other(names, {pair["colour"], scene.background}, rng))
+    if scene.background == novel["background"]:
+        scene = replace(scene, background=_other(names, {novel["background"], scene.colour}, rng))
+    return scene
+
+
+def _novel(scene: Scene, kind: str, novel: dict, rng: np.random.Generator) -> Scene:
+    """The scene given a held-out combination: the held-out shape x colour pairing or background."""
+    names = list(COLOURS)
+    if kind == "pair":
+        shape, colour = novel["pair"]["shape"], novel["pair"]["colour"]
+        background = (scene.background if scene.background not in (colour, novel["background"])
+                      else _other(names, {colour, novel["background"]}, rng))
+        return replace(scene, shape=shape, colour=colour, background=background)
+    colour = scene.colour if scene.colour != novel["background"] else _other(names, {novel["background"]}, rng)
+    return replace(scene, colour=colour, background=novel["background"])
+
+
+def hold_out(scenes: list[Scene], n_shared: int, novel: dict | None, seed: int) -> tuple[list[Scene], list[str]]:
+    """The out-of-distribution arm: no training scene (and no familiar test scene) has the
+    held-out shape x colour pairing or the held-out background; the first ``share`` of the
+    shared (test) scenes get one of them, alternately. Returns the scenes and each one's flag
+    ("" familiar, "pair", "background"). Its own random stream leaves every other draw as it was."""
+    flags = [""] * len(scenes)
+    if not novel or not novel.get("share"):
+        return scenes, flags
+    rng = np.random.default_rng([seed, 7])
+    scenes = [_familiar(sc, novel, rng) for sc in scenes]
+    for i in range(round(novel["share"] * n_shared)):
+        flags[i] = ("pair", "background")[i % 2]
+        scenes[i] = _novel(scenes[i], flags[i], novel, rng)
+    return scenes, flags
 
 
 def _polygon(scene: Scene, s: float) -> list[tuple[float, float]]:
@@ -236,13 +278,14 @@ def write_toy_nsd(root: Path, truth_dir: Path, grid: dict, params: dict) -> None
     mask, streams, affine = grid["mask"].astype(bool), grid["streams"], grid["affine"]
     order, shared, n_stimuli = design(params["n_subjects"], params["n_sessions"], params["trials_per_session"],
                                       params["n_shared"], params["shared_repeats"], params["train_repeats"], rng)
-    scenes = sample_scenes(n_stimuli, rng)
+    scenes, novel = hold_out(sample_scenes(n_stimuli, rng), params["n_shared"], params.get("novel"), params["seed"])
     images = np.stack([render(sc, params["image_size"]) for sc in scenes])
     attrs = attributes(scenes)
     _write_stimuli(layout, scenes, images, shared, order)
 
     truth_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([{"nsd_id": i + 1, **sc.__dict__} for i, sc in enumerate(scenes)]).to_csv(truth_dir / "scenes.tsv", sep="\t", index=False)
+    table = pd.DataFrame([{"nsd_id": i + 1, **sc.__dict__, "novel": flag} for i, (sc, flag) in enumerate(zip(scenes, novel))])
+    table.to_csv(truth_dir / "scenes.tsv", sep="\t", index=False)
     brain = np.flatnonzero(mask)
     zyx = np.stack(np.unravel_index(brain, mask.shape), 1)
     for k, (subject, ids) in enumerate(order.items()):
