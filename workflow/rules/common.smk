@@ -12,6 +12,9 @@ TOY_MODEL = "results/toy/sd_random"
 BUILDS_MODEL = TOY and config["model_dir"] == TOY_MODEL
 # reconstruction methods: z, c, and zc<strength>; encoding spaces: see sdbrain.spaces
 METHOD_PATTERN = r"z|c|zc[0-9.]+"
+# the validity analysis's controls reconstructed through the generator, as pseudo-subjects:
+# the test images' true z and c (ceiling) and the training mean of each (mean)
+GENERATED_CONTROLS = ["ceiling", "mean"]
 SPACE_PATTERN = spaces.PATTERN
 
 
@@ -92,6 +95,7 @@ def all_outputs():
     out += expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS)
     out += expand("results/figures/fig3_{subject}.png", subject=SUBJECTS) + ["results/figures/fig4.png"]
     out += ["results/evaluate/identification.tsv", "results/evaluate/community_table.md", "results/figures/fig5.png"]
+    out += ["results/validity/summary.tsv", "results/validity/report.md", "results/figures/validity.png"]
     out += expand("results/encode/{subject}/{table}_summary.tsv", subject=SUBJECTS, table=["roi", "unique", "layer"])
     out += expand("results/encode/{subject}/{space}/r_slices.png", subject=SUBJECTS, space=ENCODE.single)
     out += expand("results/encode/{subject}/z+{space}/unique_slices.png", subject=SUBJECTS, space=ENCODE.joint)
@@ -126,10 +130,12 @@ def all_outputs():
 def decoded_inputs(wildcards):
     """The decoded features a method needs: z (z, zc) and c (c, zc)."""
     needs = {"z": ["z"], "c": ["c"]}.get(wildcards.method, ["z", "c"])
+    # the validity analysis's generated controls reconstruct as pseudo-subjects (rules/validity.smk)
+    folder = "results/validity/controls" if wildcards.subject in GENERATED_CONTROLS else "results/decode"
     out = {}
     for target in needs:
-        out[target] = f"results/decode/{wildcards.subject}/{target}_test.npy"
-        out[f"{target}_ids"] = f"results/decode/{wildcards.subject}/{target}_test_ids.tsv"
+        out[target] = f"{folder}/{wildcards.subject}/{target}_test.npy"
+        out[f"{target}_ids"] = f"{folder}/{wildcards.subject}/{target}_test_ids.tsv"
     return out
 
 

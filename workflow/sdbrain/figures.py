@@ -150,3 +150,51 @@ def flatmap_grid(panels: list[list[dict]], row_labels: list[str], column_labels:
     fig.savefig(path, dpi=110)
     fig.savefig(Path(path).with_suffix(".pdf"))
     plt.close(fig)
+
+
+VALIDITY_GROUPS = ["tertile:familiar", "tertile:middle", "tertile:novel", "toy:familiar", "toy:novel"]
+
+
+def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | Path, note: str = "") -> None:
+    """The validity figure: per subject (rows), two-way and novel (C+1-way) identification on the
+    late feature by novelty group for every method and control (mean and bootstrap 95 % interval),
+    and the collapse of the decoded z and c (share of variance in the training targets' top-k
+    components, participation ratio printed above each bar)."""
+    subjects = list(dict.fromkeys(summary["subject"]))
+    late = summary[summary["space"] == "late"]
+    groups = [g for g in VALIDITY_GROUPS if g in set(late["group"])]
+    methods = list(dict.fromkeys(late["method"]))
+    fig, axes = plt.subplots(len(subjects), 3, figsize=(14, 3.6 * len(subjects)), squeeze=False)
+    x = np.arange(len(groups))
+    for row, subject in zip(axes, subjects):
+        for ax, metric, chance in ((row[0], "twoway", 0.5), (row[1], "cplus1", 0.5)):
+            part = late[(late["subject"] == subject) & (late["metric"] == metric)].set_index(["method", "group"])
+            for k, method in enumerate(methods):
+                cell = part.loc[method].reindex(groups)
+                dashed = method in ("shuffled", "retrieval", "ceiling", "mean")
+                ax.errorbar(x + 0.06 * (k - len(methods) / 2), cell["mean"], capsize=2, marker="o", ms=3,
+                            yerr=[cell["mean"] - cell["ci_low"], cell["ci_high"] - cell["mean"]],
+                            ls="--" if dashed else "-", label=method)
+            ax.axhline(chance, color="grey", lw=0.8, ls=":")
+            ax.set_xticks(x)
+            ax.set_xticklabels([g.replace(":", "\n") for g in groups], fontsize=7)
+            ax.set_ylim(0, 1.02)
+            ax.set_title(f"{subject}: {'two-way' if metric == 'twoway' else 'novel (C+1-way)'} identification", fontsize=9)
+        ax = row[2]
+        part = collapse[collapse["subject"] == subject]
+        for k, what in enumerate(("decoded", "true")):
+            cells = part[part["features"] == what].set_index("target").reindex(["z", "c"])
+            bars = ax.bar(np.arange(2) + 0.38 * k, cells["share_in_top_k"], 0.38, label=f"{what} test features")
+            for bar, ratio in zip(bars, cells["participation_ratio"]):
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"PR {ratio:.1f}", ha="center",
+                        fontsize=7)
+        ax.set_xticks(np.arange(2) + 0.19)
+        ax.set_xticklabels([f"{t} (k = {int(part['k'].iloc[0])})" for t in ("z", "c")] if len(part) else ["z", "c"])
+        ax.set_ylim(0, 1.15)
+        ax.set_title(f"{subject}: collapse: variance share in training top-k PCs", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=len(methods), fontsize=7, title="method (dashed: controls)",
+               title_fontsize=7)
+    fig.suptitle("Reconstruction or retrieval: identification by novelty of the test image, and collapse", fontsize=10)
+    save(fig, path, note, top=0.9 if len(subjects) > 1 else 0.82)

@@ -1,0 +1,53 @@
+"""Rule validity_features: the late evaluation feature (validity.feature) of the test images,
+of every training image of every subject, and of every reconstruction the validity analysis
+scores (the subjects' methods and the generated controls)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdbrain import controls, nsd
+from sdbrain import identification as ident
+from sdbrain.errors import guarded
+from sdbrain.io import read_ids
+from sdbrain.logs import setup
+from sdbrain.networks import NETWORKS, build_network
+
+BLOCK = 512  # training images read and passed at a time (NSD: tens of thousands)
+
+
+def main():
+    log = setup(snakemake.log[0])
+    p = snakemake.params.evaluate
+    recipe = controls.late_recipe(snakemake.params.feature)
+    name = recipe.features[0].network
+    # the seed evaluate gives this network, so that random weights are the same ones
+    network = {name: build_network(name, p["weights"].get(name), p["seed"] + NETWORKS.index(name), p["clip_random"])}
+    if not p["weights"].get(name):
+        log.warning("seeded RANDOM weights for %s (config evaluate.weights): the validity analysis tests the code path", name)
+    layout = nsd.Layout(snakemake.params.nsd_root)
+    key = snakemake.params.feature
+
+    def features(images):
+        return ident.extract(images, network, [recipe], p["batch_size"])[key]
+
+    test_ids = read_ids(snakemake.input.test_ids)
+    train_ids = np.unique(np.concatenate([read_ids(path) for path in snakemake.input.train_ids]))
+    out = {"test_ids": test_ids, "originals": features(nsd.read_images(layout, test_ids)), "train_ids": train_ids,
+           "train": np.concatenate([features(nsd.read_images(layout, train_ids[i:i + BLOCK]))
+                                    for i in range(0, len(train_ids), BLOCK)]),
+           "random_weights": np.array([] if p["weights"].get(name) else [name])}
+    for manifest in snakemake.input.manifests:
+        source, method = Path(manifest).parts[-3:-1]
+        listed = set(pd.read_csv(manifest, sep="\t")["nsd_id"])
+        ids = np.array([i for i in test_ids if i in listed])
+        recon = ident.read_reconstructions(manifest, ids)
+        flat = features(recon.reshape(-1, *recon.shape[2:]))
+        out[f"recon__{source}__{method}"] = flat.reshape(recon.shape[0], recon.shape[1], -1)
+        out[f"ids__{source}__{method}"] = ids
+        log.info("%s %s: %d images x %d samples", source, method, *recon.shape[:2])
+    np.savez(snakemake.output[0], **out)
+    log.info("%s of %d test and %d training images", key, len(test_ids), len(train_ids))
+
+
+guarded(main, snakemake)
