@@ -31,8 +31,11 @@ def test_default_config_dry_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result.stdout) == {
         "toy_grid": 1, "toy_nsd": 1, "split": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
-        "features": 4, "diffusion_features": 6, "features_merge": 23, "decode": 4, "reconstruct": 12,
-        "reconstruct_manifest": 6, "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
+        "features": 4, "diffusion_features": 6, "features_merge": 23, "decode": 4,
+        # 3 methods x 2 subjects and the controls ceiling and mean, 2 chunks each
+        "reconstruct": 12 + 4, "reconstruct_manifest": 6 + 2,
+        "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
+        "validity_controls": 1, "validity_features": 1, "validity": 2, "validity_summary": 1,
         # z, c, zc at 3 noise levels, zc at 3 steps, 5 U-Net layers x 3 steps; 6 joint models; 3 best-layer maps
         "encode": 2 * 23, "encode_joint": 2 * 6, "encode_layers": 2 * 3, "encode_summary": 2,
         "flatmap_rois": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 4, "run_config": 1, "run_logs": 1,
@@ -47,9 +50,10 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 2 * 40,
-                    "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40,
-                    "reconstruct_manifest": 12, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
-                    "eval_summary": 1, "encode": 4 * 23, "encode_joint": 4 * 6, "encode_layers": 4 * 3,
+                    "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40 + 2 * 40,
+                    "reconstruct_manifest": 12 + 2, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
+                    "eval_summary": 1, "validity_controls": 1, "validity_features": 1, "validity": 4,
+                    "validity_summary": 1, "encode": 4 * 23, "encode_joint": 4 * 6, "encode_layers": 4 * 3,
                     "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4, "viewer": 4,
                     "encoding_figure": 4, "run_config": 1, "run_logs": 1, "rate_trials": 1, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
@@ -72,8 +76,8 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
     for block in result.stdout.split("\nrule ")[1:]:
         line = next(ln for ln in block.splitlines() if ln.strip().startswith("resources:"))
         resources.setdefault(block.split(":")[0], line)
-    gpu_rules = {"features", "diffusion_features", "decode", "reconstruct", "eval_originals", "evaluate", "encode",
-                 "encode_joint"}
+    gpu_rules = {"features", "diffusion_features", "decode", "reconstruct", "eval_originals", "evaluate",
+                 "validity_features", "encode", "encode_joint"}
     for rule, line in resources.items():
         if rule in gpu_rules:
             assert "gpu=1" in line and "slurm_partition=gpu" in line and "cpus_per_gpu=4" in line, (rule, line)
