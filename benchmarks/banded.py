@@ -3,19 +3,25 @@
 Toy size, CPU: a synthetic subject of --trials training trials (each image seen twice),
 two spaces of --features columns each, --voxels voxels, 100 test images; the
 concatenated joint model (sdbrain.encode.fit_voxels, eigh solver, one alpha per voxel)
-and the banded one (sdbrain.banded.fit_voxels, himalaya random search, n_iter band
-weights x the alphas) in one run, with the settings of config/config.yaml.
+and the banded one (sdbrain.banded.fit_voxels, random search: n_iter band weights x the
+alphas) with each banded solver (encode.banded.solver: himalaya, eigh), in one run, with
+the settings of config/config.yaml.
 
-NSD-size estimate: himalaya's random search forms, for every band weight, fold and alpha,
-a hat matrix (validation x training trials) through all features once per voxel block and
-multiplies it with every voxel's training responses; both are counted in flops. A fit at a
-reduced size (--nsd-trials, --nsd-features per space, --nsd-voxels in one block) measures
-how much of this CPU's float32 GEMM rate those flops run at, and NSD's count (24,980
-trials, two spaces of nsd.yaml's pca_components, 200,000 voxels in the blocks that
-nsd.yaml's memory_mb plans) is converted to time at that efficiency, here and at 50 TFLOP/s.
+Reduced size, CPU: both banded solvers at --nsd-trials trials, --nsd-features per space,
+--nsd-voxels voxels in one block, with config/nsd.yaml's settings, where the
+decompositions of the design matter.
+
+NSD-size estimate (24,980 trials, two spaces of nsd.yaml's pca_components, 200,000
+voxels), from the H100 figures measured on 2026-11-28 (torch.linalg.svd of 19,984 x
+12,800 float32: 29.0 s; Gram matrix + eigh of 12,800 x 12,800 in float64: 2.15 s):
+himalaya takes a full SVD of the scaled design for every band weight and fold, and one
+on all trials per band weight for the refit, n_iter x (folds + 1) SVDs, again for every
+voxel block that nsd.yaml's memory_mb plans; the eigh solver takes n_iter x (folds + 1)
+Gram eigendecompositions at most, once for all voxels, plus per voxel the products
+through them (counted in flops and timed at 50 TFLOP/s, an assumed GPU rate).
 
 Usage: python benchmarks/banded.py [--trials 800] [--features 128] [--voxels 4000]
-       [--nsd-trials 5000] [--nsd-features 320] [--nsd-voxels 2000] [--toy-only]
+       [--nsd-trials 3000] [--nsd-features 400] [--nsd-voxels 1000] [--toy-only]
 """
 from __future__ import annotations
 
@@ -65,57 +71,78 @@ def concatenated(train, rows, test, y_train, y_test, p):
     return encode.fit_voxels(np.hstack(train), rows, np.hstack(test), y_train, y_test, p)
 
 
+def with_solver(p: dict, solver: str) -> dict:
+    return {**p, "banded": {**p["banded"], "solver": solver}}
+
+
 def toy_row(args) -> str:
     p = params("config.yaml")
     data = problem(args.trials, args.features, args.voxels, 100)
-    concat, t_concat = timed(concatenated, *data, p)
-    band, t_band = timed(banded.fit_voxels, *data, p)
+    t_concat = timed(concatenated, *data, p)[1]
+    t_himalaya = timed(banded.fit_voxels, *data, with_solver(p, "himalaya"))[1]
+    t_eigh = timed(banded.fit_voxels, *data, with_solver(p, "eigh"))[1]
     return (f"| toy: {args.trials} trials, {args.features} + {args.features} features -> {args.voxels} voxels "
             f"(n_iter {p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold) | "
-            f"{t_concat:.2f} s ({args.voxels / t_concat:,.0f} voxels/s) | {t_band:.2f} s "
-            f"({args.voxels / t_band:,.0f} voxels/s) | {t_band / t_concat:.1f}x | measured |")
+            f"{rate(t_concat, args.voxels)} | {rate(t_himalaya, args.voxels)} | {rate(t_eigh, args.voxels)} | "
+            f"{t_himalaya / t_eigh:.1f}x | measured |")
+
+
+def rate(seconds: float, voxels: int) -> str:
+    return f"{seconds:.2f} s ({voxels / seconds:,.0f} voxels/s)"
+
+
+def reduced_row(args) -> str:
+    """Both banded solvers at a size where the design's decompositions matter (one voxel block)."""
+    p = {**params("nsd.yaml"), "voxel_block": None}
+    trials, features, voxels = args.nsd_trials, args.nsd_features, args.nsd_voxels
+    data = problem(trials, features, voxels, 982)
+    t_himalaya = timed(banded.fit_voxels, *data, with_solver(p, "himalaya"))[1]
+    t_eigh = timed(banded.fit_voxels, *data, with_solver(p, "eigh"))[1]
+    return (f"| reduced: {trials} trials, {features} + {features} features -> {voxels} voxels (n_iter "
+            f"{p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold) | | {rate(t_himalaya, voxels)} | "
+            f"{rate(t_eigh, voxels)} | {t_himalaya / t_eigh:.1f}x | measured |")
 
 
 def duration(seconds: float) -> str:
-    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def gemm_rate(n: int = 2048) -> float:
-    """This machine's float32 matrix-product rate in flop/s (best of three)."""
-    import torch
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    best = min(timed(torch.matmul, a, b)[1] for _ in range(3))
-    return 2 * n ** 3 / best
+# H100, 2026-11-28: torch.linalg.svd of a fold's 19,984 x 12,800 float32 design; Gram + eigh of 12,800^2 (float64)
+H100_SVD_S, H100_SVD_SHAPE = 29.0, (19984, 12800)
+H100_EIGH_S = 2.15
 
 
-def banded_flops(p: dict, trials: int, features: int, voxels: int, block: int) -> float:
-    """Flops of a banded fit as himalaya's random search does it: for every band weight, fold and
-    alpha, the hat matrix (validation x training trials) through all features, once per voxel
-    block, and that hat matrix times every voxel's training responses."""
-    fold = trials // p["folds"]
-    per_hat = 2.0 * p["banded"]["n_iter"] * p["folds"] * len(p["alphas"]) * fold * (trials - fold)
-    return -(-voxels // block) * per_hat * features + voxels * per_hat
+def eigh_flops(p: dict, trials: int, features: int) -> float:
+    """Per voxel, the eigh solver's products for one fold and band weight: X'y over the training trials,
+    into the eigenbasis, and each alpha's validation predictions."""
+    val = trials // p["folds"]
+    rank = min(trials - val, features)
+    return 2.0 * ((trials - val) * features + features * rank + len(p["alphas"]) * val * rank)
 
 
-def nsd_row(args) -> str:
-    """Banded ridge measured at a reduced size (one block) against its flop count, and NSD's flop
-    count at the efficiency measured there."""
+def nsd_row() -> str:
+    """NSD's cost of each solver from the H100's SVD and eigh times: himalaya's SVDs (n_iter x folds of the
+    fold designs, n_iter of all trials, scaled as the SVD's m n^2) per voxel block; the eigh solver's
+    decompositions once, and its per-voxel products at 50 TFLOP/s."""
     p = params("nsd.yaml")
-    trials, features, voxels, n_test = args.nsd_trials, args.nsd_features, args.nsd_voxels, 982
-    train, rows, test, y_train, y_test = problem(trials, features, voxels, n_test)
-    seconds = timed(banded.fit_voxels, train, rows, test, y_train, y_test, {**p, "voxel_block": None})[1]
-    rate = gemm_rate()
-    efficiency = banded_flops(p, trials, 2 * features, voxels, voxels) / (seconds * rate)
-    full_trials, full_features = 24980, 2 * p["pca_components"]
-    block = banded.block_size(p, full_trials, full_features, n_test)
-    flops = banded_flops(p, full_trials, full_features, NSD_VOXELS, block)
-    return (f"| reduced: {trials} trials, {features} + {features} features -> {voxels} voxels (n_iter "
-            f"{p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold) | | {seconds:.0f} s | | measured; "
-            f"{efficiency:.0%} of this CPU's float32 GEMM rate ({rate / 1e9:.0f} GFLOP/s) on the counted flops |\n"
-            f"| NSD: {full_trials} trials, {full_features // 2} + {full_features // 2} features -> {NSD_VOXELS:,} "
-            f"voxels (blocks of {block:,}) | | {flops / (rate * efficiency) / 3600:,.0f} h on this CPU; "
-            f"{duration(flops / (50e12 * efficiency))} at 50 TFLOP/s (a GPU) | | {flops:.2e} flop counted, at the "
-            "efficiency measured above |")
+    trials, features, n_test = 24980, 2 * p["pca_components"], 982
+    n_iter, folds = p["banded"]["n_iter"], p["folds"]
+    fold_svd = H100_SVD_S * (trials - trials // folds) / H100_SVD_SHAPE[0] * (features / H100_SVD_SHAPE[1]) ** 2
+    refit_svd = fold_svd * trials / (trials - trials // folds)
+    block = banded.block_size(with_solver(p, "himalaya"), trials, features, n_test)
+    blocks = -(-NSD_VOXELS // block)
+    himalaya = blocks * n_iter * (folds * fold_svd + refit_svd)
+    decompositions = n_iter * (folds + 1) * H100_EIGH_S
+    products = NSD_VOXELS * n_iter * folds * eigh_flops(p, trials, features) / 50e12
+    return (f"| NSD: {trials} trials, {features // 2} + {features // 2} features -> {NSD_VOXELS:,} voxels "
+            f"(n_iter {n_iter}, {len(p['alphas'])} alphas, {folds}-fold) | | {duration(himalaya)} on an H100: "
+            f"{n_iter * (folds + 1)} SVDs ({fold_svd:.0f} s each) in each of {blocks} blocks of {block:,} voxels | "
+            f"{duration(decompositions + products)}: {n_iter * (folds + 1)} Gram eigendecompositions once "
+            f"({H100_EIGH_S} s each on an H100, {duration(decompositions)}) + "
+            f"{NSD_VOXELS * n_iter * folds * eigh_flops(p, trials, features):.1e} flop of products "
+            f"({duration(products)} at 50 TFLOP/s) | {himalaya / (decompositions + products):.0f}x | estimated from "
+            "the H100's SVD and eigh times (2026-11-28); himalaya's hat-matrix products and the transfers not "
+            "counted |")
 
 
 def main():
@@ -123,20 +150,22 @@ def main():
     parser.add_argument("--trials", type=int, default=800)
     parser.add_argument("--features", type=int, default=128)
     parser.add_argument("--voxels", type=int, default=4000)
-    parser.add_argument("--nsd-trials", type=int, default=5000)
-    parser.add_argument("--nsd-features", type=int, default=320, help="per space")
-    parser.add_argument("--nsd-voxels", type=int, default=2000)
-    parser.add_argument("--toy-only", action="store_true", help="skip the NSD-size estimate")
+    parser.add_argument("--nsd-trials", type=int, default=3000)
+    parser.add_argument("--nsd-features", type=int, default=400, help="per space")
+    parser.add_argument("--nsd-voxels", type=int, default=1000)
+    parser.add_argument("--toy-only", action="store_true", help="skip the reduced size and the NSD estimate")
     args = parser.parse_args()
     warm = problem(40, 4, 5, 10)  # torch and himalaya's first calls are not timed
     concatenated(*warm, params("config.yaml"))
-    banded.fit_voxels(*warm, params("config.yaml"))
-    print("| problem | concatenated (eigh, one alpha) | banded (himalaya, one alpha per space) | banded / "
-          "concatenated | how |")
-    print("|---|---|---|---|---|")
+    for solver in ("himalaya", "eigh"):
+        banded.fit_voxels(*warm, with_solver(params("config.yaml"), solver))
+    print("| problem | concatenated (eigh, one alpha) | banded, himalaya solver | banded, eigh solver | "
+          "himalaya / eigh | how |")
+    print("|---|---|---|---|---|---|")
     print(toy_row(args))
     if not args.toy_only:
-        print(nsd_row(args))
+        print(reduced_row(args))
+        print(nsd_row())
 
 
 if __name__ == "__main__":

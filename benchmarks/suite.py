@@ -67,14 +67,17 @@ SECTIONS = [
         "title": "Banded ridge joint models",
         "args": ["benchmarks/banded.py"],
         "about": "Joint z + z_c models, concatenated (sdbrain.encode.fit_voxels, eigh, one alpha per voxel) and "
-                 "banded (sdbrain.banded.fit_voxels, himalaya random search: n_iter band weights x the alphas, one "
-                 "alpha per space and voxel), on the CPU. Toy size measured with config/config.yaml's settings. NSD "
-                 "size (24,980 trials, two spaces of nsd.yaml's pca_components, 200,000 voxels): himalaya's flops "
-                 "counted (a hat matrix per band weight, fold and alpha, formed once per voxel block and applied to "
-                 "every voxel) and converted to time at the share of this CPU's GEMM rate that a banded fit at a "
-                 "reduced size (5,000 trials, 320 + 320 features, 2,000 voxels) was measured to reach.",
-        "read": "encode.joint: banded adds this cost per joint model (a GPU is the only practical place at NSD size: the "
-                "per-voxel hat-matrix products grow with trials squared); the default (concatenated) runs no banded fit.",
+                 "banded (sdbrain.banded.fit_voxels: random search over n_iter band weights x the alphas, one alpha "
+                 "per space and voxel) with each solver of encode.banded.solver, on the CPU. Toy size with "
+                 "config/config.yaml's settings, a reduced size with config/nsd.yaml's. The NSD row is an estimate "
+                 "from times measured on an NVIDIA H100 on 2026-11-28: torch.linalg.svd of a fold's 19,984 x 12,800 "
+                 "float32 design 29.0 s; Gram matrix + eigh of 12,800 x 12,800 2.15 s in float64.",
+        "read": "At NSD size himalaya's cost is its n_iter x (folds + 1) SVDs, redone in every voxel block; the eigh "
+                "solver (the default, the same choices) takes at most n_iter x (folds + 1) Gram eigendecompositions "
+                "once for all voxels, and then the per-voxel products dominate. The estimate this section gave "
+                "before 2026-11-28 (47 min at 50 TFLOP/s) counted only himalaya's hat-matrix products and missed "
+                "its SVDs. encode.joint: banded adds this cost per joint model; the default (concatenated) runs no "
+                "banded fit.",
     },
     {
         "title": "Encoding fit peak memory at 200k voxels",

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.model_selection import KFold
 
 from conftest import ROOT, snakemake
 from sdbrain import banded, encode, partition, ridge
@@ -28,15 +29,18 @@ def two_spaces(rng, n_train, n_test, n_voxels, widths, shares):
     return [split(x) for x in xs], split(y)
 
 
-def test_banded_split_recovers_each_spaces_share_where_one_alpha_does_not():
+@pytest.mark.parametrize("solver", ["eigh", "himalaya"])
+def test_banded_split_recovers_each_spaces_share_where_one_alpha_does_not(solver):
     """A narrow space (8 columns) carries 40% of the variance, a wide one (256 columns) none. One alpha
     for both must be large to keep the wide space from overfitting, which shrinks the narrow one's part;
-    banded ridge penalises each space on its own."""
+    banded ridge penalises each space on its own. (The folds' 240 trials are fewer than the 264 columns:
+    the eigh solver's dual form.)"""
     truth = np.array([0.4, 0.0])
     spaces, (y_train, y_test) = two_spaces(np.random.default_rng(0), 300, 400, 40, (8, 256), truth)
     train, test = [x for x, _ in spaces], [x for _, x in spaces]
     rows = np.arange(len(y_train))
-    fit = banded.fit_voxels(train, rows, test, y_train, y_test, PARAMS)
+    fit = banded.fit_voxels(train, rows, test, y_train, y_test, with_solver(PARAMS, solver))
+    assert fit.backend.startswith({"eigh": "banded eigh/", "himalaya": "himalaya BandedRidgeCV/"}[solver])
     tolerance = 0.05  # on the mean over voxels; the sampling spread of one voxel's split is about 0.04
     assert np.all(np.abs(fit.split.mean(1) - truth) < tolerance), fit.split.mean(1)
     assert np.median(fit.alphas[1]) > 100 * np.median(fit.alphas[0]), "the wide, signal-free space is penalised more"
@@ -54,6 +58,57 @@ def test_banded_split_recovers_each_spaces_share_where_one_alpha_does_not():
     assert abs(encode.unique_variance(fit.r, alone).mean()) < 0.02
 
 
+def with_solver(params, solver):
+    return {**params, "banded": {**params["banded"], "solver": solver}}
+
+
+def standardised(xs, rows, tests):
+    """The spaces as fit_voxels hands them to a solver (trial rows, standardised on them)."""
+    scalers = [ridge.Standardiser.fit(x[rows]) for x in xs]
+    return [s(x[rows]) for s, x in zip(scalers, xs)], [s(x) for s, x in zip(scalers, tests)]
+
+
+def test_eigh_solver_makes_himalayas_choices():
+    """150 images seen twice (300 trials), spaces of 10 and 40 columns, 50 voxels with signal from both,
+    5 folds, 5 band weights: the eigh solver picks himalaya's band weight and alpha for every voxel, and
+    each space's part of the test prediction agrees with himalaya's to float32 rounding."""
+    (a, b), (y_train, _) = two_spaces(np.random.default_rng(3), 300, 60, 50, (10, 40), (0.2, 0.2))
+    rows = np.r_[np.arange(150), np.arange(150)]
+    train, test = standardised([a[0][:150], b[0][:150]], rows, [a[1], b[1]])
+    params = {**PARAMS, "banded": {"n_iter": 5, "concentration": [0.1, 1.0]}}
+    ridge.choose_backend("torch")
+    folds = KFold(n_splits=5, shuffle=False)
+    parts, penalties = banded.fit_block(train, y_train, test, params, folds)
+    eigh_parts, eigh_penalties = banded.fit_eigh(train, y_train, test, params, folds)
+    # measured: 50 of 50 equal, parts within 1.2e-6 of the largest part (seeds 0-3, n_iter 5 and 20)
+    assert np.isclose(eigh_penalties, penalties, rtol=1e-4).all(0).sum() == 50
+    assert np.abs(eigh_parts - parts).max() < 1e-4 * np.abs(parts).max()
+
+
+def test_eigh_decompositions_do_not_grow_with_voxel_blocks(monkeypatch):
+    """n_iter x folds eigendecompositions for the search and one per chosen band weight for the refit,
+    however the voxels are batched (encode.voxel_block, n_targets_batch)."""
+    import torch
+    calls = []
+    eigh = torch.linalg.eigh
+
+    def counted(gram):
+        calls.append(gram.shape)
+        return eigh(gram)
+
+    monkeypatch.setattr(torch.linalg, "eigh", counted)
+    (a, b), (y_train, y_test) = two_spaces(np.random.default_rng(4), 200, 30, 24, (5, 12), (0.3, 0.3))
+    args = ([a[0], b[0]], np.arange(200), [a[1], b[1]], y_train, y_test)
+    params = {**PARAMS, "banded": {"n_iter": 4, "concentration": [1.0]}}
+    counts = []
+    for size in (24, 5, 1):
+        calls.clear()
+        banded.fit_voxels(*args, {**params, "voxel_block": size, "n_targets_batch": size})
+        counts.append(len(calls))
+    search = 4 * PARAMS["folds"]
+    assert counts[0] == counts[1] == counts[2] and search < counts[0] <= search + 4, counts
+
+
 def test_split_r2_sums_to_the_joint_r2():
     rng = np.random.default_rng(1)
     observed = rng.normal(size=(50, 6))
@@ -65,10 +120,11 @@ def test_split_r2_sums_to_the_joint_r2():
     assert np.array_equal(flat, np.zeros((2, 2))), "a voxel constant over the test images explains nothing"
 
 
-def test_banded_voxel_blocks_do_not_change_results():
+@pytest.mark.parametrize("solver", ["eigh", "himalaya"])
+def test_banded_voxel_blocks_do_not_change_results(solver):
     (a, b), (y_train, y_test) = two_spaces(np.random.default_rng(2), 120, 30, 11, (3, 6), (0.3, 0.3))
     rows = np.r_[np.arange(60), np.arange(60)]  # each training image seen twice
-    params = {**PARAMS, "banded": {"n_iter": 4, "concentration": [1.0]}}
+    params = {**PARAMS, "banded": {"n_iter": 4, "concentration": [1.0], "solver": solver}}
     args = ([a[0][:60], b[0][:60]], rows, [a[1], b[1]], y_train, y_test)
     whole = banded.fit_voxels(*args, params)
     blocks = banded.fit_voxels(*args, {**params, "voxel_block": 4})
@@ -79,13 +135,25 @@ def test_banded_voxel_blocks_do_not_change_results():
 
 
 def test_banded_blocks_leave_room_for_the_hat_matrices():
-    params = {"alphas": [1.0] * 8, "folds": 5, "memory_mb": 16000, "voxel_block": 50000}
+    params = {"alphas": [1.0] * 8, "folds": 5, "memory_mb": 16000, "voxel_block": 50000,
+              "banded": {"solver": "himalaya"}}
     # NSD: 24,980 trials, 8 alphas x 4,996 validation x 19,984 training trials x 4 bytes = 3,047 MB
     hat = 8 * 4996 * 19984 * 4 / 2**20
     assert banded.block_size(params, 24980, 12800, 982) == encode.planned_block(24980, 12800, 982, 16000 - hat)
     with pytest.raises(Exception, match="config key 'encode.memory_mb': 3000 MB does not hold banded ridge's hat "
                                         "matrices \\(3047 MB for 8 alphas and 24980 trials\\)"):
         banded.block_size({**params, "memory_mb": 3000}, 24980, 12800, 982)
+
+
+def test_eigh_batches_leave_room_for_the_decompositions():
+    params = {"alphas": [1.0] * 8, "folds": 5, "memory_mb": 16000, "voxel_block": 50000, "banded": {"solver": "eigh"}}
+    # NSD: 24,980 trials, 6,400 + 6,400 features, 982 test images: ~9 GB fixed, ~0.4 MB per voxel
+    assert 15000 < banded.block_size(params, 24980, 12800, 982) < 20000
+    with pytest.raises(Exception, match="config key 'encode.memory_mb': 3000 MB does not hold banded ridge's "
+                                        "decompositions"):
+        banded.block_size({**params, "memory_mb": 3000}, 24980, 12800, 982)
+    with pytest.raises(Exception, match="config key 'encode.banded.solver': 'svd' is not one of eigh, himalaya"):
+        banded.block_size({**params, "banded": {"solver": "svd"}}, 24980, 12800, 982)
 
 
 def test_negative_shares_rows_and_agreement_on_known_values():
