@@ -139,6 +139,13 @@ def decoded_inputs(wildcards):
     return out
 
 
+def validity_manifests():
+    """Every reconstruction the validity analysis scores: the subjects' methods and the generated controls."""
+    return expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS) + expand(
+        "results/reconstruct/{control}/{method}/manifest.tsv", control=GENERATED_CONTROLS, method=ZC_MAIN
+    )
+
+
 def feature_chunks(wildcards):
     """The chunks a feature space is merged from: z and c chunk files, or diffusion chunk folders."""
     space = spaces.parse(wildcards.target)

@@ -30,17 +30,8 @@ rule validity_controls:
     resources:
         mem_mb=mem_from_input(2000, 3),
         runtime=20,
-    params:
-        out="results/validity/controls",
     script:
         "../scripts/validity_controls.py"
-
-
-def validity_manifests():
-    """Every reconstruction the validity analysis scores: the subjects' methods and the generated controls."""
-    return expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=METHODS) + expand(
-        "results/reconstruct/{control}/{method}/manifest.tsv", control=GENERATED_CONTROLS, method=ZC_MAIN
-    )
 
 
 rule validity_features:
