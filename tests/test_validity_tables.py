@@ -80,6 +80,9 @@ def test_summary_groups_and_tests():
     means, long, _ = late_means(subject)
     novelty = vt.novelty(subject, P, pd.Series(["pair"] * 5 + [""] * 25, index=np.arange(1, 31)))
     assert (novelty["tertile"].value_counts() == 10).all() and (novelty["toy_novel"] != "").sum() == 5
+    most_novel = novelty.loc[novelty["r_late"].idxmin()]
+    assert most_novel["novelty_rank"] == 1 and most_novel["tertile"] == "novel"
+    assert sorted(novelty["novelty_rank"]) == list(range(1, 31))
     table = vt.summary(long, novelty, P)
     cell = table[(table["space"] == "late") & (table["method"] == "zc") & (table["metric"] == "twoway")]
     assert set(cell["group"]) == {"all", "tertile:familiar", "tertile:middle", "tertile:novel", "toy:familiar", "toy:novel"}
