@@ -96,7 +96,7 @@ def novelty(subject: Subject, p: dict, flags: pd.Series | None = None) -> pd.Dat
     c_index, c_r = validity.nearest_training(subject.true_test["c"], subject.true_train["c"], p["memory_mb"])
     table = pd.DataFrame({"nsd_id": subject.test_ids, "nearest_late": subject.train_ids[late_index],
                           "r_late": late_r, "nearest_c": subject.train_ids[c_index], "r_c": c_r,
-                          "novelty_rank": (-late_r).argsort(kind="stable").argsort() + 1,  # 1 = the most novel
+                          "novelty_rank": late_r.argsort(kind="stable").argsort() + 1,  # 1 = the most novel
                           "tertile": validity.novelty_tertiles(1 - late_r)})
     if flags is not None:
         table["toy_novel"] = flags.reindex(subject.test_ids).fillna("").to_numpy()
