@@ -171,10 +171,15 @@ def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | P
             part = late[(late["subject"] == subject) & (late["metric"] == metric)].set_index(["method", "group"])
             for k, method in enumerate(methods):
                 cell = part.loc[method].reindex(groups)
-                dashed = method in ("shuffled", "retrieval", "ceiling", "mean")
-                ax.errorbar(x + 0.06 * (k - len(methods) / 2), cell["mean"], capsize=2, marker="o", ms=3,
-                            yerr=[cell["mean"] - cell["ci_low"], cell["ci_high"] - cell["mean"]],
-                            ls="--" if dashed else "-", label=method)
+                style = dict(capsize=2, marker="o", ms=3, color=f"C{k}",
+                             ls="--" if method in ("shuffled", "retrieval", "ceiling", "mean") else "-")
+                # the tertiles and the toy world's familiar/novel split are separate lines: different groupings
+                for j, family in enumerate(("tertile", "toy")):
+                    at = np.array([g.startswith(family) for g in groups])
+                    if at.any():
+                        c = cell[at]
+                        ax.errorbar(x[at] + 0.06 * (k - len(methods) / 2), c["mean"], label=None if j else method,
+                                    yerr=[c["mean"] - c["ci_low"], c["ci_high"] - c["mean"]], **style)
             ax.axhline(chance, color="grey", lw=0.8, ls=":")
             ax.set_xticks(x)
             ax.set_xticklabels([g.replace(":", "\n") for g in groups], fontsize=7)
@@ -184,7 +189,8 @@ def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | P
         part = collapse[collapse["subject"] == subject]
         for k, what in enumerate(("decoded", "true")):
             cells = part[part["features"] == what].set_index("target").reindex(["z", "c"])
-            bars = ax.bar(np.arange(2) + 0.38 * k, cells["share_in_top_k"], 0.38, label=f"{what} test features")
+            bars = ax.bar(np.arange(2) + 0.38 * k, cells["share_in_top_k"], 0.38, color=("0.35", "0.75")[k],
+                          label=f"{what} test features")
             for bar, ratio in zip(bars, cells["participation_ratio"]):
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"PR {ratio:.1f}", ha="center",
                         fontsize=7)
@@ -194,7 +200,9 @@ def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | P
         ax.set_title(f"{subject}: collapse: variance share in training top-k PCs", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=len(methods), fontsize=7, title="method (dashed: controls)",
-               title_fontsize=7)
-    fig.suptitle("Reconstruction or retrieval: identification by novelty of the test image, and collapse", fontsize=10)
-    save(fig, path, note, top=0.9 if len(subjects) > 1 else 0.82)
+    fig.suptitle("Reconstruction or retrieval: identification by novelty of the test image, and collapse", fontsize=10,
+                 y=0.995)
+    top = 1 - 0.1 / len(subjects)
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, top + 0.06 / len(subjects)), ncol=len(methods),
+               fontsize=7, title="method (dashed: controls)", title_fontsize=7)
+    save(fig, path, note, top=top - 0.02)
