@@ -84,7 +84,8 @@ rule validity:
     conda:
         "../../envs/data.yaml"
     resources:
-        mem_mb=mem_from_input(2000, 4),
+        # the subject's training rows of z and c (memory-mapped feature files: NSD's c is 9 GB) and the searches
+        mem_mb=mem_from_input(4000, 1),
         runtime=60,
     params:
         validity=config["validity"],

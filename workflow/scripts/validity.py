@@ -27,7 +27,7 @@ def main():
     for k, target in enumerate(("z", "c")):
         values, _ = load_rows(inp.decoded[2 * k], inp.decoded[2 * k + 1], expected_ids=test_ids)
         decoded[target] = values
-        true, ids = load_rows(inp.true[2 * k], inp.true[2 * k + 1])
+        true, ids = load_rows(inp.true[2 * k], inp.true[2 * k + 1], mmap=True)  # every stimulus: read the rows used
         true_test[target] = align_rows(true, ids, test_ids, inp.true[2 * k])
         true_train[target] = align_rows(true, ids, train_ids, inp.true[2 * k])
     data = vt.Subject(
