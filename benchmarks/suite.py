@@ -64,6 +64,20 @@ SECTIONS = [
         "read": "Test r differ only where the two solvers pick neighbouring alphas on near-ties of the CV score.",
     },
     {
+        "title": "Validity analysis at NSD size",
+        "args": ["benchmarks/validity.py", "--train", "9000", "--memory-mb", "2000"],
+        "about": "982 test images against 9,000 training images (a subject's NSD training set; the searches are "
+                 "linear in it, so 27,000 takes three times as long) in the late feature (768, CLIP ViT-L/14's "
+                 "embedding), z (6,400) and c (59,136); training features memory-mapped from disk as the workflow's "
+                 "feature files are; each search through sdbrain.validity in a fresh process with "
+                 "validity.memory_mb = 2,000. Peak = largest anonymous resident memory above its value on entry "
+                 "(sampled every 2 ms), loading the 982 test (and decoded) vectors included.",
+        "read": "Each search is one matrix product per block of training candidates, so memory stays at the budget "
+                "(plus the test vectors: 232 MB each for c) whatever the number of training images; the time is "
+                "reading and multiplying the training features once (c: 2.1 GB at 9,000 images), and the "
+                "components of c read them once per pass of the randomised subspace iteration.",
+    },
+    {
         "title": "Banded ridge joint models",
         "args": ["benchmarks/banded.py"],
         "about": "Joint z + z_c models, concatenated (sdbrain.encode.fit_voxels, eigh, one alpha per voxel) and "
