@@ -91,6 +91,7 @@ rule validity:
         validity=config["validity"],
         methods=METHODS,
         zc=ZC_MAIN,
+        generated=GENERATED_CONTROLS,
     script:
         "../scripts/validity.py"
 
@@ -99,7 +100,6 @@ rule validity_summary:
     input:
         summary=expand("results/validity/{subject}/summary.tsv", subject=SUBJECTS),
         collapse=expand("results/validity/{subject}/collapse.tsv", subject=SUBJECTS),
-        novelty=expand("results/validity/{subject}/novelty.tsv", subject=SUBJECTS),
         tests=expand("results/validity/{subject}/tests.tsv", subject=SUBJECTS),
     output:
         summary=report("results/validity/summary.tsv", caption="../report/validity.rst", category="Tables"),
@@ -121,7 +121,6 @@ rule validity_summary:
         mem_mb=2000,
         runtime=20,
     params:
-        zc=ZC_MAIN,
         feature=config["validity"]["feature"],
         model_note=MODEL_NOTE,
     script:

@@ -36,7 +36,7 @@ def main():
         recon={m: rows_for(features, f"{subject}__{m}", test_ids, inp.features) for m in snakemake.params.methods},
         decoded=decoded, true_test=true_test, true_train=true_train)
     zc = snakemake.params.zc
-    generated = {c: rows_for(features, f"{c}__{zc}", test_ids, inp.features) for c in ("ceiling", "mean")}
+    generated = {c: rows_for(features, f"{c}__{zc}", test_ids, inp.features) for c in snakemake.params.generated}
     methods, order, retrieved = vt.with_controls(data, generated, zc, p)
     skipped = [n for n in p["n_way"] if n > len(test_ids)]
     if skipped:

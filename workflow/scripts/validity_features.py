@@ -11,7 +11,7 @@ from sdbrain import identification as ident
 from sdbrain.errors import guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup
-from sdbrain.networks import NETWORKS, build_network
+from sdbrain.networks import load_network
 
 BLOCK = 512  # training images read and passed at a time (NSD: tens of thousands)
 
@@ -21,8 +21,7 @@ def main():
     p = snakemake.params.evaluate
     recipe = controls.late_recipe(snakemake.params.feature)
     name = recipe.features[0].network
-    # the seed evaluate gives this network, so that random weights are the same ones
-    network = {name: build_network(name, p["weights"].get(name), p["seed"] + NETWORKS.index(name), p["clip_random"])}
+    network = {name: load_network(name, p["weights"], p["seed"], p["clip_random"])}  # evaluate's random weights too
     if not p["weights"].get(name):
         log.warning("seeded RANDOM weights for %s (config evaluate.weights): the validity analysis tests the code path", name)
     layout = nsd.Layout(snakemake.params.nsd_root)

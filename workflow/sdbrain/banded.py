@@ -135,15 +135,6 @@ def band_weights(params: dict, n_spaces: int) -> np.ndarray:
     return gammas.astype(np.float32).astype(np.float64)
 
 
-def _eigh(gram):
-    """Eigenvalues and float64 vectors of a float64 Gram matrix without the directions that are
-    zero to rounding (as ``ridge._Eigen``): a band weight near 0 leaves its space only those."""
-    import torch
-    values, vectors = torch.linalg.eigh(gram)
-    keep = values > values.max().clamp(min=0) * len(values) * torch.finfo(torch.float64).eps
-    return values[keep], vectors[:, keep]
-
-
 class _Ridge:
     """Ridge on the design ``rows`` (centred) scaled by ``d`` per column, through one eigendecomposition
     of its smaller float64 Gram matrix ``gram`` (primal X'X, or dual XX' when trials are fewer).
@@ -153,7 +144,8 @@ class _Ridge:
 
     def __init__(self, rows, d, gram):
         self.d, self.primal = d, rows.shape[0] >= rows.shape[1]
-        self.values, vectors = _eigh(gram)
+        # directions zero to rounding dropped (a band weight near 0 leaves its space only those)
+        self.values, vectors = ridge.eigh_kept(gram)
         self.rows, self.vectors = rows, vectors.float()
         self.weights = self.vectors if self.primal else (rows * d).T @ self.vectors
 

@@ -12,6 +12,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from . import controls  # noqa: E402
+
 
 def first_samples(manifest: str | Path, ids) -> list[np.ndarray]:
     """Sample 0 of each requested image from a reconstruction manifest."""
@@ -172,7 +174,7 @@ def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | P
             for k, method in enumerate(methods):
                 cell = part.loc[method].reindex(groups)
                 style = dict(capsize=2, marker="o", ms=3, color=f"C{k}",
-                             ls="--" if method in ("shuffled", "retrieval", "ceiling", "mean") else "-")
+                             ls="--" if method in controls.CONTROLS else "-")
                 # the tertiles and the toy world's familiar/novel split are separate lines: different groupings
                 for j, family in enumerate(("tertile", "toy")):
                     at = np.array([g.startswith(family) for g in groups])

@@ -37,7 +37,12 @@ CLIP_TEXT = ("text_model.", "text_projection.", "logit_scale")  # the text half 
 def load_networks(weights: dict, seed: int, clip_config: dict) -> tuple[dict, list[str]]:
     """Every evaluation network, and the names of those with seeded random weights."""
     random = [name for name in NETWORKS if not weights.get(name)]
-    return {name: build_network(name, weights.get(name), seed + k, clip_config) for k, name in enumerate(NETWORKS)}, random
+    return {name: load_network(name, weights, seed, clip_config) for name in NETWORKS}, random
+
+
+def load_network(name: str, weights: dict, seed: int, clip_config: dict):
+    """One evaluation network as ``load_networks`` builds it (its random weights seeded by its place in NETWORKS)."""
+    return build_network(name, weights.get(name), seed + NETWORKS.index(name), clip_config)
 
 
 def build_network(name: str, weights: str | None, seed: int, clip_config: dict):

@@ -140,6 +140,15 @@ def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend)
             f"himalaya/{name}")
 
 
+def eigh_kept(gram):
+    """Eigenvalues and vectors of a float64 Gram matrix without the directions whose eigenvalue
+    is zero to float64 rounding (see ``_Eigen``)."""
+    import torch
+    values, vectors = torch.linalg.eigh(gram)
+    keep = values > values.max().clamp(min=0) * len(values) * torch.finfo(torch.float64).eps
+    return values[keep], vectors[:, keep]
+
+
 class _Eigen:
     """Ridge through the eigendecomposition of the smaller Gram matrix of a (centred) design ``x``.
 
@@ -155,15 +164,13 @@ class _Eigen:
     """
 
     def __init__(self, x, gram=None):
-        import torch
         self.x, self.primal = x, x.shape[0] >= x.shape[1]
         if gram is None:
             x64 = x.double()
             gram = x64.T @ x64 if self.primal else x64 @ x64.T
-        values, vectors = torch.linalg.eigh(gram)
-        keep = values > values.max().clamp(min=0) * len(values) * torch.finfo(torch.float64).eps
-        self.values, self.vectors = values[keep], vectors[:, keep].to(x.dtype)
-        self.kept, self.size = int(keep.sum()), len(values)
+        self.values, vectors = eigh_kept(gram)
+        self.vectors = vectors.to(x.dtype)
+        self.kept, self.size = len(self.values), len(gram)
 
     def project(self, z):
         return z @ self.vectors if self.primal else (z @ self.x.T) @ self.vectors

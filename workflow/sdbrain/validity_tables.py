@@ -131,10 +131,10 @@ def summary(long: pd.DataFrame, novel: pd.DataFrame, p: dict) -> pd.DataFrame:
 def tests(long: pd.DataFrame, p: dict, metrics=("twoway", "cplus1")) -> pd.DataFrame:
     """Paired permutation tests between every two methods on the late feature, per metric."""
     late = long[long["space"] == "late"]
+    names = list(dict.fromkeys(late["method"]))
     rows = []
     for metric in metrics:
         table = late[late["metric"] == metric].pivot(index="nsd_id", columns="method", values="value")
-        names = list(dict.fromkeys(late["method"]))
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 x, y = table[a].to_numpy(), table[b].to_numpy()
@@ -160,9 +160,6 @@ def collapse(subject: Subject, p: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-RECONSTRUCTIONS_FIRST = ("retrieval", "ceiling", "shuffled", "mean")
-
-
 def _cell(table: pd.DataFrame, method: str, group: str = "all") -> pd.Series | None:
     rows = table[(table["method"] == method) & (table["group"] == group)]
     return rows.iloc[0] if len(rows) else None
@@ -177,7 +174,7 @@ def statements(summary: pd.DataFrame, tests: pd.DataFrame, feature: str) -> str:
     for subject, part in summary[summary["space"] == "late"].groupby("subject", sort=False):
         lines += [f"## {subject}", "", "| method | metric | all images | toy: familiar | toy: novel | above retrieval "
                   "(p) | below ceiling (p) |", "|---|---|---|---|---|---|---|"]
-        methods = [m for m in dict.fromkeys(part["method"]) if m not in RECONSTRUCTIONS_FIRST] + list(RECONSTRUCTIONS_FIRST)
+        methods = [m for m in dict.fromkeys(part["method"]) if m not in controls.CONTROLS] + list(controls.CONTROLS)
         for metric in ("twoway", "cplus1"):
             table = part[part["metric"] == metric]
             test = tests[(tests["subject"] == subject) & (tests["metric"] == metric)]
