@@ -4,7 +4,7 @@ After features are extracted, the workflow scores 982 test images x 5 samples fo
 every layer of both protocols. This script draws random features of each layer's
 real size (ViT-L/14 CLIP, AlexNet, Inception v3, EfficientNet-B1, ResNet-50 at their
 protocol input sizes), one layer at a time, and times the vectorised scores
-(sdbrain.identification). The reference, a double loop of np.corrcoef, is timed on
+(sdbrain.evaluate). The reference, a double loop of np.corrcoef, is timed on
 a subset of images and scaled to the full size (its cost grows with images squared).
 
 Usage: python benchmarks/identification.py [--images 982] [--samples 5] [--loop-images 40]
@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from sdbrain import identification as ident  # noqa: E402
+from sdbrain import evaluate  # noqa: E402
 
 SIZES = {"alexnet.features.5": 192 * 17 * 17, "alexnet.features.12": 256 * 8 * 8, "alexnet.classifier.5": 4096,
          "inception_v3.flatten": 2048, "clip.embeds": 768, "clip.hidden6": 257 * 1024, "clip.hidden12": 257 * 1024,
          "Alex2": 192 * 27 * 27, "Alex5": 256 * 13 * 13, "Incep": 2048, "CLIP": 768, "Eff": 1280, "SwAV": 2048}
-PAPER = {f.metric for f in ident.rc.RECIPES["takagi"].features}
-DISTANCE = {f.metric for f in ident.rc.RECIPES["mindeye"].features if f.score == "distance"}
+PAPER = {f.metric for f in evaluate.rc.RECIPES["takagi"].features}
+DISTANCE = {f.metric for f in evaluate.rc.RECIPES["mindeye"].features if f.score == "distance"}
 
 
 def loop_paper(original, recon):
@@ -37,10 +37,10 @@ def loop_paper(original, recon):
 
 def score(name, original, recon):
     if name in PAPER:
-        return ident.paper_identification(original, recon)
+        return evaluate.paper_identification(original, recon)
     if name in DISTANCE:
-        return 1 - ident.paired_correlation(original, recon)
-    return ident.community_identification(original, recon)
+        return 1 - evaluate.paired_correlation(original, recon)
+    return evaluate.community_identification(original, recon)
 
 
 def main():
@@ -66,7 +66,7 @@ def main():
     expected = loop_paper(original, recon)
     loop = time.perf_counter() - start
     start = time.perf_counter()
-    got = ident.paper_identification(original, recon)
+    got = evaluate.paper_identification(original, recon)
     vectorised = time.perf_counter() - start
     assert np.allclose(expected, got)
     loop_full = loop * (args.images / k) ** 2

@@ -130,7 +130,7 @@ SECTIONS = [
         "args": ["benchmarks/identification.py"],
         "about": "Random features of each layer's real size (AlexNet, Inception v3, CLIP ViT-L/14 embedding and "
                  "hidden states, EfficientNet-B1, SwAV ResNet-50), 982 images x 5 samples. Ours: "
-                 "sdbrain.identification (one matrix product per layer and sample). Reference: a double loop "
+                 "sdbrain.evaluate (one matrix product per layer and sample). Reference: a double loop "
                  "of np.corrcoef, timed on 40 images of one 4,096-wide layer and scaled by images squared.",
         "read": "The two CLIP hidden-state layers (263,168 values per image) take most of the vectorised time.",
     },

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from sdbrain import identification as ident
+from sdbrain import evaluate
 from sdbrain import recipes as rc
 from sdbrain.errors import InputError
 
@@ -28,20 +28,20 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def networks():
-    nets, _ = ident.load_networks({}, 0, CLIP)
+    nets, _ = evaluate.load_networks({}, 0, CLIP)
     return nets
 
 
 def test_each_recipe_sizes_and_layers(networks):
     images = np.random.default_rng(0).integers(0, 255, size=(2, 64, 64, 3), dtype=np.uint8)
     recipes = rc.selected(["takagi", "mindeye", "braindiffuser"])
-    features = ident.extract(images, networks, recipes, batch_size=2)
+    features = evaluate.extract(images, networks, recipes, batch_size=2)
     assert set(features) == {f"{r}.{m}" for r, metrics in EXPECTED.items() for m in metrics}
     for recipe in recipes:
         for feature in recipe.features:
             size, length = EXPECTED[recipe.name][feature.metric]
             assert rc.prepare(images, feature, recipe).shape == (2, 3, size, size), (recipe.name, feature.metric)
-            assert features[ident.feature_key(recipe, feature)].shape == (2, length), (recipe.name, feature.metric)
+            assert features[evaluate.feature_key(recipe, feature)].shape == (2, length), (recipe.name, feature.metric)
     assert {f.node for f in rc.RECIPES["mindeye"].features} == {"features.4", "features.11", "avgpool", "embeds"}
     assert rc.RECIPES["mindeye"].base_size == 256 and rc.RECIPES["braindiffuser"].base_size is None
     with pytest.raises(InputError, match=r"evaluate.recipes': unknown recipe\(s\) \['minedye'\]"):
@@ -54,14 +54,14 @@ def test_channels_last_features_equal_the_plain_forward(networks):
     from torchvision.models.feature_extraction import create_feature_extractor
     images = np.random.default_rng(5).integers(0, 255, size=(3, 64, 64, 3), dtype=np.uint8)
     recipe = rc.RECIPES["mindeye"]
-    features = ident.extract(images, networks, [recipe], batch_size=2)
+    features = evaluate.extract(images, networks, [recipe], batch_size=2)
     for metric in ("Alex2", "Eff"):
         feature = recipe.feature(metric)
         plain = create_feature_extractor(networks[feature.network], return_nodes=[feature.node])
         with torch.no_grad():
             x = rc.prepare(images, feature, recipe).contiguous()
             expected = plain(x)[feature.node].flatten(1).numpy()
-        got = features[ident.feature_key(recipe, feature)]
+        got = features[evaluate.feature_key(recipe, feature)]
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max(), metric
 
@@ -127,7 +127,7 @@ def test_ssim_and_pixcorr_equal_scikit_image_and_numpy_on_random_pairs():
             pix.append(np.corrcoef(o.transpose(2, 0, 1).ravel(), r.transpose(2, 0, 1).ravel())[0, 1])
             ss.append(structural_similarity(rgb2gray(r), rgb2gray(o), gaussian_weights=True, sigma=1.5,
                                             use_sample_covariance=False, data_range=1.0))
-        ours = ident.low_level_scores(original, samples, rc.RECIPES["mindeye"])
+        ours = evaluate.low_level_scores(original, samples, rc.RECIPES["mindeye"])
         assert ours == pytest.approx((np.mean(pix), np.mean(ss)), abs=1e-6)
         # Brain-Diffuser: the reconstruction by PIL bicubic to 425, the original as it is
         o = original / 255.0
@@ -137,14 +137,14 @@ def test_ssim_and_pixcorr_equal_scikit_image_and_numpy_on_random_pairs():
             pix.append(np.corrcoef(o.reshape(1, -1), r.reshape(1, -1))[0, 1])
             ss.append(structural_similarity(rgb2gray(r), rgb2gray(o), gaussian_weights=True, sigma=1.5,
                                             use_sample_covariance=False, data_range=1.0))
-        ours = ident.low_level_scores(original, samples, rc.RECIPES["braindiffuser"])
+        ours = evaluate.low_level_scores(original, samples, rc.RECIPES["braindiffuser"])
         assert ours == pytest.approx((np.mean(pix), np.mean(ss)), abs=1e-6)
 
 
 def test_identical_images_score_perfectly():
     image = np.random.default_rng(6).integers(0, 255, size=(425, 425, 3), dtype=np.uint8)
     for name in ("mindeye", "braindiffuser"):
-        pix, ss = ident.low_level_scores(image, image[None], rc.RECIPES[name])
+        pix, ss = evaluate.low_level_scores(image, image[None], rc.RECIPES[name])
         assert pix == pytest.approx(1.0) and ss == pytest.approx(1.0)
 
 
@@ -153,8 +153,8 @@ def test_score_names_each_recipe(networks):
     originals = rng.integers(0, 255, size=(4, 64, 64, 3), dtype=np.uint8)
     recon = rng.integers(0, 255, size=(4, 2, 64, 64, 3), dtype=np.uint8)
     recipes = rc.selected(["takagi", "braindiffuser"])
-    scores = ident.score(originals, ident.extract(originals, networks, recipes, 4), recon,
-                         ident.extract_samples(recon, networks, recipes, 4), [1, 2, 3, 4], recipes)
+    scores = evaluate.score(originals, evaluate.extract(originals, networks, recipes, 4), recon,
+                         evaluate.extract_samples(recon, networks, recipes, 4), [1, 2, 3, 4], recipes)
     per_recipe = scores.groupby("protocol")["metric"].unique()
     assert list(per_recipe["takagi"]) == list(EXPECTED["takagi"])
     assert list(per_recipe["braindiffuser"]) == [*EXPECTED["braindiffuser"], "PixCorr", "SSIM"]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sdbrain import features, reconstruct, sd
+from sdbrain import batches, features, reconstruct
 from sdbrain.errors import InputError
 
 PARAMS = dict(image_size=32, steps=3, guidance_scale=5.0, eta=0.0, n_samples=2, seed=0, batch_size=3)
@@ -40,7 +40,7 @@ def test_chunking_does_not_change_images(pipe, decoded, method):
     for n_chunks in (2, 3):
         parts = []
         for k in range(n_chunks):
-            rows = np.isin(ids, sd.chunk(ids, k, n_chunks, params["batch_size"]))
+            rows = np.isin(ids, batches.job_chunk(ids, k, n_chunks, params["batch_size"]))
             parts.append(reconstruct.run(pipe, name, strength, ids[rows], z[rows], c[rows], Z_SIZE, params))
         assert np.array_equal(whole, np.concatenate(parts))
 
@@ -55,9 +55,9 @@ def test_batch_size_changes_rounding_only(pipe, decoded):
 
 def test_chunks_are_whole_batches():
     ids = np.arange(10, 20)
-    parts = [sd.chunk(ids, k, 3, batch_size=4) for k in range(3)]
+    parts = [batches.job_chunk(ids, k, 3, batch_size=4) for k in range(3)]
     assert [p.tolist() for p in parts] == [list(range(10, 14)), list(range(14, 18)), [18, 19]]
-    assert [len(sd.chunk(ids, k, 5, batch_size=4)) for k in range(5)] == [4, 4, 2, 0, 0]
+    assert [len(batches.job_chunk(ids, k, 5, batch_size=4)) for k in range(5)] == [4, 4, 2, 0, 0]
 
 
 def test_strength_too_small_for_the_steps(pipe, decoded):

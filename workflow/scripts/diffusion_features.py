@@ -4,7 +4,7 @@ import shutil
 
 import numpy as np
 
-from sdbrain import diffusion, nsd, sd, spaces
+from sdbrain import batches, diffusion, nsd, sd, spaces
 from sdbrain.errors import guarded
 from sdbrain.io import align_rows, load_rows, read_ids, save_array, write_ids
 from sdbrain.logs import setup
@@ -15,7 +15,7 @@ def main():
     p = snakemake.params
     level, k = float(snakemake.wildcards.level), int(snakemake.wildcards.chunk)
     # the batches of the reconstruction settings, so z_c here equals the image-to-image run there
-    ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.reconstruct["batch_size"])
+    ids = batches.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.reconstruct["batch_size"])
     device = sd.device(p.features["device"], "features.device")
     pipe = sd.load_pipeline(p.model_dir, device)
     steps, layers = (p.features["steps"], p.features["unet_layers"]) if p.capture else ({}, {})

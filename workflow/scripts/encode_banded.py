@@ -14,7 +14,7 @@ def main():
     p, i, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
     data = encode.responses(Path(i.train_ids).parent)
     n, seed = p.encode["pca_components"], p.encode["seed"]
-    parts = [encode.space(i.z, i.z_ids, data, n, seed), encode.space(i.other, i.other_ids, data, n, seed)]
+    parts = [encode.reduced_space(i.z, i.z_ids, data, n, seed), encode.reduced_space(i.other, i.other_ids, data, n, seed)]
     log.info("%s z+%s banded: %s features -> %d voxels", w.subject, w.space,
              " + ".join(str(x.train.shape[1]) for x in parts), len(data.columns))
     result = banded.fit(parts, data, p.encode)

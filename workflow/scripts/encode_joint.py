@@ -14,7 +14,7 @@ def main():
     p, i, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
     data = encode.responses(Path(i.train_ids).parent)
     n, seed = p.encode["pca_components"], p.encode["seed"]
-    x = encode.joint(encode.space(i.z, i.z_ids, data, n, seed), encode.space(i.other, i.other_ids, data, n, seed))
+    x = encode.joint(encode.reduced_space(i.z, i.z_ids, data, n, seed), encode.reduced_space(i.other, i.other_ids, data, n, seed))
     log.info("%s z+%s: %d features -> %d voxels", w.subject, w.space, x.train.shape[1], len(data.columns))
     result = encode.fit(x, data, p.encode)
     voxels = data.voxels["voxel"].to_numpy()

@@ -1,8 +1,7 @@
 """Rule eval_originals: evaluation features of the original test images (every recipe of evaluate.recipes)."""
 import numpy as np
 
-from sdbrain import identification as ident
-from sdbrain import nsd, recipes
+from sdbrain import evaluate, nsd, recipes
 from sdbrain.errors import guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup
@@ -12,12 +11,12 @@ def main():
     log = setup(snakemake.log[0])
     p = snakemake.params.evaluate
     ids = read_ids(snakemake.input.test_ids)
-    networks, random = ident.load_networks(p["weights"], p["seed"], p["clip_random"])
+    networks, random = evaluate.load_networks(p["weights"], p["seed"], p["clip_random"])
     if random:
         log.warning("seeded RANDOM weights for %s (no local weights in config evaluate.weights): "
                     "identification with them tests the code path, not image similarity", ", ".join(random))
     images = nsd.read_images(nsd.Layout(snakemake.params.nsd_root), ids)
-    features = ident.extract(images, networks, recipes.selected(p["recipes"]), p["batch_size"])
+    features = evaluate.extract(images, networks, recipes.selected(p["recipes"]), p["batch_size"])
     np.savez(snakemake.output[0], ids=ids, random_weights=np.array(random), **features)
     log.info("%d originals: %s", len(ids), {k: v.shape[1] for k, v in features.items()})
 

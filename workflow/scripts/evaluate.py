@@ -1,8 +1,7 @@
 """Rule evaluate: features of one subject's reconstructions (one method) and their per-image scores."""
 import numpy as np
 
-from sdbrain import identification as ident
-from sdbrain import nsd, recipes
+from sdbrain import evaluate, nsd, recipes
 from sdbrain.errors import InputError, guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup
@@ -17,12 +16,12 @@ def main():
     originals = np.load(snakemake.input.originals)
     if not np.array_equal(originals["ids"], ids):
         raise InputError(f"{snakemake.input.originals}: test ids differ from {snakemake.input.test_ids}")
-    recon = ident.read_reconstructions(snakemake.input.manifest, ids)
+    recon = evaluate.read_reconstructions(snakemake.input.manifest, ids)
     chosen = recipes.selected(p["recipes"])
-    networks, random = ident.load_networks(p["weights"], p["seed"], p["clip_random"])
-    features = ident.extract_samples(recon, networks, chosen, p["batch_size"])
+    networks, random = evaluate.load_networks(p["weights"], p["seed"], p["clip_random"])
+    features = evaluate.extract_samples(recon, networks, chosen, p["batch_size"])
     images = nsd.read_images(nsd.Layout(snakemake.params.nsd_root), ids)
-    scores = ident.score(images, originals, recon, features, ids, chosen)
+    scores = evaluate.score(images, originals, recon, features, ids, chosen)
     method, strength = parse_method(w.method)
     scores.insert(0, "subject", w.subject)
     scores.insert(1, "method", w.method)

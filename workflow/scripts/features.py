@@ -1,7 +1,7 @@
 """Rule features: z or c of one chunk of the stimuli, with the model loaded once."""
 import numpy as np
 
-from sdbrain import features, nsd, sd
+from sdbrain import batches, features, nsd, sd
 from sdbrain.errors import guarded
 from sdbrain.io import read_ids, save_array, write_ids
 from sdbrain.logs import setup
@@ -11,7 +11,7 @@ def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
     target, k = snakemake.wildcards.target, int(snakemake.wildcards.chunk)
-    ids = sd.chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
+    ids = batches.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
     device = sd.device(p.features["device"], "features.device")
     pipe = sd.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sdbrain import reconstruct, sd
+from sdbrain import batches, reconstruct, sd
 from sdbrain.errors import guarded
 from sdbrain.io import load_rows
 from sdbrain.logs import setup
@@ -19,7 +19,7 @@ def main():
         z, ids = load_rows(snakemake.input.z, snakemake.input.z_ids)
     if "c" in snakemake.input.keys():
         c, ids = load_rows(snakemake.input.c, snakemake.input.c_ids, expected_ids=None if z is None else ids)
-    rows = np.isin(ids, sd.chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
+    rows = np.isin(ids, batches.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
     ids = ids[rows]
     device = sd.device(p.reconstruct["device"], "reconstruct.device")
     pipe = sd.load_pipeline(p.model_dir, device)

@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdbrain import controls, nsd
-from sdbrain import identification as ident
+from sdbrain import controls, evaluate, nsd
 from sdbrain.errors import guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup
@@ -28,7 +27,7 @@ def main():
     key = snakemake.params.feature
 
     def features(images):
-        return ident.extract(images, network, [recipe], p["batch_size"])[key]
+        return evaluate.extract(images, network, [recipe], p["batch_size"])[key]
 
     test_ids = read_ids(snakemake.input.test_ids)
     train_ids = np.unique(np.concatenate([read_ids(path) for path in snakemake.input.train_ids]))
@@ -40,7 +39,7 @@ def main():
         source, method = Path(manifest).parts[-3:-1]
         listed = set(pd.read_csv(manifest, sep="\t")["nsd_id"])
         ids = np.array([i for i in test_ids if i in listed])
-        recon = ident.read_reconstructions(manifest, ids)
+        recon = evaluate.read_reconstructions(manifest, ids)
         flat = features(recon.reshape(-1, *recon.shape[2:]))
         out[f"recon__{source}__{method}"] = flat.reshape(recon.shape[0], recon.shape[1], -1)
         out[f"ids__{source}__{method}"] = ids

@@ -327,7 +327,7 @@ def split_r2(observed: np.ndarray, parts: np.ndarray) -> np.ndarray:
     return out
 
 
-def split_concatenated(x_test: list, model: ridge.Decoder) -> np.ndarray:
+def split_concatenated(x_test: list, model: ridge.RidgeFit) -> np.ndarray:
     """A concatenated model's (``sdbrain.ridge``) test prediction split by space, as ``fit_block``
     splits a banded one: (spaces, test images, voxels)."""
     standardised = model.standardiser(np.hstack(x_test))

@@ -54,7 +54,7 @@ def responses(betas_dir, roi: str = "brain") -> Responses:
     return Responses(y_train, y_test, train_images, train_rows, test_ids, voxels, np.flatnonzero(valid))
 
 
-def space(features_path, ids_path, data: Responses, n_components: int, seed: int) -> Reduced:
+def reduced_space(features_path, ids_path, data: Responses, n_components: int, seed: int) -> Reduced:
     """One feature space's rows for the subject's training and test images, PCA-reduced when wide."""
     values, ids = load_rows(features_path, ids_path, mmap=True)
     return reduce(values, ids, data.train_images, data.test_ids, n_components, seed, str(features_path))

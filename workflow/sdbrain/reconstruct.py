@@ -15,7 +15,7 @@ diffusers, by config:
   781), or to that first timestep itself (``diffusers``).
 Every (image, sample) pair draws its noise from its own generator seeded by the
 image's 73k id and the sample index, so the noise of an image does not depend on
-its batch or chunk. Chunks are made of whole batches (``sd.chunk``), so images are
+its batch or chunk. Chunks are made of whole batches (``batches.job_chunk``), so images are
 bit-identical for any number of chunks; a different ``batch_size`` changes the
 arithmetic's rounding only (measured: at most 1 of 255 levels, in about 5e-5 of
 the values, on CPU).

@@ -56,7 +56,7 @@ class Standardiser:
 
 
 @dataclass
-class Decoder:
+class RidgeFit:
     """A fitted ridge model: predictions for new inputs, and the alpha chosen per target."""
     weights: np.ndarray    # (inputs, targets), on standardised inputs
     intercept: np.ndarray  # (targets,)
@@ -78,7 +78,7 @@ class Decoder:
 
 
 def fit(x: np.ndarray, y: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False,
-        n_targets_batch: int | None = None, backend: str = "auto", solver: str = "eigh") -> Decoder:
+        n_targets_batch: int | None = None, backend: str = "auto", solver: str = "eigh") -> RidgeFit:
     """Fit ridge from ``x`` (trials, inputs) to ``y`` (trials, targets)."""
     return prepare(x, alphas, folds, fit_intercept, backend, solver).fit(y, n_targets_batch)
 
@@ -101,17 +101,17 @@ class Prepared:
         self.alphas, self.folds, self.fit_intercept, self.backend = alphas, folds, fit_intercept, backend
         self.eigh = _EighSolver(self.xs, alphas, folds, fit_intercept, backend) if solver == "eigh" else None
 
-    def fit(self, y: np.ndarray, n_targets_batch: int | None = None) -> Decoder:
+    def fit(self, y: np.ndarray, n_targets_batch: int | None = None) -> RidgeFit:
         if self.n_trials != y.shape[0]:
             raise InputError(f"ridge: {self.n_trials} trials of inputs but {y.shape[0]} rows of targets")
         y = np.asarray(y, dtype=np.float32)
         n_targets_batch = n_targets_batch or y.shape[1]
         if self.eigh is not None:
             weights, intercept, chosen = self.eigh.fit(y, n_targets_batch)
-            return Decoder(weights, intercept, self.standardiser, chosen, self.eigh.name, self.eigh.components)
+            return RidgeFit(weights, intercept, self.standardiser, chosen, self.eigh.name, self.eigh.components)
         weights, intercept, chosen, name = _fit_himalaya(self.xs, y, self.alphas, self.folds, self.fit_intercept,
                                                          n_targets_batch, self.backend)
-        return Decoder(weights, intercept, self.standardiser, chosen, name)
+        return RidgeFit(weights, intercept, self.standardiser, chosen, name)
 
 
 def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend):

@@ -95,20 +95,3 @@ def device(name: str = "auto", key: str = "device") -> str:
     """'auto' -> 'cuda' when torch can use a GPU, else 'cpu', unless the job was given a GPU
     (then one line naming config key ``key`` and the driver; ``hardware.cuda_or_cpu``)."""
     return hardware.cuda_or_cpu(name, key)
-
-
-def chunk(ids, k: int, n_chunks: int, batch_size: int):
-    """The k-th (0-based) of ``n_chunks`` parts of ``ids``, made of whole batches.
-
-    Batches are cut from the full list, and chunks gather whole batches, so every
-    image meets the same batch companions whatever the number of chunks: on a CPU
-    the results are then bit-identical for any chunking (batched arithmetic can
-    round differently when the batch changes).
-    """
-    import numpy as np
-    ids = np.asarray(ids)
-    starts = np.arange(0, len(ids), batch_size)
-    mine = np.array_split(starts, n_chunks)[k]
-    if mine.size == 0:
-        return ids[:0]
-    return ids[mine[0]:min(mine[-1] + batch_size, len(ids))]

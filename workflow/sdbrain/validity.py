@@ -5,7 +5,7 @@ collapse, a retrieval baseline, and paired bootstrap intervals and permutation t
 After Shirakawa et al. (2024, "Spurious reconstruction from brain activity"): a decoder that
 only retrieves what it saw in training can still score well on two-way identification among
 test images. Each check here compares decoded features with true ones (z, c, or a network's
-features): similarity is Pearson r between rows, as in ``identification.correlation_matrix``.
+features): similarity is Pearson r between rows, as in ``evaluate.correlation_matrix``.
 
 Functions that compare test items with the training set work through the training rows in
 blocks sized by ``memory_mb`` (the training array may be a memory map: only a block is read at

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sdbrain import identification as ident
+from sdbrain import evaluate
 from sdbrain.errors import InputError
 
 
@@ -29,22 +29,22 @@ def test_vectorised_equals_double_loop():
     rng = np.random.default_rng(0)
     original = rng.normal(size=(12, 30))
     recon = original[:, None] * 0.3 + rng.normal(size=(12, 3, 30))
-    assert np.allclose(ident.paper_identification(original, recon), loop_paper(original, recon))
-    assert np.allclose(ident.community_identification(original, recon), loop_community(original, recon))
+    assert np.allclose(evaluate.paper_identification(original, recon), loop_paper(original, recon))
+    assert np.allclose(evaluate.community_identification(original, recon), loop_community(original, recon))
 
 
 def test_perfect_reconstructions_are_always_identified():
     original = np.random.default_rng(1).normal(size=(20, 50))
     recon = np.repeat(original[:, None], 5, axis=1)
-    assert (ident.paper_identification(original, recon) == 1).all()
-    assert (ident.community_identification(original, recon) == 1).all()
+    assert (evaluate.paper_identification(original, recon) == 1).all()
+    assert (evaluate.community_identification(original, recon) == 1).all()
 
 
 def test_independent_noise_is_at_chance():
     rng = np.random.default_rng(2)
     original, recon = rng.normal(size=(300, 40)), rng.normal(size=(300, 5, 40))
-    assert ident.paper_identification(original, recon).mean() == pytest.approx(0.5, abs=0.02)
-    assert ident.community_identification(original, recon).mean() == pytest.approx(0.5, abs=0.02)
+    assert evaluate.paper_identification(original, recon).mean() == pytest.approx(0.5, abs=0.02)
+    assert evaluate.community_identification(original, recon).mean() == pytest.approx(0.5, abs=0.02)
 
 
 def test_hand_made_four_images():
@@ -60,17 +60,17 @@ def test_hand_made_four_images():
     basis = basis.T
     original, residual = basis[:4], basis[4:]
     recon = np.stack([R[:, j] @ original + np.sqrt(1 - (R[:, j] ** 2).sum()) * residual[j] for j in range(4)])
-    assert np.allclose(ident.correlation_matrix(original, recon), R, atol=1e-6)
+    assert np.allclose(evaluate.correlation_matrix(original, recon), R, atol=1e-6)
     # per original (rows): 0 beats .1 .2 .3; 1 beats only .0; 2 beats all; 3 beats only .1
-    assert np.allclose(ident.paper_identification(original, recon[:, None]), [1, 1 / 3, 1, 1 / 3])
+    assert np.allclose(evaluate.paper_identification(original, recon[:, None]), [1, 1 / 3, 1, 1 / 3])
     # per reconstruction (columns): 0 beats all; 1 beats .1 .1 not .8; 2 beats all; 3 beats only .0
-    assert np.allclose(ident.community_identification(original, recon[:, None]), [1, 2 / 3, 1, 1 / 3])
+    assert np.allclose(evaluate.community_identification(original, recon[:, None]), [1, 2 / 3, 1, 1 / 3])
 
 
 def test_paired_correlation():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4, 10))
-    assert np.allclose(ident.paired_correlation(x, np.repeat(x[:, None], 2, 1)), 1, atol=1e-5)
+    assert np.allclose(evaluate.paired_correlation(x, np.repeat(x[:, None], 2, 1)), 1, atol=1e-5)
 
 
 def test_ties_count_as_failures():
@@ -78,9 +78,9 @@ def test_ties_count_as_failures():
     rng = np.random.default_rng(4)
     original = rng.normal(size=(5, 20))
     same_recon = np.repeat(rng.normal(size=(1, 1, 20)), 5, axis=0)  # every image's reconstruction is the same
-    assert (ident.paper_identification(original, same_recon) == 0).all()
+    assert (evaluate.paper_identification(original, same_recon) == 0).all()
     same_original = np.repeat(original[:1], 5, axis=0)  # every original is the same
-    assert (ident.community_identification(same_original, rng.normal(size=(5, 3, 20))) == 0).all()
+    assert (evaluate.community_identification(same_original, rng.normal(size=(5, 3, 20))) == 0).all()
 
 
 def _write(folder, ids, samples, size=(32, 32), odd=None):
@@ -98,7 +98,7 @@ def _write(folder, ids, samples, size=(32, 32), odd=None):
 
 def test_reconstructions_are_read_in_test_order(tmp_path):
     manifest = _write(tmp_path, [3, 1, 2], 2)
-    assert ident.read_reconstructions(str(manifest), [1, 2, 3]).shape == (3, 2, 32, 32, 3)
+    assert evaluate.read_reconstructions(str(manifest), [1, 2, 3]).shape == (3, 2, 32, 32, 3)
 
 
 def test_missing_samples_and_mixed_sizes_are_refused(tmp_path):
@@ -106,9 +106,9 @@ def test_missing_samples_and_mixed_sizes_are_refused(tmp_path):
     lines = manifest.read_text().splitlines()
     manifest.write_text("\n".join(lines[:-1]) + "\n")  # drop image 3's second sample
     with pytest.raises(InputError, match=r"manifest.tsv: 1 image\(s\) have fewer than 2 samples, e.g. 73k ids \[3\]"):
-        ident.read_reconstructions(str(manifest), [1, 2, 3])
+        evaluate.read_reconstructions(str(manifest), [1, 2, 3])
     with pytest.raises(InputError, match=r"no reconstruction of 1 test image\(s\), e.g. 73k ids \[4\]"):
-        ident.read_reconstructions(str(_write(tmp_path, [1, 2, 3], 2)), [1, 2, 3, 4])
+        evaluate.read_reconstructions(str(_write(tmp_path, [1, 2, 3], 2)), [1, 2, 3, 4])
     mixed = _write(tmp_path, [1, 2], 2, odd=(40, 40))
     with pytest.raises(InputError, match=r"2_1.png: image of size \(40, 40\) among reconstructions of size \(32, 32\)"):
-        ident.read_reconstructions(str(mixed), [1, 2])
+        evaluate.read_reconstructions(str(mixed), [1, 2])
