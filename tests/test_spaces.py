@@ -1,12 +1,10 @@
 """Feature-space names and the set of encoding models a config asks for."""
+import re
+
 import pytest
 
 from sdbrain import spaces
 from sdbrain.errors import InputError
-
-STEPS = {"early": 0.0, "middle": 0.5, "late": 1.0}
-LAYERS = {"down1": "down_blocks.0", "mid": "mid_block"}
-
 
 @pytest.mark.parametrize("name, kind, level, layer, step, feature", [
     ("z", "z", None, None, None, "z"),
@@ -29,14 +27,14 @@ def test_bad_names_are_refused(name):
         spaces.parse(name)
 
 
-def test_plan():
-    plan = spaces.plan({"noise_levels": [0.25, 0.5], "step_levels": [0.5]}, STEPS, LAYERS)
-    assert plan.single[:4] == ["z", "c", "zc0.25", "zc0.5"]
-    assert plan.joint == ["zc0.25", "zc0.5", "zc0.5-early", "zc0.5-middle", "zc0.5-late"]
-    assert plan.layer_groups == {"unet0.5-early": ["unet0.5-down1-early", "unet0.5-mid-early"],
-                                 "unet0.5-middle": ["unet0.5-down1-middle", "unet0.5-mid-middle"],
-                                 "unet0.5-late": ["unet0.5-down1-late", "unet0.5-mid-late"]}
-    assert len(plan.single) == 4 + 3 + 6 and len(set(plan.single)) == len(plan.single)
-    assert plan.captured_levels == [0.5]
-    for name in plan.single + plan.joint:
-        spaces.parse(name)  # every planned name is valid
+@pytest.mark.parametrize("strength, method", [(0.8, "zc0.8"), (0.5, "zc0.5"), (1.0, "zc1"), (0.25, "zc0.25")])
+def test_method_names(strength, method):
+    assert spaces.method(strength) == method
+    assert spaces.methods([strength]) == ["z", "c", method]
+    assert re.fullmatch(spaces.METHOD_PATTERN, method)
+
+
+def test_level_text_is_the_name_as_written():
+    assert spaces.parse("unet0.75-mid-late").level_text == "0.75"
+    assert spaces.parse("zc1").level_text == "1"
+    assert spaces.parse("z").level_text is None

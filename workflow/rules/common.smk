@@ -1,7 +1,7 @@
 # Helpers shared by the rules: the lists that rule `all` expands, and the inputs
 # that only exist when the toy world is generated.
 
-from sdbrain import hardware, spaces
+from sdbrain import hardware, plan, spaces
 
 SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
@@ -10,8 +10,8 @@ TOY_TRUTH = "results/toy/truth"
 TOY_MODEL = "results/toy/sd_random"
 # the workflow builds the model itself only for the toy world's default model directory
 BUILDS_MODEL = TOY and config["model_dir"] == TOY_MODEL
-# reconstruction methods: z, c, and zc<strength>; encoding spaces: see sdbrain.spaces
-METHOD_PATTERN = r"z|c|zc[0-9.]+"
+# reconstruction methods (z, c, zc<strength>) and encoding spaces: see sdbrain.spaces
+METHOD_PATTERN = spaces.METHOD_PATTERN
 # the validity analysis's controls reconstructed through the generator, as pseudo-subjects:
 # the test images' true z and c (ceiling) and the training mean of each (mean)
 GENERATED_CONTROLS = ["ceiling", "mean"]
@@ -67,17 +67,16 @@ def ingest_outputs(subject):
     )
 
 
-METHODS = ["z", "c"] + [f"zc{s:g}" for s in config["reconstruct"]["strengths"]]
-ZC_MAIN = METHODS[2]
+METHODS = plan.methods(config)
+ZC_MAIN = plan.main_method(config)
 # rating (sdbrain.rate): the subjects and methods rated, and the exported answers (None: no analysis)
 RATE_SUBJECTS = config["rate"]["subjects"] or SUBJECTS
 RATE_METHODS = config["rate"]["methods"] or METHODS
 RATE_ANSWERS = config["rate"]["answers"]
-# every encoding model the config asks for (sdbrain.spaces.plan)
-ENCODE = spaces.plan(config["encode"], config["features"]["steps"], config["features"]["unet_layers"])
-# banded ridge joint models beside the concatenated ones (encode.joint), and the models Figs. 7-8 show
+# every encoding model the config asks for (sdbrain.plan)
+ENCODE = plan.encoding_models(config)
+# banded ridge joint models beside the concatenated ones (encode.joint)
 BANDED = config["encode"]["joint"] == "banded"
-JOINT_MAPS = "banded/" if config["encode"]["joint_maps"] == "banded" else ""
 # Figures of the toy world say so on their face (and whether its model has random weights).
 if BUILDS_MODEL:
     MODEL_NOTE = "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
@@ -154,8 +153,7 @@ def feature_chunks(wildcards):
             "values": expand(f"results/features/{space.kind}/chunk{{k}}.npy", k=FEATURE_CHUNKS),
             "ids": expand(f"results/features/{space.kind}/chunk{{k}}_ids.tsv", k=FEATURE_CHUNKS),
         }
-    level = spaces.level_name(space.level)
-    return {"folders": expand(f"results/features/diffusion{level}/chunk{{k}}", k=FEATURE_CHUNKS)}
+    return {"folders": expand(f"results/features/diffusion{space.level_text}/chunk{{k}}", k=FEATURE_CHUNKS)}
 
 
 def betas(wildcards):
@@ -171,15 +169,7 @@ def betas(wildcards):
 
 # --- flatmaps and the encoding figures (Figs. 6-9) ---
 FLAT = config["flatmaps"]
-STEP_NAMES = list(config["features"]["steps"])
 LAYER_NAMES = list(config["features"]["unet_layers"])
-ZC_FIG6 = (
-    f"zc{spaces.level_name(config['encode']['noise_levels'][len(config['encode']['noise_levels']) // 2])}"
-    if config["encode"]["noise_levels"]
-    else None
-)
-STEP_LEVEL = spaces.level_name(config["encode"]["step_levels"][0]) if config["encode"]["step_levels"] else None
-
 
 # the decoders' ROIs (early, ventral), outlined on every flatmap when they are streams labels
 OUTLINE_LABELS = [
@@ -195,52 +185,8 @@ def cx_subject(subject):
     return FLAT["pycortex_subject"].format(subject=subject)
 
 
-def encoding_figure(fig):
-    """Rows, columns and panels of Figs. 6-9 (subjects side by side)."""
-    enc = "results/encode/{s}/{space}/{name}.nii.gz"
-
-    def panel(s, space, name, mask="fdr_mask"):
-        return {
-            "subject": s,
-            "map": enc.format(s=s, space=space, name=name),
-            "mask": enc.format(s=s, space=space, name=mask) if mask else None,
-            "zero_is_empty": not mask,
-        }
-
-    if fig == 6:
-        rows = ["z", "c"] + ([ZC_FIG6] if ZC_FIG6 else [])
-        return rows, SUBJECTS, [[panel(s, space, "r") for s in SUBJECTS] for space in rows]
-    if fig in (7, 8):
-        others = (
-            [f"zc{spaces.level_name(l)}" for l in config["encode"]["noise_levels"]]
-            if fig == 7
-            else [f"zc{STEP_LEVEL}-{step}" for step in STEP_NAMES]
-        )
-        columns = [f"{s}: {what}" for s in SUBJECTS for what in ("unique to z", "unique to z_c")]
-        panels = [
-            [
-                panel(s, f"z+{o}/{JOINT_MAPS}".rstrip("/"), name)
-                for s in SUBJECTS
-                for name in ("unique_z", f"unique_{o}")
-            ]
-            for o in others
-        ]
-        labels = (
-            [f"s = {spaces.level_name(l)}" for l in config["encode"]["noise_levels"]]
-            if fig == 7
-            else [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES]
-        )
-        return labels, columns, panels
-    return (
-        [f"{step} step (s = {STEP_LEVEL})" for step in STEP_NAMES],
-        SUBJECTS,
-        [[panel(s, f"unet{STEP_LEVEL}-{step}", "best_layer", mask=None) for s in SUBJECTS] for step in STEP_NAMES],
-    )
-
-
 def figure_inputs(fig):
-    files = [p[key] for row in encoding_figure(fig)[2] for p in row for key in ("map", "mask") if p[key]]
-    return files + expand("results/flatmaps/{subject}/rois.png", subject=SUBJECTS)
+    return plan.encoding_figure(config, fig).maps() + expand("results/flatmaps/{subject}/rois.png", subject=SUBJECTS)
 
 
-ENCODING_FIGURES = [6] + ([7] if config["encode"]["noise_levels"] else []) + ([8, 9] if STEP_LEVEL else [])
+ENCODING_FIGURES = plan.encoding_figures(config)

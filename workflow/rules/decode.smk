@@ -32,6 +32,6 @@ rule decode:
         runtime=120,
     params:
         roi=lambda w: config["decode"]["roi"][w.target],
-        decode=config["decode"],
+        decode=plan.keys(config["decode"], plan.DECODE),
     script:
         "../scripts/decode.py"

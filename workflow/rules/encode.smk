@@ -34,7 +34,7 @@ rule encode:
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         sessions=config["sessions"],
-        encode=config["encode"],
+        encode=plan.keys(config["encode"], plan.ENCODE),
     script:
         "../scripts/encode.py"
 
@@ -71,27 +71,13 @@ rule encode_joint:
         runtime=240,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        encode=config["encode"],
+        encode=plan.keys(config["encode"], plan.ENCODE),
     script:
         "../scripts/encode_joint.py"
 
 
 # encode.joint: banded (only then are these rules' outputs asked for): banded ridge joint
 # models beside the concatenated ones, and the two compared per ROI.
-# the encode keys a banded fit reads
-BANDED_KEYS = [
-    "pca_components",
-    "seed",
-    "alphas",
-    "folds",
-    "fit_intercept",
-    "n_targets_batch",
-    "memory_mb",
-    "voxel_block",
-    "fdr_q",
-    "backend",
-    "banded",
-]
 
 
 rule encode_banded:
@@ -128,7 +114,7 @@ rule encode_banded:
         runtime=480,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        encode={key: config["encode"][key] for key in BANDED_KEYS},
+        encode=plan.keys(config["encode"], plan.BANDED),
     script:
         "../scripts/encode_banded.py"
 
@@ -185,7 +171,7 @@ rule encode_layers:
     benchmark:
         "logs/benchmarks/encode/{subject}_{group}_layers.tsv"
     wildcard_constraints:
-        group=r"unet[0-9.]+-[a-z]+",
+        group=spaces.LAYER_GROUP_PATTERN,
     conda:
         "../../envs/data.yaml"
     resources:

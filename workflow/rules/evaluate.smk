@@ -21,7 +21,7 @@ rule eval_originals:
         runtime=60,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        evaluate=config["evaluate"],
+        evaluate=plan.keys(config["evaluate"], plan.EVALUATE),
     script:
         "../scripts/eval_originals.py"
 
@@ -50,7 +50,7 @@ rule evaluate:
         runtime=120,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        evaluate=config["evaluate"],
+        evaluate=plan.keys(config["evaluate"], plan.EVALUATE),
     script:
         "../scripts/evaluate.py"
 

@@ -50,7 +50,7 @@ rule features:
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         model_dir=lambda wildcards: config["model_dir"],
-        features=config["features"],
+        features=plan.keys(config["features"], plan.FEATURES),
     script:
         "../scripts/features.py"
 
@@ -69,7 +69,7 @@ rule diffusion_features:
     benchmark:
         "logs/benchmarks/features/diffusion{level}_chunk{chunk}.tsv"
     wildcard_constraints:
-        level=r"[0-9.]+",
+        level=spaces.LEVEL_PATTERN,
         chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
@@ -81,9 +81,11 @@ rule diffusion_features:
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         model_dir=lambda wildcards: config["model_dir"],
-        features=config["features"],
-        reconstruct=config["reconstruct"],
-        capture=lambda wildcards: float(wildcards.level) in ENCODE.captured_levels,
+        features=plan.keys(config["features"], plan.DIFFUSION),
+        generate=plan.keys(config["reconstruct"], plan.GENERATE),
+        # the denoising steps and U-Net layers captured, only at encode.step_levels
+        steps=lambda w: config["features"]["steps"] if w.level in ENCODE.captured else {},
+        layers=lambda w: config["features"]["unet_layers"] if w.level in ENCODE.captured else {},
     script:
         "../scripts/diffusion_features.py"
 

@@ -26,7 +26,7 @@ rule fig3:
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         n_images=config["figures"]["n_images"],
-        labels=["X_z", "X_c", f"X_zc (s={config['reconstruct']['strengths'][0]})"],
+        labels=plan.fig3_labels(config),
         title=lambda w: f"Fig. 3: reconstructions, {w.subject}",
         note=MODEL_NOTE,
     script:

@@ -2,19 +2,6 @@
 # live in the space of pycortex's demo subject S1; real NSD subjects are imported
 # from nsddata/freesurfer into the workflow's own filestore first.
 
-FIG_TITLES = {
-    6: "Fig. 6: prediction accuracy (r) of z, c and z_c, significant voxels",
-    7: "Fig. 7: unique variance of z and z_c in joint models, by noise level",
-    8: "Fig. 8: unique variance of z and z_c in joint models, by denoising step",
-    9: "Fig. 9: the U-Net layer that predicts each voxel best, by denoising step",
-}
-FIG_STYLES = {
-    6: {"cmap": "hot", "vmin": 0.0, "vmax": None, "label": "r"},
-    7: {"cmap": "hot", "vmin": 0.0, "vmax": None, "label": "unique variance (r^2)"},
-    8: {"cmap": "hot", "vmin": 0.0, "vmax": None, "label": "unique variance (r^2)"},
-    9: {"categories": LAYER_NAMES},
-}
-
 
 rule pycortex_import:
     input:
@@ -255,11 +242,11 @@ rule encoding_figure:
         outline_labels=OUTLINE_LABELS,
         xfm=FLAT["xfm"],
         height=FLAT["height"],
-        row_labels=lambda w: encoding_figure(int(w.fig))[0],
-        column_labels=lambda w: encoding_figure(int(w.fig))[1],
-        panels=lambda w: encoding_figure(int(w.fig))[2],
-        style=lambda w: FIG_STYLES[int(w.fig)],
-        title=lambda w: FIG_TITLES[int(w.fig)],
+        row_labels=lambda w: plan.encoding_figure(config, int(w.fig)).rows,
+        column_labels=lambda w: plan.encoding_figure(config, int(w.fig)).columns,
+        panels=lambda w: plan.encoding_figure(config, int(w.fig)).panels,
+        style=lambda w: plan.encoding_figure(config, int(w.fig)).style,
+        title=lambda w: plan.encoding_figure(config, int(w.fig)).title,
         note=MODEL_NOTE,
     script:
         "../scripts/figure_encoding.py"

@@ -27,7 +27,7 @@ rule reconstruct:
     params:
         model_dir=lambda wildcards: config["model_dir"],
         z_size=config["features"]["z_size"],
-        reconstruct=config["reconstruct"],
+        reconstruct=plan.keys(config["reconstruct"], plan.RECONSTRUCT),
     script:
         "../scripts/reconstruct.py"
 

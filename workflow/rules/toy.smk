@@ -39,7 +39,7 @@ rule toy_nsd:
         mem_mb=4000,
         runtime=20,
     params:
-        toy=config["toy"],
+        toy=plan.keys(config["toy"], plan.TOY_NSD),
     script:
         "../scripts/toy_nsd.py"
 

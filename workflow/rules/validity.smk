@@ -56,7 +56,7 @@ rule validity_features:
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         feature=config["validity"]["feature"],
-        evaluate=config["evaluate"],
+        evaluate=plan.keys(config["evaluate"], plan.NETWORKS),
     script:
         "../scripts/validity_features.py"
 
@@ -88,7 +88,7 @@ rule validity:
         mem_mb=mem_from_input(4000, 1),
         runtime=60,
     params:
-        validity=config["validity"],
+        validity=plan.keys(config["validity"], plan.VALIDITY),
         methods=METHODS,
         zc=ZC_MAIN,
         generated=GENERATED_CONTROLS,

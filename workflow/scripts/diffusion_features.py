@@ -15,14 +15,14 @@ def main():
     p = snakemake.params
     level, k = float(snakemake.wildcards.level), int(snakemake.wildcards.chunk)
     # the batches of the reconstruction settings, so z_c here equals the image-to-image run there
-    ids = batches.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.reconstruct["batch_size"])
+    ids = batches.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.generate["batch_size"])
     device = sd.device(p.features["device"], "features.device")
     pipe = sd.load_pipeline(p.model_dir, device)
-    steps, layers = (p.features["steps"], p.features["unet_layers"]) if p.capture else ({}, {})
+    steps, layers = p.steps, p.layers  # empty where this level's steps and layers are not captured
     if len(ids):
         c, c_ids = load_rows(snakemake.input.c, snakemake.input.c_ids, mmap=True)
         values = diffusion.extract(pipe, nsd.read_images(nsd.Layout(p.nsd_root), ids),
-                                   align_rows(c, c_ids, ids, snakemake.input.c), ids, level, p.reconstruct,
+                                   align_rows(c, c_ids, ids, snakemake.input.c), ids, level, p.generate,
                                    steps, layers, p.features["unet_pool"])
     else:  # more chunks than batches: empty parts, skipped by the merge
         values = {name: np.zeros((0, 0), dtype=np.float32) for name in diffusion.names(steps, layers)}

@@ -23,11 +23,10 @@ def main():
              np.nanmedian(result.r), np.nanmax(result.r), result.significant.sum(), len(result.r), p.encode["fdr_q"])
     layout = nsd.Layout(p.nsd_root)
     volume = maps.Volume(layout.roi(w.subject, "brainmask"), data.voxels["voxel"].to_numpy())
-    # the share of explainable variance explained: r^2 over the noise ceiling (from NSD's ncsnr)
+    # the noise ceiling of each voxel, from NSD's ncsnr and the test images' repeats
     ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(w.subject)).ravel()[volume.voxels],
                                   nsd.test_repeats(layout, w.subject, p.sessions, data.test_ids))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2_over_nc = np.where(ceiling > 0, encode.explained(result.r) / ceiling, np.nan)
+    r2_over_nc = encode.over_noise_ceiling(result.r, ceiling)
     volume.save(result.r, out.r)
     volume.save(result.p, out.p)
     volume.save(result.significant.astype(np.float32), out.fdr)

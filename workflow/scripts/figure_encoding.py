@@ -1,22 +1,12 @@
 """Rules fig6-fig9: encoding maps on flatmaps, laid out as in the paper (subjects side by side).
 
 params.panels: rows of panels; each panel names a subject, a map and the FDR mask that
-thresholds it (or none for best-layer maps). params.style: colormap and scale.
+thresholds it (or none for best-layer maps). params.style: colormap and scale (sdbrain.plan).
 """
-import numpy as np
 
 from sdbrain import figures, flatmaps, nsd, pycortex_env
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
-
-
-def volume(panel):
-    values = nsd.read_volume(panel["map"]).astype(np.float32)
-    if panel.get("mask"):
-        values = np.where(nsd.read_volume(panel["mask"]) > 0, values, np.nan)
-    if panel.get("zero_is_empty"):  # best-layer maps: 0 = no significant layer
-        values[values == 0] = np.nan
-    return values
 
 
 def main():
@@ -26,18 +16,8 @@ def main():
     layout = nsd.Layout(p.nsd_root)
     mappers = {s: flatmaps.Flatmapper(cortex, cx, p.xfm, p.height, outlines=nsd.read_volume(layout.roi(s, "streams")),
                                       outline_labels=p.outline_labels) for s, cx in p.cx_subjects.items()}
-    volumes = [[volume(panel) for panel in row] for row in p.panels]
-    style = dict(p.style)
-    legend = None
-    if style.get("categories"):
-        names = style.pop("categories")
-        colours = flatmaps.categorical(len(names))
-        style.update(cmap=colours, vmin=0.5, vmax=len(names) + 0.5)
-        legend = dict(zip(names, colours.colors))
-    elif style.get("vmax") is None:  # one scale for the whole figure
-        finite = np.concatenate([v[np.isfinite(v)] for row in volumes for v in row] + [np.zeros(1)])
-        style["vmax"] = float(np.percentile(finite, 99)) or 1.0
-    colorbar = style.pop("label", "")
+    volumes = [[flatmaps.panel_volume(panel) for panel in row] for row in p.panels]
+    style, colorbar, legend = flatmaps.figure_style(p.style, volumes)
     panels = [[{"mapper": mappers[panel["subject"]], "volume_zyx": v, **style} for panel, v in zip(row, vols)]
               for row, vols in zip(p.panels, volumes)]
     figures.flatmap_grid(panels, p.row_labels, p.column_labels, snakemake.output.png, p.title, p.note, colorbar,

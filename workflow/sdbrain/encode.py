@@ -171,6 +171,12 @@ def explained(r: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(r, nan=0.0), 0, None) ** 2
 
 
+def over_noise_ceiling(r: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """The share of explainable variance explained: r^2 over the noise ceiling (NaN where it is 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ceiling > 0, explained(r) / ceiling, np.nan)
+
+
 def unique_variance(r_joint: np.ndarray, r_other: np.ndarray) -> np.ndarray:
     """Variance the joint model explains beyond the other space alone."""
     return explained(r_joint) - explained(r_other)
@@ -180,3 +186,53 @@ def best_layer(r: np.ndarray, significant: np.ndarray) -> np.ndarray:
     """(layers, voxels) r and FDR masks -> 1-based index of the layer with the highest r, 0 where no layer is significant."""
     best = np.argmax(np.where(np.isnan(r), -np.inf, r), axis=0) + 1
     return np.where(significant.any(axis=0), best, 0)
+
+
+# --- per-ROI summaries of a subject's models (rule encode_summary) ---
+
+
+def with_roi(table: pd.DataFrame, streams: np.ndarray) -> pd.DataFrame:
+    """A voxels.tsv table with the streams ROI of each voxel (``streams``: the label volume, flattened)."""
+    from .nsd import STREAMS
+    names = {0: "unlabelled", **STREAMS}
+    table = table.copy()
+    table["roi"] = [names.get(int(v), str(v)) for v in streams[table["voxel"].to_numpy()]]
+    return table
+
+
+def roi_summary(subject: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per space and ROI: voxels, mean r, the significant share and the noise ceiling (``tables``: space -> with_roi)."""
+    import pandas as pd
+    return pd.DataFrame([
+        {"subject": subject, "space": space, "roi": roi, "voxels": len(part), "mean_r": part["r"].mean(),
+         "significant_fraction": part["significant"].mean(), "mean_noise_ceiling": part["noise_ceiling"].mean(),
+         "mean_r2_over_nc": part["r2_over_nc"].mean()}
+        for space, table in tables.items() for roi, part in table.groupby("roi")])
+
+
+def unique_summary(subject: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per joint model z+X and ROI: mean r, and the unique variance of z and X where the joint model is
+    significant (``tables``: X -> with_roi of z+X)."""
+    import pandas as pd
+    rows = []
+    for space, table in tables.items():
+        for roi, part in table.groupby("roi"):
+            sig = part[part["significant"] == 1]
+            rows.append({"subject": subject, "joint": f"z+{space}", "roi": roi, "significant_voxels": len(sig),
+                         "mean_r_joint": part["r"].mean(), "unique_z": sig["unique_z"].mean(),
+                         "unique_other": sig[f"unique_{space}"].mean()})
+    return pd.DataFrame(rows)
+
+
+def layer_summary(subject: str, tables: dict[str, pd.DataFrame], layers: list[str]) -> pd.DataFrame:
+    """Per step and ROI: each layer's share of the voxels it predicts best (``tables``: group -> with_roi of
+    its best_layer.tsv; voxels without a significant layer are left out)."""
+    import pandas as pd
+    rows = []
+    for group, table in tables.items():
+        for roi, part in table[table["best_layer"] > 0].groupby("roi"):
+            shares = part["layer"].value_counts(normalize=True)
+            rows.append({"subject": subject, "step": group, "roi": roi, "significant_voxels": len(part),
+                         **{f"share_{k}": v for k, v in shares.items()}})
+    columns = ["subject", "step", "roi", "significant_voxels"] + [f"share_{k}" for k in layers]
+    return pd.DataFrame(rows, columns=columns).fillna(0.0)

@@ -107,3 +107,34 @@ def pair(mapper: Flatmapper, volumes, path, titles, title: str, cmap="hot", labe
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
+
+
+# --- the encoding figures (Figs. 6-9; layouts: sdbrain.plan) ---
+
+
+def panel_volume(panel: dict) -> np.ndarray:
+    """A panel's map (z, y, x), blank (NaN) outside its FDR mask, and where 0 means empty (best-layer maps: no
+    significant layer)."""
+    values = read_volume(panel["map"]).astype(np.float32)
+    if panel.get("mask"):
+        values = np.where(read_volume(panel["mask"]) > 0, values, np.nan)
+    if panel.get("zero_is_empty"):
+        values[values == 0] = np.nan
+    return values
+
+
+def figure_style(style: dict, volumes: list[list[np.ndarray]]) -> tuple[dict, str, dict | None]:
+    """A figure's style (sdbrain.plan.Figure.style) made concrete for its panels' ``volumes``: the panels'
+    colour keywords, the colour bar's label and the legend (name -> colour; None without categories).
+    Categories get one colour each (labels 1..n); a scale without vmax is one for the whole figure."""
+    style = dict(style)
+    legend = None
+    if style.get("categories"):
+        names = style.pop("categories")
+        colours = categorical(len(names))
+        style.update(cmap=colours, vmin=0.5, vmax=len(names) + 0.5)
+        legend = dict(zip(names, colours.colors))
+    elif style.get("vmax") is None:
+        finite = np.concatenate([v[np.isfinite(v)] for row in volumes for v in row] + [np.zeros(1)])
+        style["vmax"] = float(np.percentile(finite, 99)) or 1.0
+    return style, style.pop("label", ""), legend

@@ -149,10 +149,6 @@ def parse_method(name: str) -> tuple[str, float | None]:
     raise InputError(f"reconstruction method '{name}': expected z, c or zc<strength> with strength in (0, 1]")
 
 
-def method_name(method: str, strength: float | None = None) -> str:
-    return f"zc{strength:g}" if method == "zc" else method
-
-
 def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, params: dict) -> np.ndarray:
     """(n, samples, size, size, 3) uint8 reconstructions; z only is deterministic, so it has one sample."""
     if method == "c":

@@ -1,5 +1,11 @@
-"""Names of the encoding models' feature spaces, and the set of models a config asks for.
+"""The grammar of the workflow's names: reconstruction methods, noise levels and the
+encoding models' feature spaces (what a config asks for is ``sdbrain.plan``).
 
+Reconstruction methods:
+    z, c                     from the decoded z only or c only
+    zc<s>                    image-to-image from z with c at strength s (e.g. zc0.8)
+
+Feature spaces:
     z, c                     the image latent and the caption embedding
     zc<s>                    the final z_c at noise level s (e.g. zc0.5)
     zc<s>-<step>             z_c after the early, middle or late denoising step (Fig. 8)
@@ -13,8 +19,12 @@ from dataclasses import dataclass
 
 from .errors import InputError
 
-# one space (Snakemake wildcard constraint); a joint model is "z+" and one of these
+# Snakemake wildcard constraints: one space (a joint model is "z+" and one of these), a
+# method, a noise level (a diffusion feature folder), a group of U-Net layers at one step
 PATTERN = r"z|c|zc[0-9.]+(-[a-z]+)?|unet[0-9.]+-[a-z0-9]+-[a-z]+"
+METHOD_PATTERN = r"z|c|zc[0-9.]+"
+LEVEL_PATTERN = r"[0-9.]+"
+LAYER_GROUP_PATTERN = r"unet[0-9.]+-[a-z]+"
 _PARSE = re.compile(r"^(?P<kind>z|c|zc|unet)(?P<level>[0-9.]*)(-(?P<layer>[a-z0-9]+))??(-(?P<step>[a-z]+))?$")
 
 
@@ -25,6 +35,7 @@ class Space:
     level: float | None = None
     layer: str | None = None
     step: str | None = None
+    level_text: str | None = None  # the level as written in the name (its diffusion features' folder)
 
     @property
     def feature(self) -> str:
@@ -33,7 +44,18 @@ class Space:
 
 
 def level_name(level: float) -> str:
+    """A noise level or strength as names write it: 0.5 -> '0.5', 1.0 -> '1'."""
     return f"{level:g}"
+
+
+def method(strength: float) -> str:
+    """The image-to-image method at ``strength``: 0.8 -> 'zc0.8'."""
+    return f"zc{level_name(strength)}"
+
+
+def methods(strengths) -> list[str]:
+    """Every reconstruction method: z, c and one zc per strength."""
+    return ["z", "c"] + [method(s) for s in strengths]
 
 
 def parse(name: str) -> Space:
@@ -55,35 +77,10 @@ def parse(name: str) -> Space:
     if not ok:
         raise InputError(f"feature space '{name}': expected z, c, zc<s>, zc<s>-<step> or unet<s>-<layer>-<step> "
                          "with a noise level s in (0, 1]")
-    return Space(name, kind, value, layer, step)
+    return Space(name, kind, value, layer, step, level or None)
 
 
 def name(feature: str, level: float) -> str:
     """The space of ``diffusion.extract``'s ``feature`` at noise ``level``: ('unet-mid-early', 0.5) -> 'unet0.5-mid-early'."""
     kind, _, rest = feature.partition("-")
     return f"{kind}{level_name(level)}" + (f"-{rest}" if rest else "")
-
-
-@dataclass
-class Plan:
-    single: list[str]                       # one model per space
-    joint: list[str]                        # spaces modelled jointly with z
-    layer_groups: dict[str, list[str]]      # unet<s>-<step> -> its layers' spaces (best layer per voxel)
-    captured_levels: list[float]            # noise levels whose steps and U-Net layers are captured
-
-
-def plan(encode: dict, steps, layers) -> Plan:
-    """Every encoding model of the config: Figs. 6-7 at ``noise_levels``, Figs. 8-9 at ``step_levels``."""
-    noise, captured = encode["noise_levels"], encode["step_levels"]
-    single = ["z", "c"] + [f"zc{level_name(s)}" for s in noise]
-    joint = [f"zc{level_name(s)}" for s in noise]
-    groups = {}
-    for s in captured:
-        at_steps = [f"zc{level_name(s)}-{step}" for step in steps]
-        single += [x for x in at_steps if x not in single]
-        joint += [x for x in at_steps if x not in joint]
-        for step in steps:
-            group = [f"unet{level_name(s)}-{layer}-{step}" for layer in layers]
-            groups[f"unet{level_name(s)}-{step}"] = group
-            single += group
-    return Plan(single, joint, groups, sorted(float(s) for s in captured))

@@ -1,0 +1,136 @@
+"""What a config asks the workflow for (sdbrain.plan): methods, encoding models, figure layouts, job keys."""
+import pytest
+import yaml
+
+from conftest import ROOT
+from sdbrain import plan, spaces
+from sdbrain.config import validate_config
+
+
+def load(name: str) -> dict:
+    config = yaml.safe_load((ROOT / "config" / name).read_text())
+    validate_config(config, str(ROOT / "config/schema.yaml"))
+    return config
+
+
+DEFAULT, NSD = load("config.yaml"), load("nsd.yaml")
+
+
+def unet(level, steps=("early", "middle", "late"), layers=("down1", "down2", "mid", "up1", "up2")):
+    return [f"unet{level}-{layer}-{step}" for step in steps for layer in layers]
+
+
+@pytest.mark.parametrize("config, level", [(DEFAULT, "0.5"), (NSD, "0.75")])
+def test_encoding_models(config, level):
+    models = plan.encoding_models(config)
+    steps = [f"zc{level}-early", f"zc{level}-middle", f"zc{level}-late"]
+    assert models.single == ["z", "c", "zc0.25", "zc0.5", "zc0.75"] + steps + unet(level)
+    assert models.joint == ["zc0.25", "zc0.5", "zc0.75"] + steps
+    assert models.layer_groups == {f"unet{level}-{step}": unet(level, steps=[step])
+                                   for step in ("early", "middle", "late")}
+    assert models.captured == [level]
+    for name in models.single + models.joint:
+        assert spaces.parse(name).name == name
+
+
+def test_a_step_level_that_is_also_a_noise_level_is_modelled_once():
+    config = {"encode": {"noise_levels": [0.25, 0.5], "step_levels": [0.5, 1.0]},
+              "features": {"steps": {"late": 1.0}, "unet_layers": {"mid": "mid_block"}}}
+    models = plan.encoding_models(config)
+    assert models.single == ["z", "c", "zc0.25", "zc0.5", "zc0.5-late", "unet0.5-mid-late", "zc1-late",
+                             "unet1-mid-late"]
+    assert models.joint == ["zc0.25", "zc0.5", "zc0.5-late", "zc1-late"]
+    assert models.captured == ["0.5", "1"]
+
+
+@pytest.mark.parametrize("config", [DEFAULT, NSD])
+def test_methods(config):
+    assert plan.methods(config) == ["z", "c", "zc0.8"]
+    assert plan.main_method(config) == "zc0.8"
+    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=0.8)"]
+
+
+def test_methods_at_several_strengths():
+    config = {"reconstruct": {"strengths": [1.0, 0.5]}}
+    assert plan.methods(config) == ["z", "c", "zc1", "zc0.5"]
+    assert plan.main_method(config) == "zc1"
+    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=1)"]
+
+
+def panel(subject, space, name, mask="fdr_mask"):
+    return {"subject": subject, "map": f"results/encode/{subject}/{space}/{name}.nii.gz",
+            "mask": f"results/encode/{subject}/{space}/{mask}.nii.gz" if mask else None, "zero_is_empty": not mask}
+
+
+HOT = {"cmap": "hot", "vmin": 0.0, "vmax": None}
+
+
+@pytest.mark.parametrize("config, subjects, level", [(DEFAULT, ["subj01", "subj02"], "0.5"),
+                                                     (NSD, ["subj01", "subj02", "subj05", "subj07"], "0.75")])
+def test_encoding_figures(config, subjects, level):
+    assert plan.encoding_figures(config) == [6, 7, 8, 9]
+    unique = [f"{s}: {what}" for s in subjects for what in ("unique to z", "unique to z_c")]
+    steps = ["early", "middle", "late"]
+    step_rows = [f"{step} step (s = {level})" for step in steps]
+
+    fig = plan.encoding_figure(config, 6)
+    assert (fig.rows, fig.columns) == (["z", "c", "zc0.5"], subjects)
+    assert fig.title == "Fig. 6: prediction accuracy (r) of z, c and z_c, significant voxels"
+    assert fig.style == {**HOT, "label": "r"}
+    assert fig.panels == [[panel(s, space, "r") for s in subjects] for space in ("z", "c", "zc0.5")]
+
+    fig = plan.encoding_figure(config, 7)
+    assert (fig.rows, fig.columns) == (["s = 0.25", "s = 0.5", "s = 0.75"], unique)
+    assert fig.title == "Fig. 7: unique variance of z and z_c in joint models, by noise level"
+    assert fig.style == {**HOT, "label": "unique variance (r^2)"}
+    assert fig.panels[0][:2] == [panel(subjects[0], "z+zc0.25", "unique_z"),
+                                 panel(subjects[0], "z+zc0.25", "unique_zc0.25")]
+    assert fig.panels[2][-1] == panel(subjects[-1], "z+zc0.75", "unique_zc0.75")
+
+    fig = plan.encoding_figure(config, 8)
+    assert (fig.rows, fig.columns) == (step_rows, unique)
+    assert fig.title == "Fig. 8: unique variance of z and z_c in joint models, by denoising step"
+    assert fig.panels[0][1] == panel(subjects[0], f"z+zc{level}-early", f"unique_zc{level}-early")
+    assert fig.panels[2][-1] == panel(subjects[-1], f"z+zc{level}-late", f"unique_zc{level}-late")
+
+    fig = plan.encoding_figure(config, 9)
+    assert (fig.rows, fig.columns) == (step_rows, subjects)
+    assert fig.title == "Fig. 9: the U-Net layer that predicts each voxel best, by denoising step"
+    assert fig.style == {"categories": ["down1", "down2", "mid", "up1", "up2"]}
+    assert fig.panels == [[panel(s, f"unet{level}-{step}", "best_layer", mask=None) for s in subjects]
+                          for step in steps]
+    assert fig.maps() == [f"results/encode/{s}/unet{level}-{step}/best_layer.nii.gz" for step in steps
+                          for s in subjects]
+
+
+def test_figures_follow_the_levels_asked_for():
+    config = {**DEFAULT, "subjects": ["subj01"],
+              "encode": {**DEFAULT["encode"], "noise_levels": [], "step_levels": [], "joint_maps": "banded"}}
+    assert plan.encoding_figures(config) == [6]
+    assert plan.encoding_figure(config, 6).rows == ["z", "c"]
+    config["encode"]["noise_levels"] = [0.3]
+    assert plan.encoding_figures(config) == [6, 7]
+    assert plan.encoding_figure(config, 7).panels == [[panel("subj01", "z+zc0.3/banded", "unique_z"),
+                                                       panel("subj01", "z+zc0.3/banded", "unique_zc0.3")]]
+    with pytest.raises(ValueError, match="no encoding figure 5"):
+        plan.encoding_figure(config, 5)
+
+
+KEYS = {("features", "FEATURES"), ("features", "DIFFUSION"), ("reconstruct", "GENERATE"),
+        ("reconstruct", "RECONSTRUCT"), ("decode", "DECODE"), ("encode", "ENCODE"), ("encode", "BANDED"),
+        ("evaluate", "EVALUATE"), ("evaluate", "NETWORKS"), ("validity", "VALIDITY"), ("toy", "TOY_NSD")}
+
+
+@pytest.mark.parametrize("section, keys", sorted(KEYS))
+def test_every_job_key_is_a_config_key(section, keys):
+    """A misspelt key would be dropped silently (keys() skips absent optional keys)."""
+    schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
+    assert set(getattr(plan, keys)) <= set(schema["properties"][section]["properties"])
+
+
+def test_keys_pick_only_the_named_keys():
+    assert plan.keys({"a": 1, "b": [2], "c": 3}, ("b", "a", "d")) == {"b": [2], "a": 1}
+    # the keys that select what is planned are no job's
+    for names in (plan.ENCODE, plan.BANDED):
+        assert not {"noise_levels", "step_levels", "joint", "joint_maps"} & set(names)
+    assert "strengths" not in plan.RECONSTRUCT
