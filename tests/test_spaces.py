@@ -1,10 +1,11 @@
-"""Feature-space names and the set of encoding models a config asks for."""
+"""The grammar of names: feature spaces, reconstruction methods and noise levels."""
 import re
 
 import pytest
 
 from sdbrain import spaces
 from sdbrain.errors import InputError
+
 
 @pytest.mark.parametrize("name, kind, level, layer, step, feature", [
     ("z", "z", None, None, None, "z"),

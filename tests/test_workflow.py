@@ -1,4 +1,5 @@
 """The Snakemake wiring: dry runs of the default and NSD configs, and a tiny toy run end to end."""
+import copy
 import subprocess
 import sys
 
@@ -185,3 +186,59 @@ def test_figures_target_plans_figs_3_to_9(tiny_run):
 def test_tiny_toy_run_is_complete_and_rerun_does_nothing(tiny_run):
     result = snakemake("-n", "--configfile", "tiny.yaml", cwd=tiny_run)
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+
+
+def plan_after_edit(work, tmp_path, section: str, key: str, value) -> dict[str, int]:
+    """The jobs a dry run plans on the finished tiny run once ``section.key`` of its config is ``value``."""
+    config = copy.deepcopy(TINY)
+    config.setdefault(section, {})[key] = value
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", str(tmp_path / "edited.yaml"), cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return planned_jobs(result.stdout)
+
+
+# Every edit reruns run_config (it records the whole config), and run_logs and all, which take
+# every output as input. Snakemake also plans each job downstream of a rerun job, since its
+# input will change; nothing else: no job that does not read the edited key reruns.
+REPORT = {"run_config": 1, "run_logs": 1, "all": 1}
+
+
+def test_a_new_strength_plans_only_its_reconstructions_and_their_readers(tiny_run, tmp_path):
+    # zc0.75 beside zc0.5 (still the main method: Figs. 3-4 and the validity controls keep it);
+    # no diffusion feature or existing reconstruction reads reconstruct.strengths
+    assert plan_after_edit(tiny_run, tmp_path, "reconstruct", "strengths", [0.5, 0.75]) == {
+        # 2 subjects x 2 chunks, and the new method's manifests and scores
+        "reconstruct": 4, "reconstruct_manifest": 2, "evaluate": 2, "eval_summary": 1,
+        # the validity analysis scores every method (rule validity's methods) and its features read every manifest
+        "validity_features": 1, "validity": 2, "validity_summary": 1,
+        # the rating trials are drawn from every method's reconstructions
+        "rate_trials": 1, **REPORT}
+
+
+def test_a_new_noise_level_plans_only_its_models(tiny_run, tmp_path):
+    # 0.25 before 0.5: Fig. 6 keeps its middle level (zc0.5); the existing levels' features,
+    # models and maps are untouched, the per-subject maps and tables that list every model rerun
+    assert plan_after_edit(tiny_run, tmp_path, "encode", "noise_levels", [0.25, 0.5]) == {
+        # z_c at s = 0.25 in 2 chunks (without the steps and layers of encode.step_levels), merged
+        "diffusion_features": 2, "features_merge": 1,
+        # its model and its joint model with z for 2 subjects
+        "encode": 2, "encode_joint": 2,
+        # per subject: the ROI tables, the flatmaps and the viewer of every model; Fig. 7's new row
+        "encode_summary": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 1, **REPORT}
+
+
+def test_evaluate_batch_size_plans_only_the_feature_networks(tiny_run, tmp_path):
+    # (every job that took the evaluate section read batch_size already: the same plan as before)
+    assert plan_after_edit(tiny_run, tmp_path, "evaluate", "batch_size", 8) == {
+        # the jobs that run the evaluation networks: originals, 3 methods x 2 subjects, the validity features
+        "eval_originals": 1, "evaluate": 6, "validity_features": 1,
+        # downstream of them
+        "eval_summary": 1, "validity": 2, "validity_summary": 1, **REPORT}
+
+
+def test_banded_joint_models_plan_only_the_banded_rules(tiny_run, tmp_path):
+    # the single and concatenated joint models do not read encode.joint: they stay
+    assert plan_after_edit(tiny_run, tmp_path, "encode", "joint", "banded") == {
+        # z + zc0.5 and z + zc0.5 at 3 steps for 2 subjects, compared per subject, and their flatmaps
+        "encode_banded": 8, "encode_compare": 2, "flatmaps_banded": 2, **REPORT}
