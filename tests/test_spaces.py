@@ -35,6 +35,18 @@ def test_method_names(strength, method):
     assert re.fullmatch(spaces.METHOD_PATTERN, method)
 
 
+@pytest.mark.parametrize("name", ["zc", "zc1.5", "zc0", "x"])
+def test_unknown_method_is_refused(name):
+    with pytest.raises(InputError, match="expected z, c or zc<strength>"):
+        spaces.parse_method(name)
+
+
+@pytest.mark.parametrize("name, parsed", [("z", ("z", None)), ("c", ("c", None)), ("zc0.8", ("zc", 0.8)),
+                                          ("zc1", ("zc", 1.0))])
+def test_parse_method(name, parsed):
+    assert spaces.parse_method(name) == parsed
+
+
 def test_level_text_is_the_name_as_written():
     assert spaces.parse("unet0.75-mid-late").level_text == "0.75"
     assert spaces.parse("zc1").level_text == "1"

@@ -5,7 +5,7 @@ from sdbrain import evaluate, nsd, recipes
 from sdbrain.errors import InputError, guarded
 from sdbrain.io import read_ids
 from sdbrain.logs import setup
-from sdbrain.reconstruct import parse_method
+from sdbrain.spaces import parse_method
 
 
 def main():

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sdbrain import batches, reconstruct, sd
+from sdbrain import batches, reconstruct, sd, spaces
 from sdbrain.errors import guarded
 from sdbrain.io import load_rows
 from sdbrain.logs import setup
@@ -13,7 +13,7 @@ from sdbrain.logs import setup
 def main():
     log = setup(snakemake.log[0])
     p, w = snakemake.params, snakemake.wildcards
-    method, strength = reconstruct.parse_method(w.method)
+    method, strength = spaces.parse_method(w.method)
     z = c = None
     if "z" in snakemake.input.keys():
         z, ids = load_rows(snakemake.input.z, snakemake.input.z_ids)

@@ -135,20 +135,6 @@ def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = N
     return out
 
 
-def parse_method(name: str) -> tuple[str, float | None]:
-    """'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8)."""
-    if name in ("z", "c"):
-        return name, None
-    if name.startswith("zc"):
-        try:
-            strength = float(name[2:])
-        except ValueError:
-            strength = -1.0
-        if 0 < strength <= 1:
-            return "zc", strength
-    raise InputError(f"reconstruction method '{name}': expected z, c or zc<strength> with strength in (0, 1]")
-
-
 def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, params: dict) -> np.ndarray:
     """(n, samples, size, size, 3) uint8 reconstructions; z only is deterministic, so it has one sample."""
     if method == "c":

@@ -58,6 +58,20 @@ def methods(strengths) -> list[str]:
     return ["z", "c"] + [method(s) for s in strengths]
 
 
+def parse_method(name: str) -> tuple[str, float | None]:
+    """The method and its strength: 'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8)."""
+    if name in ("z", "c"):
+        return name, None
+    if name.startswith("zc"):
+        try:
+            strength = float(name[2:])
+        except ValueError:
+            strength = -1.0
+        if 0 < strength <= 1:
+            return "zc", strength
+    raise InputError(f"reconstruction method '{name}': expected z, c or zc<strength> with strength in (0, 1]")
+
+
 def parse(name: str) -> Space:
     """'unet0.5-mid-early' -> Space(kind='unet', level=0.5, layer='mid', step='early')."""
     match = _PARSE.match(name)
