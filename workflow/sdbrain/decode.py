@@ -31,8 +31,7 @@ def decode(x_train, train_ids, x_test, test_ids, features, feature_ids, params: 
     y_test = align_rows(features, feature_ids, test_ids, source)
     if shuffle_seed is not None:
         y_train = y_train[np.random.default_rng(shuffle_seed).permutation(len(y_train))]
-    model = ridge.fit(x_train, y_train, params["alphas"], params["folds"], params["fit_intercept"],
-                      params["n_targets_batch"], params["backend"], params.get("solver", "eigh"))
+    model = ridge.from_config(x_train, params, "decode").fit(y_train)
     prediction = model.predict(x_test)
     return Decoded(prediction, model.alphas, pearson_columns(prediction, y_test),
                    pearson_columns(prediction.T, y_test.T), model.describe(), ridge.alpha_edges(model.alphas, params["alphas"]))

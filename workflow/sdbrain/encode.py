@@ -116,14 +116,13 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
     r = np.full(n_voxels, np.nan)
     alphas = np.zeros(n_voxels)
     # the design's decompositions are computed once and serve every voxel block
-    solver = ridge.prepare(x_train[train_rows], params["alphas"], params["folds"], params["fit_intercept"],
-                           params["backend"], params.get("solver", "eigh"))
+    solver = ridge.from_config(x_train[train_rows], params, "encode")
     backend = ""
     size = voxel_block(params, len(train_rows), x_train.shape[1], len(x_test))
     for start in tqdm(range(0, n_voxels, size), desc=f"voxel blocks of {size}", unit="block"):
         block = slice(start, start + size)
         targets = columns[block]
-        model = solver.fit(np.asarray(y_train[:, targets], dtype=np.float32), params["n_targets_batch"])
+        model = solver.fit(np.asarray(y_train[:, targets], dtype=np.float32))
         r[block] = stats.pearson_columns(model.predict(x_test), np.asarray(y_test[:, targets], dtype=np.float32))
         alphas[block] = model.alphas
         backend = model.describe()

@@ -4,6 +4,7 @@ A user error (bad config, missing or malformed file) is an ``InputError``: its
 message is one sentence naming the file or key. Scripts run under ``guarded`` so
 that such an error prints that sentence, and nothing else, and exits non-zero.
 Any other exception is a bug and keeps its traceback (in the rule's log too).
+Fault injection for the retry tests is ``sdbrain.faults``.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def guarded(main, job=None) -> None:
     log = job.log[0] if hasattr(job, "log") and job.log else job if isinstance(job, (str, Path)) else None
     captured = False
     if hasattr(job, "rule"):
-        from . import hardware, logs
+        from . import faults, hardware, logs
         if log:
             logs.capture(log)
             captured = True
@@ -44,7 +45,7 @@ def guarded(main, job=None) -> None:
               file=sys.stderr, flush=True)
     try:
         if hasattr(job, "rule"):
-            injected_failure(job.rule, list(job.output), job.config)
+            faults.injected_failure(job)
         main()
     except InputError as err:
         line = f"ERROR: {err}"
@@ -58,19 +59,3 @@ def guarded(main, job=None) -> None:
             print(line, file=sys.__stderr__, flush=True)
         sys.exit(1)
 
-
-def injected_failure(rule: str, outputs: list[str], config: dict) -> None:
-    """Fail the first attempt of each job of the rules named in config key
-    ``fault_injection.fail_first_attempt`` (for testing that retries recover a failed job).
-
-    A marker under logs/fault_injection/ records the failure, so the next attempt runs.
-    """
-    if rule not in (config.get("fault_injection") or {}).get("fail_first_attempt", []):
-        return
-    import hashlib
-    marker = Path("logs/fault_injection") / f"{rule}-{hashlib.sha1(' '.join(outputs).encode()).hexdigest()[:12]}"
-    if marker.exists():
-        return
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-    raise InputError(f"config key 'fault_injection.fail_first_attempt': rule {rule} fails its first attempt on purpose")

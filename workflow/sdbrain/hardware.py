@@ -6,6 +6,7 @@ then call ``cuda_or_cpu`` so that a job given a GPU never drifts to the CPU unno
 """
 from __future__ import annotations
 
+import functools
 import importlib.abc
 import importlib.util
 import os
@@ -119,18 +120,28 @@ def cuda_or_cpu(name: str, what: str) -> str:
                      f"install a torch built for this driver (README, 'Install routes') or set '{what}: cpu'")
 
 
-def driver() -> str:
-    """The NVIDIA driver version as nvidia-smi reports it, in words."""
+@functools.cache
+def _nvidia_smi() -> tuple[list[tuple[str, str]], str]:
+    """(name, driver version) of each GPU nvidia-smi lists, or none and why: one run per process serves
+    ``driver`` and ``gpus`` (a job's GPUs do not change while it runs)."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return "no nvidia-smi on the PATH"
+        return [], "no nvidia-smi on the PATH"
     try:
-        out = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+        out = subprocess.run([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as err:
-        return f"nvidia-smi failed: {err}"
-    version = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
-    return f"NVIDIA driver {version}" if version else f"nvidia-smi failed: {out.stderr.strip()[:200]}"
+        return [], f"nvidia-smi failed: {err}"
+    rows = [tuple(part.strip() for part in line.rsplit(",", 1)) for line in out.stdout.splitlines() if line.strip()]
+    if out.returncode != 0 or not rows:
+        return [], f"nvidia-smi failed: {out.stderr.strip()[:200]}" if out.returncode else "nvidia-smi lists no GPU"
+    return rows, ""
+
+
+def driver() -> str:
+    """The NVIDIA driver version as nvidia-smi reports it, in words."""
+    rows, why = _nvidia_smi()
+    return f"NVIDIA driver {rows[0][1]}" if rows else why
 
 
 def host(with_gpus: bool = True) -> str:
@@ -147,13 +158,5 @@ def host(with_gpus: bool = True) -> str:
 
 def gpus() -> str:
     """The GPUs nvidia-smi lists, or that there is none to list."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return "no NVIDIA GPU (no nvidia-smi)"
-    try:
-        out = subprocess.run([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"nvidia-smi failed: {err}"
-    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    return "GPU " + "; ".join(names) + " (name, driver)" if out.returncode == 0 and names else "no NVIDIA GPU listed"
+    rows, why = _nvidia_smi()
+    return "GPU " + "; ".join(", ".join(row) for row in rows) + " (name, driver)" if rows else f"no NVIDIA GPU ({why})"

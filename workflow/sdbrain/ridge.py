@@ -27,14 +27,19 @@ from tqdm import tqdm
 from . import hardware
 from .errors import InputError
 
-BACKEND_KEY = "decode.backend / encode.backend"
+
+def _setting(key: str | None, name: str) -> str:
+    """How an error names a ridge setting: the caller's config key (section ``key``, e.g. decode.alphas),
+    or, for a call from code without a config section, the argument."""
+    return f"config key '{key}.{name}'" if key else f"ridge argument '{name}'"
 
 
-def choose_backend(name: str = "auto") -> str:
-    """'auto' -> torch_cuda when a GPU is present, else the torch CPU backend (float32)."""
+def choose_backend(name: str = "auto", key: str | None = None) -> str:
+    """'auto' -> torch_cuda when a GPU is present, else the torch CPU backend (float32); ``key``: the caller's
+    config section, named by errors."""
     from himalaya.backend import set_backend
     if name == "auto":
-        name = "torch_cuda" if hardware.cuda_or_cpu("auto", BACKEND_KEY) == "cuda" else "torch"
+        name = "torch_cuda" if hardware.cuda_or_cpu("auto", _backend_key(key)) == "cuda" else "torch"
     set_backend(name, on_error="raise")
     return name
 
@@ -83,44 +88,53 @@ def fit(x: np.ndarray, y: np.ndarray, alphas, folds: int = 5, fit_intercept: boo
     return prepare(x, alphas, folds, fit_intercept, backend, solver).fit(y, n_targets_batch)
 
 
+def from_config(x: np.ndarray, section: dict, key: str) -> Prepared:
+    """``prepare`` with the settings of the caller's config section ``key`` (decode or encode): alphas,
+    folds, fit_intercept, backend, solver (eigh where absent) and n_targets_batch; errors name its keys."""
+    return prepare(x, section["alphas"], section["folds"], section["fit_intercept"], section["backend"],
+                   section.get("solver", "eigh"), n_targets_batch=section["n_targets_batch"], key=key)
+
+
 def prepare(x: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False, backend: str = "auto",
-            solver: str = "eigh") -> Prepared:
+            solver: str = "eigh", n_targets_batch: int | None = None, key: str | None = None) -> Prepared:
     """Ridge from ``x`` made ready for targets: with ``eigh`` the folds' and the refit's decompositions
-    are computed once here and reused by every ``fit`` (e.g. every voxel block of an encoding model)."""
+    are computed once here and reused by every ``fit`` (e.g. every voxel block of an encoding model).
+    ``n_targets_batch`` is ``fit``'s default; ``key`` names the caller's config section in errors."""
     if len(alphas) == 0:
-        raise InputError("ridge: the alpha grid is empty")
+        raise InputError(f"{_setting(key, 'alphas')}: the ridge alpha grid is empty")
     if solver not in ("eigh", "himalaya"):
-        raise InputError(f"ridge solver '{solver}': expected eigh or himalaya")
-    return Prepared(x, alphas, folds, fit_intercept, backend, solver)
+        raise InputError(f"{_setting(key, 'solver')}: '{solver}' is not one of eigh, himalaya")
+    return Prepared(x, alphas, folds, fit_intercept, backend, solver, n_targets_batch, key)
 
 
 class Prepared:
-    def __init__(self, x, alphas, folds, fit_intercept, backend, solver):
+    def __init__(self, x, alphas, folds, fit_intercept, backend, solver, n_targets_batch=None, key=None):
         self.standardiser = Standardiser.fit(x)
         self.xs, self.n_trials = self.standardiser(x), x.shape[0]
         self.alphas, self.folds, self.fit_intercept, self.backend = alphas, folds, fit_intercept, backend
-        self.eigh = _EighSolver(self.xs, alphas, folds, fit_intercept, backend) if solver == "eigh" else None
+        self.n_targets_batch, self.key = n_targets_batch, key
+        self.eigh = _EighSolver(self.xs, alphas, folds, fit_intercept, backend, key) if solver == "eigh" else None
 
     def fit(self, y: np.ndarray, n_targets_batch: int | None = None) -> RidgeFit:
-        if self.n_trials != y.shape[0]:
-            raise InputError(f"ridge: {self.n_trials} trials of inputs but {y.shape[0]} rows of targets")
+        if self.n_trials != y.shape[0]:  # the caller aligned the rows: a mismatch is a bug, not bad input
+            raise ValueError(f"ridge: {self.n_trials} trials of inputs but {y.shape[0]} rows of targets")
         y = np.asarray(y, dtype=np.float32)
-        n_targets_batch = n_targets_batch or y.shape[1]
+        n_targets_batch = n_targets_batch or self.n_targets_batch or y.shape[1]
         if self.eigh is not None:
             weights, intercept, chosen = self.eigh.fit(y, n_targets_batch)
             return RidgeFit(weights, intercept, self.standardiser, chosen, self.eigh.name, self.eigh.components)
         weights, intercept, chosen, name = _fit_himalaya(self.xs, y, self.alphas, self.folds, self.fit_intercept,
-                                                         n_targets_batch, self.backend)
+                                                         n_targets_batch, self.backend, self.key)
         return RidgeFit(weights, intercept, self.standardiser, chosen, name)
 
 
-def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend):
+def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend, key):
     from himalaya.backend import get_backend
     from himalaya.kernel_ridge import KernelRidgeCV
     from himalaya.ridge import RidgeCV
     from sklearn.model_selection import KFold
 
-    name = choose_backend(backend)
+    name = choose_backend(backend, key)
     alphas = np.asarray(alphas, dtype=np.float32)
     params = {"n_targets_batch": n_targets_batch, "n_targets_batch_refit": n_targets_batch}
     cv = KFold(n_splits=folds, shuffle=False)
@@ -183,10 +197,15 @@ class _Eigen:
         return self.vectors @ coef if self.primal else self.x.T @ (self.vectors @ coef)
 
 
-def _device(backend: str) -> str:
+def _backend_key(key: str | None) -> str:
+    return f"{key}.backend" if key else "backend"
+
+
+def _device(backend: str, key: str | None = None) -> str:
+    """The torch device of a backend setting (``key``: the caller's config section, named by errors)."""
     if backend in ("torch_cuda", "cupy"):
-        return hardware.cuda_or_cpu("cuda", BACKEND_KEY)
-    return hardware.cuda_or_cpu("auto", BACKEND_KEY) if backend == "auto" else "cpu"
+        return hardware.cuda_or_cpu("cuda", _backend_key(key))
+    return hardware.cuda_or_cpu("auto", _backend_key(key)) if backend == "auto" else "cpu"
 
 
 def _fold_grams(x, splits):
@@ -218,11 +237,11 @@ def _decompose(x, rows, fit_intercept, gram=None, total=None):
 class _EighSolver:
     """Per fold one decomposition (kept for all targets); each batch of targets crosses to the device once."""
 
-    def __init__(self, xs, alphas, folds, fit_intercept, backend):
+    def __init__(self, xs, alphas, folds, fit_intercept, backend, key=None):
         import torch
         from sklearn.model_selection import KFold
 
-        device = _device(backend)
+        device = _device(backend, key)
         self.name = f"eigh/{'torch_cuda' if device == 'cuda' else 'torch'}"
         self.grid = torch.tensor(np.asarray(alphas, dtype=np.float64), device=device)
         self.fit_intercept, self.device = fit_intercept, device
