@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .maps import categorical  # noqa: E402,F401  (labels 1..n: ROIs, U-Net layers)
+from .maps import categorical, colour_limit  # noqa: E402,F401  (categorical: labels 1..n, ROIs, U-Net layers)
 from .nsd import read_volume  # noqa: E402
 
 HEIGHT = 1024  # pixels of the flatmap image (pycortex caches one pixel map per height)
@@ -58,8 +58,7 @@ class Flatmapper:
         """Draw a volume on ``ax`` over the curvature; returns the image artist (for a colorbar)."""
         image = self.image(volume_zyx)
         if vmax is None:
-            finite = image[np.isfinite(image)]
-            vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
+            vmax = colour_limit(image)
         ax.imshow(self.background, cmap="gray", vmin=0, vmax=1, extent=self.extent, interpolation="nearest")
         artist = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=max(vmax, vmin + 1e-6), extent=self.extent,
                            interpolation=interpolation)
@@ -95,8 +94,7 @@ def single(mapper: Flatmapper, volume_zyx, path, title: str, cmap="hot", vmin=0.
 def pair(mapper: Flatmapper, volumes, path, titles, title: str, cmap="hot", label: str = "unique variance (r^2)",
          note: str = "") -> None:
     """Two maps side by side on one colour scale (e.g. the unique variance of z and of z_c)."""
-    finite = np.concatenate([v[np.isfinite(v)] for v in volumes])
-    vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
+    vmax = colour_limit(list(volumes))
     fig, axes = plt.subplots(1, 2, figsize=(15, 4.6), facecolor="white")
     for ax, volume, panel_title in zip(axes, volumes, titles):
         artist = mapper.draw(ax, volume, cmap, 0.0, vmax, panel_title)
@@ -135,6 +133,6 @@ def figure_style(style: dict, volumes: list[list[np.ndarray]]) -> tuple[dict, st
         style.update(cmap=colours, vmin=0.5, vmax=len(names) + 0.5)
         legend = dict(zip(names, colours.colors))
     elif style.get("vmax") is None:
-        finite = np.concatenate([v[np.isfinite(v)] for row in volumes for v in row] + [np.zeros(1)])
-        style["vmax"] = float(np.percentile(finite, 99)) or 1.0
+        # a zero among the values: the scale is never empty, and one that ends at 0 becomes 0 to 1
+        style["vmax"] = colour_limit([v for row in volumes for v in row] + [np.zeros(1)]) or 1.0
     return style, style.pop("label", ""), legend

@@ -11,6 +11,16 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def colour_limit(values, symmetric: bool = False) -> float:
+    """The top of a colour scale: the 99th percentile of the finite ``values`` (an array, or a list of arrays
+    of any shapes), of their magnitude where ``symmetric`` (a scale around 0), or 1.0 when none is finite."""
+    parts = [a[np.isfinite(a)] for a in map(np.asarray, values if isinstance(values, list) else [values])]
+    finite = np.concatenate(parts) if parts else np.array([])
+    if symmetric:
+        finite = np.abs(finite)
+    return float(np.percentile(finite, 99)) if finite.size else 1.0
+
+
 def to_volume(values: np.ndarray, voxels: np.ndarray, shape_zyx, fill=np.nan) -> np.ndarray:
     """A (Z, Y, X) volume with ``values`` at the flat voxel indices ``voxels`` and ``fill`` elsewhere."""
     volume = np.full(int(np.prod(shape_zyx)), fill, dtype=np.float32)
@@ -47,7 +57,7 @@ def unique_slices_png(volume: Volume, significant: np.ndarray, unique_z: np.ndar
     """Quick-look of a joint model's two unique-variance maps, significant voxels only, on one colour scale
     (up to the 99th percentile of both)."""
     sig = significant
-    top = float(np.percentile(np.concatenate([unique_z[sig], unique_other[sig]]), 99)) if sig.any() else 1.0
+    top = colour_limit([unique_z[sig], unique_other[sig]])
     slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], path,
                ["unique to z", f"unique to {other}"], underlay=volume.mask, affine=volume.affine, vmax=top,
                suptitle=suptitle)
@@ -80,8 +90,7 @@ def slices_figure(volume_zyx: np.ndarray | list, title: str | list, *, affine: n
     fig, rows = plt.subplots(len(volumes), n_slices, figsize=(2.2 * n_slices, 2.6 * len(volumes) + 0.4),
                              facecolor="white", squeeze=False)
     for volume, axes, row_title in zip(volumes, rows, titles):
-        finite = volume[np.isfinite(volume)]
-        top = vmax if vmax is not None else (float(np.percentile(finite, 99)) if finite.size else 1.0)
+        top = vmax if vmax is not None else colour_limit(volume)
         for ax, z in zip(axes, z_positions):
             if underlay is not None:
                 ax.imshow(underlay[z], cmap="gray", vmin=0, vmax=2.5, origin="lower")

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .maps import colour_limit
 from .nsd import read_volume
 
 # pycortex colormaps (its own PNG files): r from zero, signed unique variance around zero, and the U-Net layer
@@ -55,16 +56,14 @@ class Layer:
 def colour_range(kind: str, volume: np.ndarray, n_layers: int = 0) -> tuple[float, float]:
     """The colour scale of a layer: 0 to the 99th percentile of r, symmetric around 0 for unique variance,
     and label k on Set1's k-th colour for the U-Net layer."""
-    finite = volume[np.isfinite(volume)]
     if kind == "layer":
         if n_layers > SET1_COLOURS:
             raise InputError(f"the viewer shows at most {SET1_COLOURS} U-Net layers, got {n_layers}")
         return 0.5, SET1_COLOURS + 0.5
     if kind == "unique":
-        top = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
+        top = colour_limit(volume, symmetric=True)
         return -max(top, 1e-6), max(top, 1e-6)
-    top = float(np.percentile(finite, 99)) if finite.size else 1.0
-    return 0.0, max(top, 1e-6)
+    return 0.0, max(colour_limit(volume), 1e-6)
 
 
 @contextmanager
