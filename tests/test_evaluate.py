@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sdbrain import evaluate
+from sdbrain import evaluate, stats
 from sdbrain.errors import InputError
 
 
@@ -60,7 +60,7 @@ def test_hand_made_four_images():
     basis = basis.T
     original, residual = basis[:4], basis[4:]
     recon = np.stack([R[:, j] @ original + np.sqrt(1 - (R[:, j] ** 2).sum()) * residual[j] for j in range(4)])
-    assert np.allclose(evaluate.correlation_matrix(original, recon), R, atol=1e-6)
+    assert np.allclose(stats.correlation_matrix(original, recon), R, atol=1e-6)
     # per original (rows): 0 beats .1 .2 .3; 1 beats only .0; 2 beats all; 3 beats only .1
     assert np.allclose(evaluate.paper_identification(original, recon[:, None]), [1, 1 / 3, 1, 1 / 3])
     # per reconstruction (columns): 0 beats all; 1 beats .1 .1 not .8; 2 beats all; 3 beats only .0

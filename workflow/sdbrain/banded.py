@@ -76,7 +76,7 @@ def fit_voxels(x_train: list, train_rows, x_test: list, y_train, y_test, params:
             split[:, index], alphas[:, index] = split_r2(observed, parts), penalties
         backend = search.name
     else:
-        backend = f"himalaya BandedRidgeCV/{ridge.choose_backend(params['backend'], "encode")}"
+        backend = f"himalaya BandedRidgeCV/{ridge.choose_backend(params['backend'], 'encode')}"
         for start in tqdm(range(0, n_voxels, size), desc=f"banded voxel blocks of {size}", unit="block"):
             block = slice(start, start + size)
             targets = columns[block]

@@ -82,16 +82,14 @@ def low_level_scores(original: np.ndarray, samples: np.ndarray, recipe: rc.Recip
 # --- scores ------------------------------------------------------------------------
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled to unit norm (a float32 copy), so that dot products are Pearson r."""
+    """Rows centred and scaled to unit norm (a float32 copy), so that dot products are Pearson r.
+
+    ``stats.unit_rows`` does the same with another float32 summation of the norm (no squared copy);
+    the two differ in the last bits, so the evaluation keeps its own to keep its scores."""
     x = np.array(x, dtype=np.float32)
     x -= x.mean(-1, keepdims=True)
     x /= np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12
     return x
-
-
-def correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """r[i, j] = Pearson r between row i of ``a`` and row j of ``b`` (one matrix product)."""
-    return normalise_rows(a) @ normalise_rows(b).T
 
 
 def _wins(r: np.ndarray, axis: int) -> np.ndarray:

@@ -5,7 +5,7 @@ collapse, a retrieval baseline, and paired bootstrap intervals and permutation t
 After Shirakawa et al. (2024, "Spurious reconstruction from brain activity"): a decoder that
 only retrieves what it saw in training can still score well on two-way identification among
 test images. Each check here compares decoded features with true ones (z, c, or a network's
-features): similarity is Pearson r between rows, as in ``evaluate.correlation_matrix``.
+features): similarity is Pearson r between rows, as in ``stats.correlation_matrix``.
 
 Functions that compare test items with the training set work through the training rows in
 blocks sized by ``memory_mb`` (the training array may be a memory map: only a block is read at
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import InputError
+from .stats import unit_rows
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
     import pandas as pd
@@ -67,16 +68,6 @@ def _positive(value, name: str) -> int:
 
 
 # --- similarity against the training set, in blocks ---------------------------------------
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled to unit norm (one float32 copy, no other temporary of its size):
-    dot products of such rows are Pearson r. A constant row becomes zeros (r = 0 with anything)."""
-    x = np.array(x, dtype=np.float32)
-    x -= x.mean(1, keepdims=True)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    x /= norms[:, None] + 1e-12
-    return x
-
 
 def block_rows(n_test: int, dims: int, memory_mb: float, held_bytes: int = 0) -> int:
     """Training rows per block so that ``held_bytes`` plus one block stays within ``memory_mb``.

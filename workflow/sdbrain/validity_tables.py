@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import controls, validity
+from .stats import correlation_matrix
 
 
 @dataclass
@@ -28,10 +29,6 @@ class Subject:
     decoded: dict                # "z"/"c" -> (test, dims) decoded features
     true_test: dict              # "z"/"c" -> (test, dims)
     true_train: dict             # "z"/"c" -> (train, dims)
-
-
-def correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return validity.unit_rows(a) @ validity.unit_rows(b).T
 
 
 def similarity(recon: np.ndarray, originals: np.ndarray) -> np.ndarray:
