@@ -1,7 +1,7 @@
 """Rule flatmaps: every encoding map of a subject on its flatmap (significant voxels only)."""
 import numpy as np
 
-from sdbrain import flatmaps, nsd, pycortex_env
+from sdbrain import flatmaps, nsd
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -9,10 +9,7 @@ from sdbrain.logs import setup
 def main():
     log = setup(snakemake.log[0])
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
-    cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=(p.cx_subject,))
-    streams = nsd.read_volume(nsd.Layout(p.nsd_root).roi(subject, "streams"))
-    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height, outlines=streams,
-                                 outline_labels=p.outline_labels)
+    mapper = flatmaps.subject_mapper(p, subject)
     q = f"BH-FDR q={p.fdr_q}"
     for space, r, fdr, png in zip(p.single, i.r, i.fdr, out.r):
         flatmaps.single(mapper, flatmaps.masked(r, fdr), png, f"{subject}: r of the {space} model ({q})", label="r",

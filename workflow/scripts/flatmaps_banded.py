@@ -1,5 +1,5 @@
 """Rule flatmaps_banded: the banded joint models' unique variance and split r^2 on a subject's flatmap."""
-from sdbrain import flatmaps, nsd, pycortex_env
+from sdbrain import flatmaps
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -7,10 +7,7 @@ from sdbrain.logs import setup
 def main():
     log = setup(snakemake.log[0])
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
-    cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=(p.cx_subject,))
-    streams = nsd.read_volume(nsd.Layout(p.nsd_root).roi(subject, "streams"))
-    mapper = flatmaps.Flatmapper(cortex, p.cx_subject, p.xfm, p.height, outlines=streams,
-                                 outline_labels=p.outline_labels)
+    mapper = flatmaps.subject_mapper(p, subject)
     q = f"BH-FDR q={p.fdr_q}"
     for k, space in enumerate(p.joint):
         for what, label, png in (("unique", "unique variance", out.unique[k]), ("split", "split r^2", out.split[k])):

@@ -17,8 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import pycortex_env  # noqa: E402
 from .maps import categorical, colour_limit  # noqa: E402,F401  (categorical: labels 1..n, ROIs, U-Net layers)
-from .nsd import read_volume  # noqa: E402
+from .nsd import Layout, read_volume  # noqa: E402
 
 HEIGHT = 1024  # pixels of the flatmap image (pycortex caches one pixel map per height)
 
@@ -67,6 +68,24 @@ class Flatmapper:
         ax.set_title(title, fontsize=8)
         ax.axis("off")
         return artist
+
+
+def streams_mappers(pycortex_dir, nsd_root, cx_subjects: dict[str, str], xfm: str, height: int,
+                    outline_labels) -> dict[str, Flatmapper]:
+    """One Flatmapper per NSD subject (``cx_subjects``: subject -> its pycortex subject), outlining the
+    ``outline_labels`` of the subject's streams ROIs, with pycortex's filestore under ``pycortex_dir``."""
+    cortex = pycortex_env.import_cortex(pycortex_dir, subjects=tuple(sorted(set(cx_subjects.values()))))
+    layout = Layout(nsd_root)
+    return {subject: Flatmapper(cortex, cx, xfm, height, outlines=read_volume(layout.roi(subject, "streams")),
+                                outline_labels=outline_labels)
+            for subject, cx in cx_subjects.items()}
+
+
+def subject_mapper(params, subject: str) -> Flatmapper:
+    """``streams_mappers`` of one subject from a flatmap rule's params (pycortex_dir, nsd_root, cx_subject,
+    xfm, height, outline_labels)."""
+    return streams_mappers(params.pycortex_dir, params.nsd_root, {subject: params.cx_subject}, params.xfm,
+                           params.height, params.outline_labels)[subject]
 
 
 def prepare(cortex, subject: str, xfm: str, height: int = HEIGHT) -> None:
