@@ -78,10 +78,38 @@ def test_alpha_choice_and_edges():
     assert ridge.alpha_edges(model.alphas, [1e-3, 1e6]) == (0.5, 0.5)
 
 
-def test_empty_alpha_grid_is_refused():
-    """The schema refuses an empty decode.alphas or encode.alphas with the key named; the package says what it got."""
-    with pytest.raises(Exception, match="ridge: the alpha grid is empty"):
-        ridge.fit(np.zeros((10, 2), np.float32), np.zeros((10, 1), np.float32), [])
+def test_ridge_errors_name_the_callers_key():
+    """The schema refuses an empty decode.alphas or encode.alphas; the ridge that decode calls names decode's
+    keys (encode's: tests/test_encode.py), and a call from code names its argument."""
+    from sdbrain.errors import InputError
+    x, ids = np.zeros((10, 2), np.float32), np.arange(10)
+    with pytest.raises(InputError, match=r"^config key 'decode\.alphas': the ridge alpha grid is empty$"):
+        decode.decode(x, ids, x, ids, np.zeros((10, 3)), ids, {**PARAMS, "alphas": []})
+    with pytest.raises(InputError, match=r"^config key 'decode\.solver': 'lsqr' is not one of eigh, himalaya$"):
+        decode.decode(x, ids, x, ids, np.zeros((10, 3)), ids, {**PARAMS, "solver": "lsqr"})
+    with pytest.raises(InputError, match=r"^ridge argument 'alphas': the ridge alpha grid is empty$"):
+        ridge.fit(x, np.zeros((10, 1), np.float32), [])
+
+
+def test_rows_that_do_not_match_are_a_bug_not_bad_input():
+    """Callers align targets to the inputs' rows by id first: a mismatch left is a programming error."""
+    from sdbrain.errors import InputError
+    prepared = ridge.prepare(np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32), [1.0])
+    with pytest.raises(ValueError, match="10 trials of inputs but 9 rows of targets") as err:
+        prepared.fit(np.zeros((9, 1), np.float32))
+    assert not isinstance(err.value, InputError)
+
+
+def test_from_config_is_the_section_unpacked():
+    """ridge.from_config fits exactly as the keywords of the config section passed one by one."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 8)).astype(np.float32)
+    y = (x @ rng.normal(size=(8, 5)) + rng.normal(size=(60, 5))).astype(np.float32)
+    params = {**PARAMS, "n_targets_batch": 2}
+    ours = ridge.from_config(x, params, "decode").fit(y)
+    theirs = ridge.fit(x, y, params["alphas"], params["folds"], params["fit_intercept"], params["n_targets_batch"],
+                       params["backend"], "eigh")
+    assert np.array_equal(ours.weights, theirs.weights) and np.array_equal(ours.alphas, theirs.alphas)
 
 
 @pytest.fixture(scope="module")

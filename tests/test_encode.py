@@ -27,6 +27,16 @@ def test_pca_is_fitted_on_training_images_only():
     assert narrow.train.shape == (40, 8) and narrow.explained_variance.size == 0, "no PCA below the size"
 
 
+@pytest.mark.parametrize("change, message", [({"alphas": []}, "config key 'encode.alphas': the ridge alpha grid is empty"),
+                                             ({"solver": "lsqr"}, "config key 'encode.solver': 'lsqr' is not one of")])
+def test_ridge_errors_name_encodes_keys(change, message):
+    """The ridge that encode calls names encode's keys, not decode's."""
+    from sdbrain.errors import InputError
+    x, y = np.zeros((10, 3), np.float32), np.zeros((10, 4), np.float32)
+    with pytest.raises(InputError, match=message):
+        encode.fit_voxels(x, np.arange(10), x, y, y, {**PARAMS, **change})
+
+
 def test_voxel_blocks_do_not_change_results():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(30, 12)).astype(np.float32)

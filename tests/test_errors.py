@@ -202,3 +202,26 @@ def test_nsd_dry_run_with_a_missing_nsd_root_stops_at_once(tmp_path):
     assert errors == [f"ERROR: config key 'nsd_root': folder {tmp_path / 'nonexistent'} does not exist "
                       "(set it in your config file or with --config nsd_root=/path)"]
     assert "Job stats" not in result.stdout and "rule split" not in result.stdout
+
+
+def test_fault_injection_fails_only_the_first_attempt_of_the_rules_named(tmp_path, monkeypatch):
+    """config key fault_injection.fail_first_attempt (tests of retries): the named rule's job fails once, with
+    the key named; its retry, other jobs of the rule and other rules run."""
+    from types import SimpleNamespace
+
+    from sdbrain import faults
+    monkeypatch.chdir(tmp_path)
+    config = {"fault_injection": {"fail_first_attempt": ["decode"]}, "decode": {"alphas": []}}
+
+    def job(rule, output):
+        return SimpleNamespace(rule=rule, output=[output], config=config)
+
+    with pytest.raises(InputError, match="^config key 'fault_injection.fail_first_attempt': rule decode fails its "
+                                         "first attempt on purpose$"):
+        faults.injected_failure(job("decode", "results/decode/subj01/z.npy"))
+    faults.injected_failure(job("decode", "results/decode/subj01/z.npy"))  # the retry
+    with pytest.raises(InputError):
+        faults.injected_failure(job("decode", "results/decode/subj02/z.npy"))
+    faults.injected_failure(job("encode", "results/encode/subj01/z"))
+    faults.injected_failure(SimpleNamespace(rule="decode", output=["x"], config={}))
+    assert len(list((tmp_path / "logs/fault_injection").iterdir())) == 2

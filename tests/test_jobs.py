@@ -167,13 +167,34 @@ def run_guarded(tmp_path, gpu, main, capsys):
     return stop.value.code, (tmp_path / "job.log").read_text()
 
 
-@pytest.mark.parametrize("where", ["sd", "ridge"])
-def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch, capsys, where):
-    from sdbrain import ridge, sd
+RIDGE = dict(alphas=[1.0, 10.0], folds=2, fit_intercept=True, n_targets_batch=10, backend="auto", voxel_block=10,
+             fdr_q=0.05, seed=0, banded={"n_iter": 2, "concentration": [1.0]})
+
+
+def fit_on_auto(where: str) -> None:
+    """A device choice of each kind of job, from a setting of 'auto': SD's, and the ridge of decode, encode
+    and banded encode (each must name its own config key)."""
+    import numpy as np
+
+    from sdbrain import banded, decode, encode, sd
+    x, ids = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32), np.arange(8)
+    if where == "sd":
+        sd.device("auto", "features.device")
+    elif where == "decode":
+        decode.decode(x, ids, x, ids, x, ids, RIDGE)
+    elif where == "encode":
+        encode.fit_voxels(x, ids, x, x, x, RIDGE)
+    else:
+        banded.fit_voxels([x, x], ids, [x, x], x, x, RIDGE)
+
+
+@pytest.mark.parametrize("where, key", [("sd", "features.device"), ("decode", "decode.backend"),
+                                        ("encode", "encode.backend"), ("banded", "encode.backend")])
+def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch, capsys, where, key):
     broken_cuda(monkeypatch)
 
     def main():
-        sd.device("auto", "features.device") if where == "sd" else ridge._device("auto")
+        fit_on_auto(where)
         raise AssertionError("the job went on on the CPU")
 
     code, log = run_guarded(tmp_path, 1, main, capsys)
@@ -181,7 +202,6 @@ def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch,
     errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1, log
     line = errors[0]
-    key = "features.device" if where == "sd" else "decode.backend / encode.backend"
     assert f"config key '{key}'" in line and "was given a GPU" in line
     assert "built for CUDA 12.8" in line and "driver on your system is too old (found version 11040)" in line
     assert "Traceback" not in log
@@ -200,3 +220,24 @@ def test_auto_and_cpu_stay_on_the_cpu_where_they_should(tmp_path, monkeypatch):
             sd.device("cuda:1", "reconstruct.device")
     finally:
         hardware.expect_gpu(False)
+
+
+def test_nvidia_smi_runs_once_for_the_driver_and_the_gpus(tmp_path, monkeypatch):
+    """hardware.driver (in the CUDA error) and hardware.gpus (in every job's host line) share one nvidia-smi run."""
+    from sdbrain import hardware
+    smi, runs = tmp_path / "nvidia-smi", tmp_path / "runs"
+    smi.write_text(f"#!/bin/sh\necho run >> {runs}\necho 'NVIDIA H100 80GB HBM3, 550.54.15'\n"
+                   "echo 'NVIDIA H100 80GB HBM3, 550.54.15'\n")
+    smi.chmod(0o755)
+    monkeypatch.setattr(hardware.shutil, "which", lambda name: str(smi) if name == "nvidia-smi" else None)
+    hardware._nvidia_smi.cache_clear()
+    try:
+        assert hardware.driver() == "NVIDIA driver 550.54.15"
+        assert hardware.gpus() == "GPU NVIDIA H100 80GB HBM3, 550.54.15; NVIDIA H100 80GB HBM3, 550.54.15 (name, driver)"
+        assert runs.read_text() == "run\n"
+        hardware._nvidia_smi.cache_clear()
+        monkeypatch.setattr(hardware.shutil, "which", lambda name: None)
+        assert hardware.driver() == "no nvidia-smi on the PATH"
+        assert hardware.gpus() == "no NVIDIA GPU (no nvidia-smi on the PATH)"
+    finally:
+        hardware._nvidia_smi.cache_clear()

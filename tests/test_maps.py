@@ -68,3 +68,34 @@ def test_slices_png_writes_labelled_slices(tmp_path):
     volume, _ = left_hemisphere_blob(affine)
     maps.slices_png([volume, volume], tmp_path / "s.png", ["a", "b"], affine=affine, underlay=np.isfinite(volume))
     assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_colour_limit_keeps_each_former_variant_to_the_bit():
+    """maps.colour_limit replaced five inline 99th percentiles; each call site's value, empty and zero cases
+    included, is what its old expression gave."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 7, 8)).astype(np.float32)
+    a[a < -1] = np.nan
+    b = rng.normal(size=(6, 7, 8)).astype(np.float32)
+    empty, zeros = np.full((3, 3), np.nan, np.float32), np.zeros((3, 3), np.float32)
+
+    def old(v):  # Flatmapper.draw, slices_figure, the viewer's r
+        finite = v[np.isfinite(v)]
+        return float(np.percentile(finite, 99)) if finite.size else 1.0
+
+    for v in (a, b, empty, zeros):
+        assert maps.colour_limit(v) == old(v)
+        finite = v[np.isfinite(v)]  # the viewer's unique variance, around 0
+        assert maps.colour_limit(v, symmetric=True) == (float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0)
+    assert maps.colour_limit(zeros) == 0.0 and maps.colour_limit(empty) == 1.0
+    for pair in ([a, b], [empty, empty], [a, empty]):  # flatmaps.pair
+        finite = np.concatenate([v[np.isfinite(v)] for v in pair])
+        assert maps.colour_limit(pair) == (float(np.percentile(finite, 99)) if finite.size else 1.0)
+    for rows in ([[a, b]], [[empty, zeros]], [[empty]]):  # flatmaps.figure_style: a zero among the values
+        finite = np.concatenate([v[np.isfinite(v)] for row in rows for v in row] + [np.zeros(1)])
+        expected = float(np.percentile(finite, 99)) or 1.0
+        assert (maps.colour_limit([v for row in rows for v in row] + [np.zeros(1)]) or 1.0) == expected
+    sig = np.isfinite(a).ravel() & (b.ravel() > 0)  # unique_slices_png: significant voxels of two maps
+    u, w = np.nan_to_num(a.ravel()), b.ravel()
+    assert maps.colour_limit([u[sig], w[sig]]) == float(np.percentile(np.concatenate([u[sig], w[sig]]), 99))
+    assert maps.colour_limit([u[sig & False], w[sig & False]]) == 1.0

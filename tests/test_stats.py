@@ -46,3 +46,14 @@ def test_noise_ceiling_matches_simulated_averages():
     # NSD's formula for images seen 3, 2 and 1 times: A = 2, B = 1, C = 1
     assert stats.noise_ceiling(np.array([1.0]), np.array([3, 3, 2, 1]))[0] == pytest.approx(
         1 / (1 + (2 / 3 + 1 / 2 + 1) / 4))
+
+
+def test_correlation_matrix_is_pearson_r_between_rows():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(4, 30)), rng.normal(size=(6, 30)) + 3
+    b[5] = 2.0  # a constant row: r = 0 with anything
+    r = stats.correlation_matrix(a, b)
+    assert r.shape == (4, 6) and r.dtype == np.float32
+    assert np.allclose(r[:, :5], np.corrcoef(a, b[:5])[:4, 4:], atol=1e-6) and (r[:, 5] == 0).all()
+    units = stats.unit_rows(b)
+    assert np.allclose(np.linalg.norm(units[:5], axis=1), 1, atol=1e-6) and np.allclose(units.mean(1), 0, atol=1e-6)
