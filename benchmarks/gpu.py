@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import banded as banded_cost  # noqa: E402  (benchmarks/banded.py: the flop count and nsd.yaml's settings)
-from sdbrain import banded, diffusion, encode, reconstruct, ridge, sd, toy_model  # noqa: E402
+from sdbrain import banded, diffusion, encode, reconstruct, ridge, sd  # noqa: E402
+from sdbrain.toy import model as toy_model  # noqa: E402
 
 ALPHAS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4]
 SD_LAYERS = {"down1": "down_blocks.1", "down2": "down_blocks.2", "mid": "mid_block", "up1": "up_blocks.1",

@@ -27,12 +27,12 @@ ROIS = {"early": {"file": "streams", "labels": [1]}, "ventral": {"file": "stream
 
 
 def make_tree(workdir: Path, grid_path: Path, sessions: int, trials: int) -> Path:
-    from sdbrain import toy
+    from sdbrain.toy import world
     root = workdir / "nsd"
     if not (root / "nsddata").exists():
         params = dict(seed=0, n_subjects=1, n_sessions=sessions, trials_per_session=trials, n_shared=trials // 6,
                       shared_repeats=3, train_repeats=2, image_size=64, noise_sd=1.0, amplitude=1.0, mixed_amplitude=0.5)
-        toy.write_toy_nsd(root, workdir / "truth", dict(np.load(grid_path)), params)
+        world.write_toy_nsd(root, workdir / "truth", dict(np.load(grid_path)), params)
     return root
 
 

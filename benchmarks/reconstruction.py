@@ -28,7 +28,8 @@ WORDS = ["a", "red", "blue", "green", "circle", "square", "star", "on", "backgro
 def setup(workdir: Path, n_images: int):
     import yaml
 
-    from sdbrain import features, sd, toy_model
+    from sdbrain import features, sd
+    from sdbrain.toy import model as toy_model
     model = workdir / "sd"
     if not model.exists():
         toy_model.build_random_pipeline(model, WORDS, yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"])

@@ -14,7 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from sdbrain import nsd, toy  # noqa: E402
+from sdbrain import nsd  # noqa: E402
+from sdbrain.toy import world  # noqa: E402
 
 SMALL = dict(seed=3, n_subjects=2, n_sessions=3, trials_per_session=40, n_shared=10, shared_repeats=3,
              train_repeats=2, image_size=32, noise_sd=1.0, amplitude=1.0, mixed_amplitude=0.5)
@@ -35,7 +36,7 @@ def small_grid() -> dict:
 
 def write_tree(root: Path, **overrides) -> nsd.Layout:
     params = {**SMALL, **overrides}
-    toy.write_toy_nsd(root / "nsd", root / "truth", small_grid(), params)
+    world.write_toy_nsd(root / "nsd", root / "truth", small_grid(), params)
     return nsd.Layout(root / "nsd")
 
 
@@ -55,7 +56,8 @@ def copy_tree(toy_tree, tmp_path):
 @pytest.fixture(scope="session")
 def pipe(tmp_path_factory):
     """The toy config's random SD-structured pipeline, with a tokenizer of a few caption words."""
-    from sdbrain import sd, toy_model
+    from sdbrain import sd
+    from sdbrain.toy import model as toy_model
     out = tmp_path_factory.mktemp("sd") / "model"
     model = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     toy_model.build_random_pipeline(out, ["a", "red", "blue", "circle", "star"], model)

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_tree
-from sdbrain import decode, features, ingest, nsd, ridge, sd, toy_model
+from sdbrain import decode, features, ingest, nsd, ridge, sd
+from sdbrain.toy import model as toy_model
 
 PARAMS = dict(alphas=[1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=1000, backend="auto")
 

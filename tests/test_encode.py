@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_tree
-from sdbrain import encode, features, ingest, nsd, sd, stats, toy_model
+from sdbrain import encode, features, ingest, nsd, sd, stats
+from sdbrain.toy import model as toy_model
 
 PARAMS = dict(alphas=[1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=10000,
               voxel_block=100000, fdr_q=0.05, backend="auto")

@@ -88,6 +88,16 @@ def test_config_value_of_the_wrong_type(tmp_path):
     assert result.returncode != 0 and "config key 'subjects[0]'" in result.stderr
 
 
+def test_toy_world_on_one_pycortex_subject(tmp_path):
+    """The toy world is generated on one pycortex subject's grid (toy_grid) and drawn on it (flatmaps):
+    both read flatmaps.pycortex_subject and xfm, which must then name one subject."""
+    (tmp_path / "bad.yaml").write_text("flatmaps:\n  pycortex_subject: '{subject}'\n")
+    result = snakemake("-n", "--configfile", "bad.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "ERROR: config key 'flatmaps.pycortex_subject': the toy world needs one pycortex subject" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
 @pytest.mark.parametrize("strength, message", [(1.5, "1.5 is greater than the maximum of 1"),
                                                (0, "0 is less than or equal to the minimum of 0")])
 def test_strength_outside_zero_one(tmp_path, strength, message):
@@ -150,7 +160,8 @@ def test_image_without_captions(toy_tree, tmp_path):
     import yaml
 
     from conftest import ROOT
-    from sdbrain import features, toy_model
+    from sdbrain import features
+    from sdbrain.toy import model as toy_model
     params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     toy_model.build_random_pipeline(tmp_path / "sd", ["a", "red", "circle"], {**params, "image_size": 32,
                                                                               "vae_channels": [8, 16]})

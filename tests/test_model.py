@@ -7,11 +7,12 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from sdbrain import toy, toy_model
+from sdbrain.toy import model as toy_model
+from sdbrain.toy import world
 
 PARAMS = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
-WORDS = sorted({w for scene in toy.sample_scenes(40, __import__("numpy").random.default_rng(0))
-                for c in toy.captions(scene) for w in c.split()})
+WORDS = sorted({w for scene in world.sample_scenes(40, __import__("numpy").random.default_rng(0))
+                for c in world.captions(scene) for w in c.split()})
 
 
 @pytest.fixture(scope="module")

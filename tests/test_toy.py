@@ -8,7 +8,8 @@ import pandas as pd
 import scipy.io
 
 from conftest import SMALL, small_grid, write_tree
-from sdbrain import nsd, toy
+from sdbrain import nsd
+from sdbrain.toy import world
 
 
 def test_layout_and_formats(toy_tree):
@@ -16,7 +17,7 @@ def test_layout_and_formats(toy_tree):
     n_trials = SMALL["n_sessions"] * SMALL["trials_per_session"]
     for subject in ("subj01", "subj02"):
         table = pd.read_csv(toy_tree.responses(subject), sep="\t")
-        assert list(table.columns) == toy.RESPONSE_COLUMNS and len(table) == n_trials
+        assert list(table.columns) == world.RESPONSE_COLUMNS and len(table) == n_trials
         assert table["73KID"].min() >= 1
         for session in range(1, SMALL["n_sessions"] + 1):
             with h5py.File(toy_tree.betas(subject, session), "r") as f:
@@ -43,13 +44,13 @@ def test_layout_and_formats(toy_tree):
 
 
 def test_captions_describe_the_scene():
-    scene = toy.Scene("star", "red", "blue", "large", 0.8, 0.2)
-    texts = toy.captions(scene)
+    scene = world.Scene("star", "red", "blue", "large", 0.8, 0.2)
+    texts = world.captions(scene)
     assert all("red" in t and "star" in t for t in texts)
     assert "top right" in texts[1] and "blue" in texts[0]
-    image = toy.render(scene, 32)
-    assert tuple(image[2, 2]) == toy.COLOURS["blue"], "corner shows the background"
-    assert np.abs(image[6, 25].astype(int) - toy.COLOURS["red"]).max() < 10, "object centre shows the object colour"
+    image = world.render(scene, 32)
+    assert tuple(image[2, 2]) == world.COLOURS["blue"], "corner shows the background"
+    assert np.abs(image[6, 25].astype(int) - world.COLOURS["red"]).max() < 10, "object centre shows the object colour"
 
 
 def test_forward_model_ground_truth(toy_tree):
@@ -92,9 +93,9 @@ def held_out(scene) -> str:
 
 def test_novel_arm_holds_combinations_out_of_training():
     n, n_shared = 400, 40
-    original = toy.sample_scenes(n, np.random.default_rng(0))
+    original = world.sample_scenes(n, np.random.default_rng(0))
     assert sum(held_out(sc) != "" for sc in original[n_shared:]) > 20, "the generator draws the held-out ones"
-    scenes, flags = toy.hold_out(original, n_shared, NOVEL, seed=0)
+    scenes, flags = world.hold_out(original, n_shared, NOVEL, seed=0)
     # training and familiar test scenes have none; the flagged test scenes each have theirs
     assert [held_out(sc) for sc in scenes] == flags
     assert flags[:12] == ["pair", "background"] * 6 and not any(flags[12:])
@@ -102,8 +103,8 @@ def test_novel_arm_holds_combinations_out_of_training():
         assert sc.colour != sc.background
     # only colours, backgrounds and (flagged) shapes change; positions and sizes are the generator's
     assert [(sc.x, sc.y, sc.size) for sc in scenes] == [(sc.x, sc.y, sc.size) for sc in original]
-    assert toy.hold_out(original, n_shared, NOVEL, seed=0) == (scenes, flags)
-    assert toy.hold_out(original, n_shared, None, seed=0) == (original, [""] * n)
+    assert world.hold_out(original, n_shared, NOVEL, seed=0) == (scenes, flags)
+    assert world.hold_out(original, n_shared, None, seed=0) == (original, [""] * n)
 
 
 def test_novel_arm_in_the_truth_files(tmp_path):

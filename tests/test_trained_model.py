@@ -16,7 +16,10 @@ import pytest
 import torch
 
 from conftest import ROOT
-from sdbrain import features, reconstruct, sd, toy, toy_score, toy_train
+from sdbrain import features, reconstruct, sd
+from sdbrain.toy import score as toy_score
+from sdbrain.toy import train as toy_train
+from sdbrain.toy import world
 
 MODEL = ROOT / "resources/toy_sd"
 SCORER = ROOT / "resources/toy_scorer.pt"
@@ -89,14 +92,14 @@ def object_centre(image: np.ndarray) -> np.ndarray:
 def test_image_to_image_keeps_layout_and_adopts_the_new_caption(pipe, scorer):
     """At strength 0.8 the object stays where it was; its colour and the background follow the new caption."""
     rng = np.random.default_rng(99)
-    scenes = toy.sample_scenes(24, rng)
-    images = np.stack([toy.render(s, 64) for s in scenes])
-    colours = list(toy.COLOURS)
+    scenes = world.sample_scenes(24, rng)
+    images = np.stack([world.render(s, 64) for s in scenes])
+    colours = list(world.COLOURS)
     new = []
     for s in scenes:  # a new object colour and background, the same shape, size and place
         colour, background = rng.choice([c for c in colours if c not in (s.colour, s.background)], 2, replace=False)
-        new.append(toy.Scene(s.shape, str(colour), str(background), s.size, s.x, s.y))
-    c = features.embed_captions(pipe, [toy.captions(s)[0] for s in new]).numpy().reshape(len(new), -1)
+        new.append(world.Scene(s.shape, str(colour), str(background), s.size, s.x, s.y))
+    c = features.embed_captions(pipe, [world.captions(s)[0] for s in new]).numpy().reshape(len(new), -1)
     out = reconstruct.generate(pipe, c, np.arange(len(new)), GEN, init=images, strength=0.8)[:, 0]
     moved = np.linalg.norm(np.stack([object_centre(o) - object_centre(i) for o, i in zip(out, images)]), axis=1)
     # baseline: how far apart the objects of two different source images are

@@ -16,8 +16,8 @@ rule toy_grid:
         runtime=20,
     params:
         pycortex_dir=config["pycortex_dir"],
-        subject=config["toy"]["pycortex_subject"],
-        xfm=config["toy"]["pycortex_xfm"],
+        subject=FLAT["pycortex_subject"],
+        xfm=FLAT["xfm"],
         streams=config["toy"]["streams"],
     script:
         "../scripts/toy_grid.py"

@@ -2,7 +2,7 @@
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 from sdbrain.nsd import Layout, read_captions
-from sdbrain.toy_model import build_random_pipeline
+from sdbrain.toy.model import build_random_pipeline
 
 
 def main():

@@ -5,7 +5,7 @@ import numpy as np
 
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
-from sdbrain.toy import write_toy_nsd
+from sdbrain.toy.world import write_toy_nsd
 
 
 def main():

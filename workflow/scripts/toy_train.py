@@ -1,7 +1,7 @@
 """Rule train_toy_model: train the toy latent diffusion model (VAE, text encoder, U-Net) and its scorer."""
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
-from sdbrain.toy_train import train
+from sdbrain.toy.train import train
 
 
 def main():

@@ -39,6 +39,10 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if encode.get("joint_maps") == "banded" and encode.get("joint") != "banded":
         # the figures would pull in banded jobs that encode.joint says not to run
         raise InputError("config key 'encode.joint_maps': banded maps need encode.joint: banded")
+    if config.get("toy", {}).get("enabled") and "{subject}" in config.get("flatmaps", {}).get("pycortex_subject", ""):
+        # the toy world is generated on one pycortex subject's grid and drawn on the same subject
+        raise InputError("config key 'flatmaps.pycortex_subject': the toy world needs one pycortex subject "
+                         "(e.g. S1 with xfm fullhead), not one per subject")
     return config
 
 

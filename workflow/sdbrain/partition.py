@@ -3,7 +3,7 @@
 Per ROI, among the voxels each joint model predicts significantly: the share with
 negative unique variance (which a partition of explained variance should not have) and
 with clearly negative unique variance (below ``-clearly``), and the mean unique variance
-of each space. In the toy world, agreement with the truth (sdbrain.toy.VOXEL_CLASSES):
+of each space. In the toy world, agreement with the truth (sdbrain.toy.world.VOXEL_CLASSES):
 the share of significant early (image-driven, z-like) voxels attributed to z and of
 ventral (caption-driven) voxels attributed to the other space, and of both together
 ("right"), a voxel going to the space with the larger unique variance or (banded) split r^2.

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import toy, toy_score
-from .toy_model import build_text_encoder, build_tokenizer, build_vae, save_pipeline
+from . import score, world
+from .model import build_text_encoder, build_tokenizer, build_vae, save_pipeline
 
 
 def fast_malloc() -> None:
@@ -41,8 +41,8 @@ def fast_malloc() -> None:
 
 def vocabulary(seed: int = 0, n: int = 4000) -> set[str]:
     """Every word the toy captions use (all shapes, colours, sizes, places and templates)."""
-    scenes = toy.sample_scenes(n, np.random.default_rng(seed))
-    return {w for s in scenes for text in toy.captions(s) for w in text.lower().split()}
+    scenes = world.sample_scenes(n, np.random.default_rng(seed))
+    return {w for s in scenes for text in world.captions(s) for w in text.lower().split()}
 
 
 # --- the components ---------------------------------------------------------------
@@ -69,11 +69,11 @@ def build_scheduler():
 
 # --- data ---------------------------------------------------------------------------
 
-def dataset(n: int, seed: int, size: int, tokenizer) -> tuple[list[toy.Scene], torch.Tensor, torch.Tensor]:
+def dataset(n: int, seed: int, size: int, tokenizer) -> tuple[list[world.Scene], torch.Tensor, torch.Tensor]:
     """Scenes, their (n, 3, H, W) uint8 renders and the token ids of their five captions (n, 5, L)."""
-    scenes = toy.sample_scenes(n, np.random.default_rng(seed))
-    images = torch.from_numpy(np.stack([toy.render(s, size) for s in scenes])).permute(0, 3, 1, 2).contiguous()
-    texts = [t for s in scenes for t in toy.captions(s)]
+    scenes = world.sample_scenes(n, np.random.default_rng(seed))
+    images = torch.from_numpy(np.stack([world.render(s, size) for s in scenes])).permute(0, 3, 1, 2).contiguous()
+    texts = [t for s in scenes for t in world.captions(s)]
     ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors="pt").input_ids
     return scenes, images, ids.reshape(n, 5, -1)
@@ -203,10 +203,10 @@ def pipeline(vae, text_encoder, tokenizer, unet, scheduler):
     return pipe
 
 
-def held_out_captions(n: int, seed: int) -> tuple[list[toy.Scene], list[str]]:
+def held_out_captions(n: int, seed: int) -> tuple[list[world.Scene], list[str]]:
     """Scenes balanced over shapes (n a multiple of 4), each with one of its captions (cycled)."""
-    scenes = toy.sample_scenes(n, np.random.default_rng(seed))
-    return scenes, [toy.captions(s)[i % 5] for i, s in enumerate(scenes)]
+    scenes = world.sample_scenes(n, np.random.default_rng(seed))
+    return scenes, [world.captions(s)[i % 5] for i, s in enumerate(scenes)]
 
 
 @torch.no_grad()
@@ -220,7 +220,7 @@ def text_to_image_accuracy(pipe, scorer, n: int, seed: int, steps: int, guidance
         out = pipe(texts[start:start + batch], num_inference_steps=steps, guidance_scale=guidance,
                    generator=gens, output_type="np").images
         images.append((np.clip(out, 0, 1) * 255).round().astype(np.uint8))
-    return toy_score.accuracy(scorer, np.concatenate(images), scenes, texts)
+    return score.accuracy(scorer, np.concatenate(images), scenes, texts)
 
 
 # --- the whole training -----------------------------------------------------------------
@@ -234,9 +234,9 @@ def train(out_dir: str | Path, scorer_path: str | Path, p: dict, log=print) -> d
     metrics: dict = {"seed": seed}
 
     log("stage 1/3: attribute scorer")
-    scorer = toy_score.train_scorer(p["scorer"]["n_images"], p["scorer"]["steps"], seed + 1, size, log)
-    held_scenes, held_images = toy_score.scenes_and_images(1000, seed + 2, size)
-    metrics["scorer_accuracy"] = toy_score.accuracy(scorer, held_images, held_scenes)
+    scorer = score.train_scorer(p["scorer"]["n_images"], p["scorer"]["steps"], seed + 1, size, log)
+    held_scenes, held_images = score.scenes_and_images(1000, seed + 2, size)
+    metrics["scorer_accuracy"] = score.accuracy(scorer, held_images, held_scenes)
     log(f"scorer accuracy on 1000 held-out renders: {metrics['scorer_accuracy']}")
 
     tokenizer = build_tokenizer(vocabulary(seed), p["max_length"])
@@ -280,6 +280,6 @@ def train(out_dir: str | Path, scorer_path: str | Path, p: dict, log=print) -> d
                              for name, part in (("vae", vae), ("text_encoder", text_encoder), ("unet", unet))}
     log(f"final text-to-image accuracy on {p['eval']['n_final']} held-out captions: {metrics['text_to_image']}")
     save_pipeline(pipe, out_dir)
-    toy_score.save(scorer, scorer_path)
+    score.save(scorer, scorer_path)
     (Path(out_dir) / "training.json").write_text(json.dumps(metrics, indent=1))
     return metrics

@@ -10,18 +10,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import toy
+from . import world
 
-HEADS = {"shape": list(toy.SHAPES), "colour": list(toy.COLOURS), "background": list(toy.COLOURS)}
+HEADS = {"shape": list(world.SHAPES), "colour": list(world.COLOURS), "background": list(world.COLOURS)}
 
 
-def scenes_and_images(n: int, seed: int, size: int) -> tuple[list[toy.Scene], np.ndarray]:
+def scenes_and_images(n: int, seed: int, size: int) -> tuple[list[world.Scene], np.ndarray]:
     """``n`` generator scenes (balanced over shapes) and their (n, size, size, 3) uint8 renders."""
-    scenes = toy.sample_scenes(n, np.random.default_rng(seed))
-    return scenes, np.stack([toy.render(s, size) for s in scenes])
+    scenes = world.sample_scenes(n, np.random.default_rng(seed))
+    return scenes, np.stack([world.render(s, size) for s in scenes])
 
 
-def labels(scenes: list[toy.Scene]) -> dict[str, np.ndarray]:
+def labels(scenes: list[world.Scene]) -> dict[str, np.ndarray]:
     return {head: np.array([names.index(getattr(s, head)) for s in scenes]) for head, names in HEADS.items()}
 
 
@@ -82,13 +82,13 @@ def train_scorer(n: int, steps: int, seed: int, size: int = 64, log=print) -> Sc
     return model.eval()
 
 
-def named(scenes: list[toy.Scene], texts: list[str]) -> dict[str, np.ndarray]:
+def named(scenes: list[world.Scene], texts: list[str]) -> dict[str, np.ndarray]:
     """Per attribute, which captions name the scene's value (two of the five phrasings omit
     the background: an image cannot be expected to show what its caption does not say)."""
     return {head: np.array([getattr(s, head) in t.split() for s, t in zip(scenes, texts)]) for head in HEADS}
 
 
-def accuracy(scorer: Scorer, images: np.ndarray, scenes: list[toy.Scene],
+def accuracy(scorer: Scorer, images: np.ndarray, scenes: list[world.Scene],
              texts: list[str] | None = None) -> dict[str, float]:
     """Fraction of images whose predicted attribute equals the scene's, per attribute; with
     ``texts``, over the images whose caption names that attribute."""
