@@ -4,7 +4,7 @@ params.panels: rows of panels; each panel names a subject, a map and the FDR mas
 thresholds it (or none for best-layer maps). params.style: colormap and scale (sdbrain.plan).
 """
 
-from sdbrain import figures, flatmaps, nsd, pycortex_env
+from sdbrain import figures, flatmaps
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -12,10 +12,7 @@ from sdbrain.logs import setup
 def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
-    cortex = pycortex_env.import_cortex(p.pycortex_dir, subjects=tuple(sorted(set(p.cx_subjects.values()))))
-    layout = nsd.Layout(p.nsd_root)
-    mappers = {s: flatmaps.Flatmapper(cortex, cx, p.xfm, p.height, outlines=nsd.read_volume(layout.roi(s, "streams")),
-                                      outline_labels=p.outline_labels) for s, cx in p.cx_subjects.items()}
+    mappers = flatmaps.streams_mappers(p.pycortex_dir, p.nsd_root, p.cx_subjects, p.xfm, p.height, p.outline_labels)
     volumes = [[flatmaps.panel_volume(panel) for panel in row] for row in p.panels]
     style, colorbar, legend = flatmaps.figure_style(p.style, volumes)
     panels = [[{"mapper": mappers[panel["subject"]], "volume_zyx": v, **style} for panel, v in zip(row, vols)]
