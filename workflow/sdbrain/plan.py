@@ -36,7 +36,7 @@ EVALUATE = ("recipes", "batch_size", "seed", "weights", "clip_random")
 NETWORKS = ("batch_size", "seed", "weights", "clip_random")
 # validity: rule validity (validity.feature is the features' and the summary's)
 VALIDITY = ("n_way", "pools", "top", "bootstrap", "permutations", "collapse_k", "memory_mb", "seed")
-# toy: rule toy_nsd (the generator; the model, trainer and pycortex keys are other rules')
+# toy: rule toy_nsd (the generator; streams is toy_grid's, model and train are other rules')
 TOY_NSD = ("seed", "n_subjects", "n_sessions", "trials_per_session", "n_shared", "shared_repeats", "train_repeats",
            "image_size", "noise_sd", "amplitude", "mixed_amplitude", "novel")
 
