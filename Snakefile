@@ -11,11 +11,12 @@ min_version("9.0")
 # The package is importable here, and in every script through the link
 # workflow/scripts/sdbrain (Snakemake puts a script's folder on its path).
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from sdbrain import sd
 from sdbrain.config import check_data_paths, validate_config
 from sdbrain.errors import InputError
+
+sd.offline()  # the jobs inherit it: no model load reaches a hub
 
 
 configfile: os.path.join(workflow.basedir, "config/config.yaml")

@@ -36,7 +36,7 @@ def setup(workdir: Path, n_images: int):
     pipe = sd.load_pipeline(model)
     rng = np.random.default_rng(0)
     ids = np.arange(1, n_images + 1)
-    z = rng.normal(size=(n_images, int(np.prod(features.latent_shape(pipe, 40))))).astype(np.float32)
+    z = rng.normal(size=(n_images, int(np.prod(sd.latent_shape(pipe, 40))))).astype(np.float32)
     c = features.encode_c(pipe, [[f"a {w} circle"] for w in rng.choice(WORDS, n_images)], ids, batch_size=64)
     np.savez(workdir / "decoded.npz", ids=ids, z=z, c=c)
     return model

@@ -92,6 +92,12 @@ def test_step_indices():
     assert diffusion.step_indices(1, STEPS) == {"early": 0, "middle": 0, "late": 0}
 
 
+def test_strength_too_small_names_the_callers_key(pipe, stimuli):
+    ids, images, c = stimuli
+    with pytest.raises(InputError, match="config key 'encode.noise_levels': strength 0.1 with 5 steps leaves no"):
+        diffusion.extract(pipe, images, c, ids, 0.1, {**PARAMS, "steps": 5})
+
+
 def test_unknown_layer_is_named(pipe, stimuli):
     ids, images, c = stimuli
     with pytest.raises(InputError, match="features.unet_layers.*'up_blocks.7'"):

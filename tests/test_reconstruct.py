@@ -1,8 +1,10 @@
 """Reconstruction: shapes, determinism, independence from chunking and batching, bad sizes."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from sdbrain import batches, features, reconstruct, spaces
+from sdbrain import batches, features, reconstruct, sd, spaces
 from sdbrain.errors import InputError
 
 PARAMS = dict(image_size=32, steps=3, guidance_scale=5.0, eta=0.0, n_samples=2, seed=0, batch_size=3)
@@ -62,8 +64,24 @@ def test_chunks_are_whole_batches():
 
 def test_strength_too_small_for_the_steps(pipe, decoded):
     ids, z, c = decoded
-    with pytest.raises(InputError, match="strength 0.05 with 10 steps leaves no denoising step"):
+    with pytest.raises(InputError, match="'reconstruct.strengths': strength 0.05 with 10 steps leaves no denoising step"):
         reconstruct.run(pipe, "zc", 0.05, ids, z, c, Z_SIZE, {**PARAMS, "steps": 10})
+
+
+def test_png_names_round_trip():
+    assert reconstruct.png_name(np.int64(2950), 1) == "2950_1.png"
+    assert reconstruct.parse_png_name(reconstruct.png_name(73000, 12)) == (73000, 12)
+    for name in ("2950.png", "2950_1.jpg", "a_1.png", "2950_1.png.tmp"):
+        with pytest.raises(InputError, match="not a reconstruction's file name"):
+            reconstruct.parse_png_name(name)
+
+
+def test_reconstruct_imports_no_torch():
+    """reconstruct_manifest (a torch-free rule) parses the PNG names with sdbrain.reconstruct."""
+    import subprocess
+    import sys
+    code = "import sys, sdbrain.reconstruct; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(Path(features.__file__).parents[1])})
 
 
 def test_decoded_features_of_the_wrong_size(pipe):
@@ -94,7 +112,7 @@ def test_compvis_noise_start_noises_one_ddim_step_above_the_first_denoised(pipe)
     image = torch.rand(1, 3, 32, 32) * 2 - 1
     starts = {}
     for mode in ("compvis", "diffusers"):
-        runner = reconstruct.img2img_pipeline(pipe, mode)
+        runner = sd.img2img_pipeline(pipe, mode)
         runner.scheduler = scheduler
         runner.scheduler.set_timesteps(50)
         timesteps, _ = runner.get_timesteps(50, 0.8, "cpu")

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from configs import MINI
@@ -19,9 +20,9 @@ from conftest import ROOT, snakemake
 from manifest import differences, manifest
 
 
-def snakemake_cmd(work: Path) -> list[str]:
+def snakemake_cmd(work: Path, *targets: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-            "--workflow-profile", str(ROOT / "profiles/default"), "--configfile", "mini.yaml"]
+            "--workflow-profile", str(ROOT / "profiles/default"), *targets, "--configfile", "mini.yaml"]
 
 
 def mini_dir(tmp_path_factory, name: str) -> Path:
@@ -80,3 +81,35 @@ def test_killed_three_times_then_resumed_equals_clean_run(mini_reference, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = manifest(work / "results")
     assert differences(mini_reference, resumed) == []
+
+
+def test_killed_reconstruction_leaves_no_stale_png(tmp_path_factory):
+    """SIGKILL while a reconstruct job has written part of its ``.tmp`` folder, plus a PNG there that the
+    rerun will not write (as an attempt with other chunks or more samples leaves): the rerun's folder
+    holds exactly the chunk's reconstructions."""
+    from sdbrain.reconstruct import png_name
+
+    work = mini_dir(tmp_path_factory, "killed_reconstruct")
+    target = "results/reconstruct/subj01/c/chunk0"
+    proc = subprocess.Popen(snakemake_cmd(work, target), cwd=work, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = work / (target + ".tmp")
+    try:
+        deadline = time.time() + 900
+        while not any(partial.glob("*.png")) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before the job wrote a PNG"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert any(partial.glob("*.png")) and not (work / target).exists(), "the job was killed while writing its PNGs"
+    (partial / png_name(999999, 0)).write_bytes(b"stale")  # an image of another chunk
+    (partial / png_name(1, MINI["reconstruct"]["n_samples"])).write_bytes(b"stale")  # a sample beyond n_samples
+    assert snakemake("--configfile", "mini.yaml", "--unlock", cwd=work).returncode == 0
+    result = snakemake(target, "--configfile", "mini.yaml", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ids = pd.read_csv(work / "results/decode/subj01/c_test_ids.tsv", sep="\t")["nsd_id"]
+    expected = {png_name(i, s) for i in ids for s in range(MINI["reconstruct"]["n_samples"])}
+    assert {f.name for f in (work / target).iterdir()} - {".snakemake_timestamp"} == expected
+    assert not partial.exists()

@@ -54,7 +54,7 @@ def test_viewer_folder_and_layer_table(built, layers):
     assert (out / "index.html").stat().st_size > 100_000  # pycortex's JavaScript is embedded
     assert len(list((out / "data").glob("*.png"))) == len(layers)  # one image per map
     assert list(out.glob("*.ctm")), "the surfaces travel with the viewer"
-    assert not list(out.parent.glob(".*.partial")), "the partial folder was renamed into place"
+    assert not list(out.parent.glob("*.tmp")), "the partial folder was renamed into place"
     assert list(table["layer"]) == [layer.name for layer in layers]
     rows = table.set_index("layer")
     assert rows.at["r zc0.5", "vmin"] == 0 and 0.9 < rows.at["r zc0.5", "vmax"] <= 1.0

@@ -160,7 +160,7 @@ def test_a_hub_file_whose_hash_differs_from_the_listing_is_refused(server, tmp_p
             weights.fetch(tmp_path / "w", server["sources"], only=["clip"])
     finally:
         tree.write_text(original)
-    assert not (tmp_path / "w/clip-small").exists() and not (tmp_path / "w/clip-small.part").exists()
+    assert not (tmp_path / "w/clip-small").exists() and not (tmp_path / "w/clip-small.tmp").exists()
 
 
 def test_shipped_sources_name_the_published_files():

@@ -1,12 +1,9 @@
 """Rule diffusion_features: z_c (and steps and U-Net layers) of one chunk of the stimuli at one noise level."""
-import os
-import shutil
-
 import numpy as np
 
 from sdbrain import batches, diffusion, nsd, sd, spaces
 from sdbrain.errors import guarded
-from sdbrain.io import align_rows, load_rows, read_ids, save_array, write_ids
+from sdbrain.io import align_rows, atomic_dir, load_rows, read_ids, save_array, write_ids
 from sdbrain.logs import setup
 
 
@@ -26,15 +23,11 @@ def main():
                                    steps, layers, p.features["unet_pool"])
     else:  # more chunks than batches: empty parts, skipped by the merge
         values = {name: np.zeros((0, 0), dtype=np.float32) for name in diffusion.names(steps, layers)}
-    out = snakemake.output[0]
-    tmp = out + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    for name, array in values.items():
-        save_array(os.path.join(tmp, spaces.name(name, level) + ".npy"), array)
-        log.info("%s: %s", spaces.name(name, level), array.shape)
-    write_ids(os.path.join(tmp, "ids.tsv"), ids)
-    os.replace(tmp, out)
+    with atomic_dir(snakemake.output[0]) as tmp:
+        for name, array in values.items():
+            save_array(tmp / f"{spaces.name(name, level)}.npy", array)
+            log.info("%s: %s", spaces.name(name, level), array.shape)
+        write_ids(tmp / "ids.tsv", ids)
     log.info("noise level %g, %d stimuli (chunk %d) on %s", level, len(ids), k, device)
 
 

@@ -16,7 +16,7 @@ def main():
     pipe = sd.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)
     if len(ids) == 0:  # more chunks than batches
-        shape = features.latent_shape(pipe, p.features["z_size"]) if target == "z" else features.c_shape(pipe)
+        shape = sd.latent_shape(pipe, p.features["z_size"]) if target == "z" else sd.c_shape(pipe)
         values = np.zeros((0, int(np.prod(shape))), dtype=np.float32)
     elif target == "z":
         images = nsd.read_images(layout, ids)

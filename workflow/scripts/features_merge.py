@@ -5,7 +5,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from sdbrain.errors import InputError, guarded
-from sdbrain.io import load_rows, write_ids
+from sdbrain.io import atomic_file, load_rows, write_ids
 from sdbrain.logs import setup
 
 
@@ -30,15 +30,14 @@ def main():
     parts = [(values, ids) for values, ids in parts if len(ids)]  # chunks beyond the last batch are empty
     n = sum(len(ids) for _, ids in parts)
     width = parts[0][0].shape[1] if parts else 0
-    tmp = snakemake.output.values + ".tmp.npy"
-    out = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, width))
-    row = 0
-    for values, ids in parts:
-        out[row:row + len(ids)] = values
-        row += len(ids)
-    out.flush()
-    del out
-    os.replace(tmp, snakemake.output.values)
+    with atomic_file(snakemake.output.values, ".npy") as tmp:
+        out = open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, width))
+        row = 0
+        for values, ids in parts:
+            out[row:row + len(ids)] = values
+            row += len(ids)
+        out.flush()
+        del out
     write_ids(snakemake.output.ids, np.concatenate([ids for _, ids in parts]) if parts else [])
     log.info("%s: %d stimuli x %d values", target, n, width)
 

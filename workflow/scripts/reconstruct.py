@@ -1,12 +1,10 @@
 """Rule reconstruct: X_z, X_c or X_zc of one chunk of test images, n samples each, as PNGs."""
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
 from sdbrain import batches, reconstruct, sd, spaces
 from sdbrain.errors import guarded
-from sdbrain.io import load_rows
+from sdbrain.io import atomic_dir, load_rows
 from sdbrain.logs import setup
 
 
@@ -24,19 +22,18 @@ def main():
     device = sd.device(p.reconstruct["device"], "reconstruct.device")
     pipe = sd.load_pipeline(p.model_dir, device)
     reconstruct.check_features(pipe, z, c, p.z_size, source=f"decoded features of {w.subject}")
-    if not rows.any():  # more chunks than batches: nothing to do
-        images = np.zeros((0, 1, 1, 1, 3), dtype=np.uint8)
-    else:
-        images = reconstruct.run(pipe, method, strength, ids, None if z is None else z[rows], None if c is None else c[rows],
-                                 p.z_size, p.reconstruct)
-    out = Path(snakemake.output[0])
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for i, samples in zip(ids, images):
-        for s, image in enumerate(samples):
-            Image.fromarray(image).save(tmp / f"{i}_{s}.png")
-    tmp.rename(out)
-    log.info("%s %s chunk %s: %d images x %d samples on %s", w.subject, w.method, w.chunk, len(ids), images.shape[1], device)
+    z, c, batch = None if z is None else z[rows], None if c is None else c[rows], p.reconstruct["batch_size"]
+    with atomic_dir(snakemake.output[0]) as tmp:
+        # batch by batch (reconstruct.run's own batches, so the images are the same), each written when done
+        for start in range(0, len(ids), batch):
+            part = slice(start, start + batch)
+            images = reconstruct.run(pipe, method, strength, ids[part], None if z is None else z[part],
+                                     None if c is None else c[part], p.z_size, p.reconstruct)
+            for i, samples in zip(ids[part], images):
+                for s, image in enumerate(samples):
+                    Image.fromarray(image).save(tmp / reconstruct.png_name(i, s))
+    log.info("%s %s chunk %s: %d images x %d samples on %s", w.subject, w.method, w.chunk, len(ids),
+             1 if method == "z" else p.reconstruct["n_samples"], device)
 
 
 guarded(main, snakemake)

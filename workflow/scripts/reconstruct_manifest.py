@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sdbrain import reconstruct
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -12,8 +13,8 @@ def main():
     rows = []
     for folder in snakemake.input:
         for png in sorted(Path(folder).glob("*.png")):
-            nsd_id, sample = png.stem.split("_")
-            rows.append({"nsd_id": int(nsd_id), "sample": int(sample), "path": str(png)})
+            nsd_id, sample = reconstruct.parse_png_name(png.name)
+            rows.append({"nsd_id": nsd_id, "sample": sample, "path": str(png)})
     table = pd.DataFrame(rows).sort_values(["nsd_id", "sample"])
     table.to_csv(snakemake.output[0], sep="\t", index=False)
     log.info("%d reconstructions of %d images", len(table), table["nsd_id"].nunique())

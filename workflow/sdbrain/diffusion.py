@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import sd
 from .errors import InputError
-from .reconstruct import generate
 
 
 def n_denoising_steps(steps: int, strength: float) -> int:
@@ -45,7 +45,7 @@ def pool(h: torch.Tensor, grid: int) -> torch.Tensor:
 class Capture:
     """Forward hooks on the U-Net that keep the pooled activations of chosen layers at chosen steps.
 
-    Use as a context manager around ``generate``; ``start(n)`` before each batch of n
+    Use as a context manager around ``sd.run``; ``start(n)`` before each batch of n
     images, ``on_step_end`` as the pipeline's step callback (it keeps the latents).
     """
 
@@ -100,21 +100,22 @@ class Capture:
 
 
 def extract(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, params: dict,
-            steps: dict[str, float] | None = None, layers: dict[str, str] | None = None, grid: int = 4
-            ) -> dict[str, np.ndarray]:
+            steps: dict[str, float] | None = None, layers: dict[str, str] | None = None, grid: int = 4,
+            strength_key: str = "encode.noise_levels") -> dict[str, np.ndarray]:
     """{'zc': (n, values), 'zc-early': ..., 'unet-mid-early': ...} for the stimuli ``ids``.
 
     Without ``steps`` only the final z_c is computed. ``params`` are the reconstruction
-    settings (steps, guidance_scale, eta, seed, batch_size, image_size).
+    settings (steps, guidance_scale, eta, seed, batch_size, image_size); ``strength_key`` is the
+    config key of ``strength`` for the error message.
     """
     params = {**params, "n_samples": 1}
     if not steps:
-        return {"zc": generate(pipe, c, ids, params, init=images, strength=strength, latents=True,
-                               desc=f"z_c at s = {strength:g}")[:, 0]}
+        return {"zc": sd.run(pipe, c, ids, params, init=images, strength=strength, strength_key=strength_key, latents=True,
+                             desc=f"z_c at s = {strength:g}")[:, 0]}
     indices = step_indices(n_denoising_steps(params["steps"], strength), steps)
     with Capture(pipe.unet, layers or {}, indices, grid) as capture:
-        zc = generate(pipe, c, ids, params, init=images, strength=strength, latents=True, capture=capture,
-                      desc=f"z_c and U-Net layers at s = {strength:g}")[:, 0]
+        zc = sd.run(pipe, c, ids, params, init=images, strength=strength, strength_key=strength_key, latents=True,
+                    capture=capture, desc=f"z_c and U-Net layers at s = {strength:g}")[:, 0]
     return {"zc": zc, **capture.result()}
 
 

@@ -77,11 +77,3 @@ def encode_c(pipe, captions: list[list[str]], ids, batch_size: int) -> np.ndarra
         out.append(torch.stack(means).cpu().numpy().reshape(len(batch), -1))
     return np.concatenate(out)
 
-
-def latent_shape(pipe, size: int) -> tuple[int, int, int]:
-    factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-    return (pipe.vae.config.latent_channels, size // factor, size // factor)
-
-
-def c_shape(pipe) -> tuple[int, int]:
-    return (pipe.tokenizer.model_max_length, pipe.text_encoder.config.hidden_size)

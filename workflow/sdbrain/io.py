@@ -7,6 +7,8 @@ beside it in a one-column TSV. Readers check the ids instead of assuming an orde
 from __future__ import annotations
 
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,40 @@ from .errors import InputError
 ID_COLUMN = "nsd_id"
 
 
-def write_ids(path: str | Path, ids) -> None:
-    tmp = f"{path}.tmp"
-    pd.DataFrame({ID_COLUMN: np.asarray(ids, dtype=np.int64)}).to_csv(tmp, sep="\t", index=False)
+@contextmanager
+def atomic_dir(out: str | Path):
+    """Yield a fresh folder ``<out>.tmp`` to fill; on success it replaces ``out``, on failure it is removed.
+
+    A ``.tmp`` folder left by a killed attempt is removed first, so none of its files reach ``out``."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+@contextmanager
+def atomic_file(path: str | Path, suffix: str = ""):
+    """Yield a temporary name ``<path>.tmp<suffix>`` to write; on success it replaces ``path``, on failure
+    it is removed (``suffix`` for writers that append one, as ``np.save`` appends '.npy')."""
+    tmp = Path(f"{path}.tmp{suffix}")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def write_ids(path: str | Path, ids) -> None:
+    with atomic_file(path) as tmp:
+        pd.DataFrame({ID_COLUMN: np.asarray(ids, dtype=np.int64)}).to_csv(tmp, sep="\t", index=False)
 
 
 def read_ids(path: str | Path) -> np.ndarray:
@@ -35,13 +67,11 @@ def read_ids(path: str | Path) -> np.ndarray:
 
 def save_array(path: str | Path, array: np.ndarray) -> None:
     """Write float32 ``.npy`` atomically (temporary name, then rename); a failed write leaves nothing."""
-    tmp = f"{path}.tmp.npy"
     try:
-        np.save(tmp, np.asarray(array, dtype=np.float32))
+        with atomic_file(path, ".npy") as tmp:
+            np.save(tmp, np.asarray(array, dtype=np.float32))
     except OSError as err:  # e.g. the disk is full: no half-written file stays behind
-        Path(tmp).unlink(missing_ok=True)
         raise InputError(f"{path}: could not be written ({err.strerror or err})") from None
-    os.replace(tmp, path)
 
 
 def load_rows(array_path: str | Path, ids_path: str | Path, expected_ids=None, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,6 @@ refuse the viewer's data from ``file://`` pages: it is opened through a web serv
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .io import atomic_dir
 from .maps import colour_limit
 from .nsd import read_volume
 
@@ -125,14 +125,10 @@ def build(cortex, subject: str, xfm: str, layers: list[Layer], outdir: str | Pat
         rows.append({"layer": layer.name, "file": str(layer.values), "mask": str(layer.mask or ""),
                      "cmap": CMAPS[layer.kind], "vmin": vmin, "vmax": vmax,
                      "voxels_shown": int(np.isfinite(volume).sum())})
-    outdir = Path(outdir)
-    partial = outdir.with_name(f".{outdir.name}.partial")  # written whole, then renamed into place
-    shutil.rmtree(partial, ignore_errors=True)
-    with filestore_lock(cortex, subject), without_leap_motion(cortex):
-        cortex.webgl.make_static(str(partial), views, title=title, types=("inflated",),
-                                 overlays_visible=("rois",), labels_visible=("rois",))
-    # the icon browsers ask every site for (pycortex's own), so that the served folder answers it
-    shutil.copyfile(Path(cortex.webgl.__file__).parent / "favicon.ico", partial / "favicon.ico")
-    shutil.rmtree(outdir, ignore_errors=True)
-    os.replace(partial, outdir)
+    with atomic_dir(outdir) as partial:  # written whole, then renamed into place
+        with filestore_lock(cortex, subject), without_leap_motion(cortex):
+            cortex.webgl.make_static(str(partial), views, title=title, types=("inflated",),
+                                     overlays_visible=("rois",), labels_visible=("rois",))
+        # the icon browsers ask every site for (pycortex's own), so that the served folder answers it
+        shutil.copyfile(Path(cortex.webgl.__file__).parent / "favicon.ico", partial / "favicon.ico")
     return pd.DataFrame(rows)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import sys
 import urllib.parse
 import urllib.request
@@ -29,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from .errors import InputError
+from .io import atomic_dir
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "config" / "weights.yaml"
 CHUNK = 1 << 20
@@ -114,9 +114,7 @@ def fetch_repo(name: str, entry: dict, hub: str, directory: Path, timeout: float
     listings: dict[str, dict] = {}
     for folder in sorted({str(Path(f).parent) if "/" in f else "" for f in entry["files"]}):
         listings.update(repo_tree(hub, repo, revision, folder, timeout))
-    staging = target.with_name(target.name + ".part")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with atomic_dir(target) as staging:  # checked whole before it takes the target's place
         for path in entry["files"]:
             listed = listings.get(path)
             if listed is None:
@@ -133,11 +131,6 @@ def fetch_repo(name: str, entry: dict, hub: str, directory: Path, timeout: float
         else:
             from .sd import check_model_dir
             check_model_dir(staging)
-    except InputError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(target, ignore_errors=True)
-    staging.replace(target)
     print(f"{name}: {target} ({len(entry['files'])} files, each checked against the hub's listed hash)", file=sys.stderr)
     return target
 

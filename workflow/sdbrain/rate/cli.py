@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sdbrain.errors import InputError
+from sdbrain.io import atomic_file
 from sdbrain.rate import db, simulate
 from sdbrain.rate.trials import TrialSet
 
@@ -68,9 +68,8 @@ def cmd_export(args) -> None:
     table = export_table(trials, con)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    table.to_csv(partial, sep="\t", index=False)
-    os.replace(partial, out)  # never a half-written answers file
+    with atomic_file(out) as partial:  # never a half-written answers file
+        table.to_csv(partial, sep="\t", index=False)
     print(f"{len(table)} answers of {table['rater'].nunique()} raters -> {out}")
 
 

@@ -7,12 +7,12 @@ rule loads it through ``from_pretrained(local_dir)`` exactly as it loads SD v1.4
 """
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import torch
 from tokenizers.pre_tokenizers import ByteLevel
+
+from ..io import atomic_dir
 
 SPECIAL = ("<|startoftext|>", "<|endoftext|>")
 
@@ -93,9 +93,5 @@ def build_random_pipeline(out_dir: str | Path, words, params: dict, seed: int = 
 
 def save_pipeline(pipe, out_dir: str | Path) -> None:
     """``save_pretrained`` into a temporary directory, then move it in place (no partial model)."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(tmp)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
+    with atomic_dir(out_dir) as tmp:
+        pipe.save_pretrained(tmp)
