@@ -134,3 +134,13 @@ def test_keys_pick_only_the_named_keys():
     for names in (plan.ENCODE, plan.BANDED):
         assert not {"noise_levels", "step_levels", "joint", "joint_maps"} & set(names)
     assert "strengths" not in plan.RECONSTRUCT
+
+
+def test_the_model_note_says_what_the_run_is():
+    """Figures of the toy world say so under them; with the random model, that they test the code path."""
+    assert plan.model_note(DEFAULT) == f"toy world (simulated fMRI), diffusion model {DEFAULT['model_dir']}: not NSD results"
+    random = {**DEFAULT, "model_dir": "results/toy/sd_random"}
+    assert plan.builds_model(random) and not plan.builds_model(DEFAULT) and not plan.builds_model(NSD)
+    assert plan.model_note(random) == ("toy world, random-weight diffusion model: reconstructions test the code path, "
+                                       "not the method")
+    assert plan.model_note(NSD) == ""

@@ -7,9 +7,8 @@ SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
 TOY = config["toy"]["enabled"]
 TOY_TRUTH = "results/toy/truth"
-TOY_MODEL = "results/toy/sd_random"
-# the workflow builds the model itself only for the toy world's default model directory
-BUILDS_MODEL = TOY and config["model_dir"] == TOY_MODEL
+TOY_MODEL = plan.RANDOM_MODEL
+BUILDS_MODEL = plan.builds_model(config)
 # reconstruction methods (z, c, zc<strength>) and encoding spaces: see sdbrain.spaces
 METHOD_PATTERN = spaces.METHOD_PATTERN
 # the validity analysis's controls reconstructed through the generator, as pseudo-subjects:
@@ -77,13 +76,8 @@ RATE_ANSWERS = config["rate"]["answers"]
 ENCODE = plan.encoding_models(config)
 # banded ridge joint models beside the concatenated ones (encode.joint)
 BANDED = config["encode"]["joint"] == "banded"
-# Figures of the toy world say so on their face (and whether its model has random weights).
-if BUILDS_MODEL:
-    MODEL_NOTE = "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
-elif TOY:
-    MODEL_NOTE = f"toy world (simulated fMRI), diffusion model {config['model_dir']}: not NSD results"
-else:
-    MODEL_NOTE = ""
+# figures of the toy world say so on their face
+MODEL_NOTE = plan.model_note(config)
 
 
 def all_outputs():

@@ -46,6 +46,27 @@ def keys(section: dict, names: tuple[str, ...]) -> dict:
     return {name: section[name] for name in names if name in section}
 
 
+# --- what the run is -----------------------------------------------------------------------
+
+# the toy world's default model directory: the only one the workflow builds itself (rule toy_model)
+RANDOM_MODEL = "results/toy/sd_random"
+
+
+def builds_model(config: dict) -> bool:
+    """Whether the workflow builds its diffusion model (seeded random weights) instead of loading one."""
+    return config["toy"]["enabled"] and config["model_dir"] == RANDOM_MODEL
+
+
+def model_note(config: dict) -> str:
+    """The line under every figure of the toy world, saying so (and whether its model has random weights);
+    empty on NSD."""
+    if builds_model(config):
+        return "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
+    if config["toy"]["enabled"]:
+        return f"toy world (simulated fMRI), diffusion model {config['model_dir']}: not NSD results"
+    return ""
+
+
 # --- reconstruction methods -------------------------------------------------------------
 
 
