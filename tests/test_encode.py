@@ -166,6 +166,28 @@ def test_features_are_matched_by_stimulus_id_not_by_row_order():
         encode.reduce(values, np.array([10, 11, 12, 12, 14, 15]), ids[:2], ids[4:], 8, 0, source="zc0.5.npy")
 
 
+def test_joint_parts_reduce_each_space_on_its_own(tmp_path):
+    """A joint model's two spaces are read by their ids and PCA-reduced each on its own, as a single model's
+    space is: z narrow (kept), X wide (reduced to encode.pca_components)."""
+    from sdbrain.io import save_array, write_ids
+    rng = np.random.default_rng(6)
+    ids = np.arange(100, 130)
+    data = encode.Responses(None, None, ids[:24], np.arange(24), ids[24:], None, None)
+    files = {}
+    for name, width in (("z", 6), ("zc0.5", 40)):
+        values = rng.standard_normal((30, width)).astype(np.float32)
+        order = rng.permutation(30)  # rows in another order than the ids of the subject's images
+        save_array(tmp_path / f"{name}.npy", values[order])
+        write_ids(tmp_path / f"{name}_ids.tsv", ids[order])
+        files[name] = (tmp_path / f"{name}.npy", tmp_path / f"{name}_ids.tsv")
+    z, other = encode.joint_parts(files["z"], files["zc0.5"], data, {"pca_components": 8, "seed": 0})
+    for got, name in ((z, "z"), (other, "zc0.5")):
+        want = encode.reduced_space(*files[name], data, 8, 0)
+        np.testing.assert_array_equal(got.train, want.train)
+        np.testing.assert_array_equal(got.test, want.test)
+    assert z.train.shape == (24, 6) and other.train.shape == (24, 8) and other.test.shape == (6, 8)
+
+
 def test_noise_ceiling_from_ncsnr_matches_the_toy_worlds_signal(tmp_path):
     """ncsnr (signal sd / noise sd, as NSD defines it) gives the r^2 that the true signal reaches on the averaged test betas."""
     # four sessions recorded, three analysed: some test images lose repeats, as in the paper's 37 of 40

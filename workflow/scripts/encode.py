@@ -14,7 +14,7 @@ def main():
     p, out, w = snakemake.params, snakemake.output, snakemake.wildcards
     data = encode.responses(Path(snakemake.input.train_ids).parent)
     x = encode.reduced_space(snakemake.input.features, snakemake.input.feature_ids, data, p.encode["pca_components"],
-                     p.encode["seed"])
+                             p.encode["seed"])
     log.info("%s %s: %d features (PCA: %s) -> %d voxels; %d train trials of %d images, %d test images", w.subject,
              w.space, x.train.shape[1], "yes" if x.explained_variance.size else "no", len(data.columns),
              len(data.train_rows), len(data.train_images), len(data.test_ids))

@@ -13,8 +13,7 @@ def main():
     log = setup(snakemake.log[0])
     p, i, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
     data = encode.responses(Path(i.train_ids).parent)
-    n, seed = p.encode["pca_components"], p.encode["seed"]
-    parts = [encode.reduced_space(i.z, i.z_ids, data, n, seed), encode.reduced_space(i.other, i.other_ids, data, n, seed)]
+    parts = encode.joint_parts((i.z, i.z_ids), (i.other, i.other_ids), data, p.encode)
     log.info("%s z+%s banded: %s features -> %d voxels", w.subject, w.space,
              " + ".join(str(x.train.shape[1]) for x in parts), len(data.columns))
     result = banded.fit(parts, data, p.encode)

@@ -13,8 +13,7 @@ def main():
     log = setup(snakemake.log[0])
     p, i, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
     data = encode.responses(Path(i.train_ids).parent)
-    n, seed = p.encode["pca_components"], p.encode["seed"]
-    x = encode.joint(encode.reduced_space(i.z, i.z_ids, data, n, seed), encode.reduced_space(i.other, i.other_ids, data, n, seed))
+    x = encode.joint(*encode.joint_parts((i.z, i.z_ids), (i.other, i.other_ids), data, p.encode))
     log.info("%s z+%s: %d features -> %d voxels", w.subject, w.space, x.train.shape[1], len(data.columns))
     result = encode.fit(x, data, p.encode)
     voxels = data.voxels["voxel"].to_numpy()

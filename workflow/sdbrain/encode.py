@@ -60,6 +60,12 @@ def reduced_space(features_path, ids_path, data: Responses, n_components: int, s
     return reduce(values, ids, data.train_images, data.test_ids, n_components, seed, str(features_path))
 
 
+def joint_parts(z: tuple, other: tuple, data: Responses, params: dict) -> list[Reduced]:
+    """The two spaces of a joint model z + X, each (features, ids) file pair reduced on its own as
+    ``reduced_space`` does (encode.pca_components, encode.seed)."""
+    return [reduced_space(*files, data, params["pca_components"], params["seed"]) for files in (z, other)]
+
+
 def read_voxels(path, voxels: np.ndarray) -> pd.DataFrame:
     """A model's voxels.tsv, which must list ``voxels`` in order (the subject's current brain mask)."""
     import pandas as pd

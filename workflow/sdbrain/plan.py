@@ -166,7 +166,8 @@ def encoding_figure(config: dict, fig: int) -> Figure:
     subjects, steps = list(config["subjects"]), list(config["features"]["steps"])
     level = config["encode"]["step_levels"][0] if config["encode"]["step_levels"] else None  # Figs. 8-9
     if fig == 6:
-        rows = ["z", "c"] + ([fig6_zc(config)] if fig6_zc(config) else [])
+        zc = fig6_zc(config)
+        rows = ["z", "c"] + ([zc] if zc else [])
         return Figure(rows, subjects, [[_panel(s, space, "r") for s in subjects] for space in rows], TITLES[6],
                       {**_HOT, "label": "r"})
     if fig in (7, 8):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from PIL import Image
 
 from . import sd
 from .errors import InputError
@@ -90,8 +89,8 @@ def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, param
     if method == "c":
         return generate(pipe, c, ids, params)
     from .features import resize
-    rounding, resample = sd.RESAMPLE[params.get("x_z_resample", "compvis")]
+    rounding, resample = sd.x_z_resample(params)
     x_z = decode_z(pipe, z, z_size, params["batch_size"], rounding)
     if method == "z":
-        return resize(x_z, params["image_size"], getattr(Image, resample))[:, None]
+        return resize(x_z, params["image_size"], resample)[:, None]
     return generate(pipe, c, ids, params, init=x_z, strength=strength)

@@ -143,6 +143,13 @@ def img2img_pipeline(pipe, noise_start: str = "diffusers"):
 RESAMPLE = {"compvis": ("truncate", "BICUBIC"), "lanczos": ("round", "LANCZOS")}
 
 
+def x_z_resample(params: dict) -> tuple[str, int]:
+    """The rounding of X_z to 8 bits and the PIL filter that resizes it, as ``params['x_z_resample']`` says."""
+    from PIL import Image
+    rounding, name = RESAMPLE[params.get("x_z_resample", "compvis")]
+    return rounding, getattr(Image, name)
+
+
 def run(pipe, c, ids, params: dict, init=None, strength: float = 1.0, strength_key: str = "reconstruct.strengths",
         latents: bool = False, capture=None, desc: str = "denoise"):
     """Text-to-image (``init`` None) or image-to-image from the uint8 images ``init``: z of ``init``, noise to
@@ -171,7 +178,7 @@ def run(pipe, c, ids, params: dict, init=None, strength: float = 1.0, strength_k
         runner = img2img_pipeline(pipe, params.get("noise_start", "compvis")) if init is not None else pipe
         runner.set_progress_bar_config(disable=True)
         if init is not None:
-            init = resize(init, size, getattr(Image, RESAMPLE[params.get("x_z_resample", "compvis")][1]))
+            init = resize(init, size, x_z_resample(params)[1])
         out = None
         # a batch is ``batch`` images with all their samples
         for start in tqdm(range(0, len(ids), batch), desc=desc, unit="batch"):
