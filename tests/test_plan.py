@@ -33,6 +33,27 @@ def test_encoding_models(config, level):
         assert spaces.parse(name).name == name
 
 
+@pytest.mark.parametrize("config", [DEFAULT, NSD, {
+    "encode": {"noise_levels": [0.25, 0.5], "step_levels": [0.5, 1.0]},
+    "features": {"steps": {"late": 1.0}, "unet_layers": {"mid": "mid_block"}}}])
+def test_level_jobs_fit_every_model_once(config):
+    """Rule encode (z, c) and one encode_level job per noise level and one encode_steps job per step level
+    fit exactly the models of ``encoding_models``, none twice."""
+    models = plan.encoding_models(config)
+    jobs = [plan.level_models(config, False).at(s) for s in config["encode"]["noise_levels"]]
+    jobs += [plan.level_models(config, True).at(s) for s in config["encode"]["step_levels"]]
+    single = ["z", "c"] + [space for job in jobs for space in job.single]
+    joint = [space for job in jobs for space in job.joint]
+    groups = [group for job in jobs for group in job.layer_groups.items()]
+    assert sorted(single) == sorted(models.single) and len(set(single)) == len(single)
+    assert sorted(joint) == sorted(models.joint) and len(set(joint)) == len(joint)
+    assert dict(groups) == models.layer_groups and len(groups) == len(models.layer_groups)
+    # a rule's patterns: the level as the wildcard, kept as written
+    steps = plan.level_models(config, True).at("{level}")
+    assert steps.joint[0] == f"zc{{level}}-{next(iter(config['features']['steps']))}"
+    assert plan.level_models(config, False).at("0.50").single == ["zc0.50"]
+
+
 def test_a_step_level_that_is_also_a_noise_level_is_modelled_once():
     config = {"encode": {"noise_levels": [0.25, 0.5], "step_levels": [0.5, 1.0]},
               "features": {"steps": {"late": 1.0}, "unet_layers": {"mid": "mid_block"}}}

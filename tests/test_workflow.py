@@ -37,8 +37,9 @@ def test_default_config_dry_run(tmp_path):
         "reconstruct": 12 + 4, "reconstruct_manifest": 6 + 2,
         "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
         "validity_controls": 1, "validity_features": 1, "validity": 2, "validity_summary": 1,
-        # z, c, zc at 3 noise levels, zc at 3 steps, 5 U-Net layers x 3 steps; 6 joint models; 3 best-layer maps
-        "encode": 2 * 23, "encode_joint": 2 * 6, "encode_layers": 2 * 3, "encode_summary": 2,
+        # per subject z and c; each noise level's zc and z + zc in one job; the step level's zc at 3 steps,
+        # 5 U-Net layers x 3 steps, the 3 joint models and 3 best-layer maps in one job
+        "encode": 2 * 2, "encode_level": 2 * 3, "encode_steps": 2 * 1, "encode_summary": 2,
         "flatmap_rois": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 4, "run_config": 1, "run_logs": 1,
         "rate_trials": 1,
         "all": 1}
@@ -54,7 +55,7 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
                     "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40 + 2 * 40,
                     "reconstruct_manifest": 12 + 2, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
                     "eval_summary": 1, "validity_controls": 1, "validity_features": 1, "validity": 4,
-                    "validity_summary": 1, "encode": 4 * 23, "encode_joint": 4 * 6, "encode_layers": 4 * 3,
+                    "validity_summary": 1, "encode": 4 * 2, "encode_level": 4 * 3, "encode_steps": 4 * 1,
                     "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4, "viewer": 4,
                     "encoding_figure": 4, "run_config": 1, "run_logs": 1, "rate_trials": 1, "all": 1}
     for subject in ("subj01", "subj02", "subj05", "subj07"):
@@ -78,7 +79,7 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
         line = next(ln for ln in block.splitlines() if ln.strip().startswith("resources:"))
         resources.setdefault(block.split(":")[0], line)
     gpu_rules = {"features", "diffusion_features", "decode", "reconstruct", "eval_originals", "evaluate",
-                 "validity_features", "encode", "encode_joint"}
+                 "validity_features", "encode", "encode_level", "encode_steps"}
     for rule, line in resources.items():
         if rule in gpu_rules:
             assert "gpu=1" in line and "slurm_partition=gpu" in line and "cpus_per_gpu=4" in line, (rule, line)
@@ -222,8 +223,8 @@ def test_a_new_noise_level_plans_only_its_models(tiny_run, tmp_path):
     assert plan_after_edit(tiny_run, tmp_path, "encode", "noise_levels", [0.25, 0.5]) == {
         # z_c at s = 0.25 in 2 chunks (without the steps and layers of encode.step_levels), merged
         "diffusion_features": 2, "features_merge": 1,
-        # its model and its joint model with z for 2 subjects
-        "encode": 2, "encode_joint": 2,
+        # its model and its joint model with z (one job) for 2 subjects
+        "encode_level": 2,
         # per subject: the ROI tables, the flatmaps and the viewer of every model; Fig. 7's new row
         "encode_summary": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 1, **REPORT}
 

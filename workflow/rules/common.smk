@@ -1,7 +1,9 @@
 # Helpers shared by the rules: the lists that rule `all` expands, and the inputs
 # that only exist when the toy world is generated.
 
-from sdbrain import hardware, plan, spaces
+import re
+
+from sdbrain import encode_outputs, hardware, plan, spaces
 
 SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
@@ -33,10 +35,58 @@ def mem_from_input(base_mb, per_input_mb):
 
 def encode_mem(wildcards, input):
     """An encoding job's memory (MB): the voxel blocks' budget (encode.memory_mb), 2 GB for
-    Python and torch, and three times its feature arrays (loaded, standardised, PCA); the
-    betas are memory-mapped and read one voxel block at a time."""
-    features = sum(mb for path, mb in zip(input, input.size_files_mb) if path.startswith("results/features/"))
-    return int(config["encode"]["memory_mb"] + 2000 + 3 * features)
+    Python and torch, and three times the feature arrays of one model (loaded, standardised,
+    PCA): a job fits its models one at a time, a joint one from z and one other space, so the
+    two largest arrays count; the betas are memory-mapped and read one voxel block at a time."""
+    features = sorted(
+        (mb for path, mb in zip(input, input.size_files_mb) if path.startswith("results/features/")), reverse=True
+    )
+    return int(config["encode"]["memory_mb"] + 2000 + 3 * sum(features[:2]))
+
+
+# --- encoding jobs per subject and noise level (rules encode_level, encode_steps) ---
+LEVEL_MODELS = {steps: plan.level_models(config, steps).at("{level}") for steps in (False, True)}
+
+
+def level_outputs(steps):
+    """Every file of a level job (encode_level, or encode_steps with ``steps``), as {subject} and {level} patterns."""
+    models, folder = LEVEL_MODELS[steps], "results/encode/{subject}"
+    files = [encode_outputs.files(f"{folder}/{space}", encode_outputs.SINGLE) for space in models.single]
+    files += [encode_outputs.files(f"{folder}/z+{space}", encode_outputs.JOINT, space) for space in models.joint]
+    files += [encode_outputs.files(f"{folder}/{group}", encode_outputs.LAYERS) for group in models.layer_groups]
+    return [path for model in files for path in model.values()]
+
+
+def level_inputs(steps):
+    """A level job's betas, its spaces' features, and z's features and model where it fits joint models."""
+
+    def inputs(wildcards):
+        models = plan.level_models(config, steps).at(wildcards.level)
+        out = {
+            **betas(wildcards),
+            "features": expand("results/features/{space}.npy", space=models.single),
+            "feature_ids": expand("results/features/{space}_ids.tsv", space=models.single),
+        }
+        if models.joint:
+            out.update(
+                z="results/features/z.npy",
+                z_ids="results/features/z_ids.tsv",
+                z_table=f"results/encode/{wildcards.subject}/z/voxels.tsv",
+            )
+        return out
+
+    return inputs
+
+
+def level_models(steps, part):
+    """A level job's params: its single spaces, joint spaces or layer groups, named at the job's level."""
+    return lambda wildcards: getattr(plan.level_models(config, steps).at(wildcards.level), part)
+
+
+def level_pattern(steps):
+    """The levels a level rule serves (encode.noise_levels or encode.step_levels), as a wildcard constraint."""
+    levels = config["encode"]["step_levels" if steps else "noise_levels"]
+    return "|".join(re.escape(spaces.level_name(s)) for s in levels) or "(?!)"
 
 
 def roi_files():

@@ -23,7 +23,7 @@ rule encode:
     benchmark:
         "logs/benchmarks/encode/{subject}_{space}.tsv"
     wildcard_constraints:
-        space=SPACE_PATTERN,
+        space="z|c",
     conda:
         "../../envs/torch.yaml"
     threads: GPU_THREADS
@@ -39,41 +39,43 @@ rule encode:
         "../scripts/encode.py"
 
 
-rule encode_joint:
-    input:
-        unpack(betas),
-        nsd_tree(),
-        z="results/features/z.npy",
-        z_ids="results/features/z_ids.tsv",
-        other="results/features/{space}.npy",
-        other_ids="results/features/{space}_ids.tsv",
-        z_table="results/encode/{subject}/z/voxels.tsv",
-        other_table="results/encode/{subject}/{space}/voxels.tsv",
-    output:
-        r="results/encode/{subject}/z+{space}/r.nii.gz",
-        fdr="results/encode/{subject}/z+{space}/fdr_mask.nii.gz",
-        unique_z="results/encode/{subject}/z+{space}/unique_z.nii.gz",
-        unique_other="results/encode/{subject}/z+{space}/unique_{space}.nii.gz",
-        table="results/encode/{subject}/z+{space}/voxels.tsv",
-        png="results/encode/{subject}/z+{space}/unique_slices.png",
-    log:
-        "logs/encode/{subject}_z+{space}.log",
-    benchmark:
-        "logs/benchmarks/encode/{subject}_z+{space}.tsv"
-    wildcard_constraints:
-        space=SPACE_PATTERN,
-    conda:
-        "../../envs/torch.yaml"
-    threads: GPU_THREADS
-    resources:
-        gpu=GPU,
-        mem_mb=encode_mem,
-        runtime=240,
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        encode=plan.keys(config["encode"], plan.ENCODE),
-    script:
-        "../scripts/encode_joint.py"
+# One job per subject and noise level fits every model at that level in one process
+# (sdbrain.encode_outputs): encode_level the final z_c and z + z_c at each of
+# encode.noise_levels, encode_steps the steps and U-Net layers at each of encode.step_levels.
+for steps, name in ((False, "encode_level"), (True, "encode_steps")):
+
+    rule:
+        name:
+            name
+        input:
+            unpack(level_inputs(steps)),
+            nsd_tree(),
+        output:
+            level_outputs(steps),
+        log:
+            f"logs/encode/{{subject}}_{name}{{level}}.log",
+        benchmark:
+            f"logs/benchmarks/encode/{{subject}}_{name}{{level}}.tsv"
+        wildcard_constraints:
+            level=level_pattern(steps),
+        conda:
+            "../../envs/torch.yaml"
+        threads: GPU_THREADS
+        resources:
+            gpu=GPU,
+            mem_mb=encode_mem,
+            runtime=60 + 30 * LEVEL_MODELS[steps].count(),
+        params:
+            nsd_root=lambda wildcards: config["nsd_root"],
+            sessions=config["sessions"],
+            encode=plan.keys(config["encode"], plan.ENCODE),
+            single=level_models(steps, "single"),
+            joint=level_models(steps, "joint"),
+            layer_groups=level_models(steps, "layer_groups"),
+            layers=LAYER_NAMES,
+            folder=lambda wildcards: f"results/encode/{wildcards.subject}",
+        script:
+            "../scripts/encode_level.py"
 
 
 # encode.joint: banded (only then are these rules' outputs asked for): banded ridge joint
@@ -154,34 +156,6 @@ rule encode_compare:
         truth=TOY,
     script:
         "../scripts/encode_compare.py"
-
-
-rule encode_layers:
-    input:
-        nsd_tree(),
-        tables=lambda w: expand(
-            "results/encode/{subject}/{space}/voxels.tsv", subject=w.subject, space=ENCODE.layer_groups[w.group]
-        ),
-    output:
-        nifti="results/encode/{subject}/{group}/best_layer.nii.gz",
-        table="results/encode/{subject}/{group}/best_layer.tsv",
-        png="results/encode/{subject}/{group}/best_layer_slices.png",
-    log:
-        "logs/encode/{subject}_{group}_layers.log",
-    benchmark:
-        "logs/benchmarks/encode/{subject}_{group}_layers.tsv"
-    wildcard_constraints:
-        group=spaces.LAYER_GROUP_PATTERN,
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=mem_from_input(2000, 2),
-        runtime=30,
-    params:
-        nsd_root=lambda wildcards: config["nsd_root"],
-        layers=list(config["features"]["unet_layers"]),
-    script:
-        "../scripts/encode_layers.py"
 
 
 rule encode_summary:

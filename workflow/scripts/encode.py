@@ -1,17 +1,16 @@
-"""Rule encode: whole-brain voxel-wise ridge from one feature space; r, p and FDR maps."""
+"""Rule encode: whole-brain voxel-wise ridge from z or c; r, p and FDR maps."""
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from sdbrain import encode, maps, nsd, stats
+from sdbrain import encode, encode_outputs, maps, nsd, stats
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
 
 def main():
     log = setup(snakemake.log[0])
-    p, out, w = snakemake.params, snakemake.output, snakemake.wildcards
+    p, w = snakemake.params, snakemake.wildcards
     data = encode.responses(Path(snakemake.input.train_ids).parent)
     x = encode.reduced_space(snakemake.input.features, snakemake.input.feature_ids, data, p.encode["pca_components"],
                              p.encode["seed"])
@@ -26,19 +25,8 @@ def main():
     # the noise ceiling of each voxel, from NSD's ncsnr and the test images' repeats
     ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(w.subject)).ravel()[volume.voxels],
                                   nsd.test_repeats(layout, w.subject, p.sessions, data.test_ids))
-    r2_over_nc = encode.over_noise_ceiling(result.r, ceiling)
-    volume.save(result.r, out.r)
-    volume.save(result.p, out.p)
-    volume.save(result.significant.astype(np.float32), out.fdr)
-    volume.save(r2_over_nc, out.nc)
-    pd.DataFrame({"voxel": volume.voxels, "r": result.r, "p": result.p, "significant": result.significant.astype(int),
-                  "alpha": result.alphas, "noise_ceiling": ceiling, "r2_over_nc": r2_over_nc}).to_csv(
-        out.table, sep="\t", index=False)
-    pd.DataFrame({"component": np.arange(1, x.explained_variance.size + 1),
-                  "explained_variance_ratio": x.explained_variance}).to_csv(out.pca, sep="\t", index=False)
-    maps.slices_png(volume(np.where(result.significant, result.r, np.nan)), out.png,
-                    f"{w.subject}: r of the {w.space} model, significant voxels (BH-FDR q={p.encode['fdr_q']})",
-                    underlay=volume.mask, affine=volume.affine)
+    encode_outputs.write_single(x, result, volume, ceiling, dict(snakemake.output.items()),
+                                f"{w.subject}: r of the {w.space} model", p.encode["fdr_q"])
 
 
 guarded(main, snakemake)

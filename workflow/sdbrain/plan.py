@@ -24,7 +24,7 @@ GENERATE = ("image_size", "steps", "guidance_scale", "eta", "seed", "batch_size"
 RECONSTRUCT = GENERATE + ("n_samples", "n_chunks", "device")
 # decode: rule decode (the ROI is passed per target)
 DECODE = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning")
-# encode: rules encode and encode_joint (the models and figures asked for are rule all's)
+# encode: rules encode, encode_level and encode_steps (the models and figures asked for are rule all's)
 ENCODE = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
           "voxel_block", "fdr_q", "backend", "solver")
 # encode: rule encode_banded
@@ -111,6 +111,37 @@ def encoding_models(config: dict) -> Models:
             groups[spaces.name(f"unet-{step}", s)] = group
             single += group
     return Models(single, joint, groups, [spaces.level_name(s) for s in encode["step_levels"]])
+
+
+@dataclass
+class LevelModels:
+    """The models one job fits at one noise level, as diffusion features (``spaces.name`` puts them at a level):
+    rule encode_level the final z_c (Figs. 6-7), rule encode_steps z_c and the U-Net layers at each step
+    (Figs. 8-9)."""
+    single: list[str]                       # zc, zc-<step>, unet-<layer>-<step>
+    joint: list[str]                        # those also modelled jointly with z
+    layer_groups: dict[str, list[str]]      # unet-<step> -> its layers (best layer per voxel)
+
+    def count(self) -> int:
+        """Ridge models fitted (single and joint)."""
+        return len(self.single) + len(self.joint)
+
+    def at(self, level: float | str) -> LevelModels:
+        """The same models named as spaces at ``level`` (a '{level}' text gives a rule's patterns)."""
+        return LevelModels([spaces.name(f, level) for f in self.single], [spaces.name(f, level) for f in self.joint],
+                           {spaces.name(g, level): [spaces.name(f, level) for f in members]
+                            for g, members in self.layer_groups.items()})
+
+
+def level_models(config: dict, steps: bool) -> LevelModels:
+    """What rule encode_level (``steps`` False: a level of encode.noise_levels) or encode_steps (True: a level of
+    encode.step_levels) fits; together they are ``encoding_models``' spaces other than z and c."""
+    if not steps:
+        return LevelModels(["zc"], ["zc"], {})
+    at_steps = [f"zc-{step}" for step in config["features"]["steps"]]
+    groups = {f"unet-{step}": [f"unet-{layer}-{step}" for layer in config["features"]["unet_layers"]]
+              for step in config["features"]["steps"]}
+    return LevelModels(at_steps + [f for members in groups.values() for f in members], at_steps, groups)
 
 
 # --- the encoding figures (Figs. 6-9, subjects side by side) ----------------------------

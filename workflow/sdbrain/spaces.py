@@ -94,7 +94,8 @@ def parse(name: str) -> Space:
     return Space(name, kind, value, layer, step, level or None)
 
 
-def name(feature: str, level: float) -> str:
-    """The space of ``diffusion.extract``'s ``feature`` at noise ``level``: ('unet-mid-early', 0.5) -> 'unet0.5-mid-early'."""
+def name(feature: str, level: float | str) -> str:
+    """The space of ``diffusion.extract``'s ``feature`` at noise ``level``: ('unet-mid-early', 0.5) -> 'unet0.5-mid-early'
+    (a level given as text is kept as written: a wildcard's value, or '{level}' for a rule's pattern)."""
     kind, _, rest = feature.partition("-")
-    return f"{kind}{level_name(level)}" + (f"-{rest}" if rest else "")
+    return f"{kind}{level if isinstance(level, str) else level_name(level)}" + (f"-{rest}" if rest else "")
