@@ -120,6 +120,17 @@ def test_a_job_uses_exactly_its_declared_threads(tmp_path):
         assert got["pools"] and all(threads == n for _, threads in got["pools"]), (name, got)
 
 
+def test_jobs_start_with_the_allocator_settings_unless_the_user_set_them(monkeypatch):
+    from sdbrain import hardware
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")  # the user's own choice stays
+    hardware.keep_freed_memory()
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['MALLOC_MMAP_THRESHOLD_'], "
+                            "os.environ['MALLOC_TRIM_THRESHOLD_'])"], capture_output=True, text=True, check=True)
+    assert child.stdout.split() == [str(32 * 2**20), "12345"]
+    assert "hardware.keep_freed_memory()" in (ROOT / "Snakefile").read_text()
+
+
 def test_torch_threads_set_when_torch_is_imported_later(monkeypatch):
     """limit_threads before ``import torch`` (a fresh interpreter): torch gets them on import."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from sdbrain import hardware; hardware.limit_threads(1); "
