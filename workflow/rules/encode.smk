@@ -40,42 +40,72 @@ rule encode:
 
 
 # One job per subject and noise level fits every model at that level in one process
-# (sdbrain.encode_outputs): encode_level the final z_c and z + z_c at each of
-# encode.noise_levels, encode_steps the steps and U-Net layers at each of encode.step_levels.
-for steps, name in ((False, "encode_level"), (True, "encode_steps")):
+# (sdbrain.encode_outputs; the patterns and params come from common.smk).
+# At each of encode.noise_levels: the final z_c and z + z_c (Figs. 6-7).
+rule encode_level:
+    input:
+        unpack(level_inputs(False)),
+        nsd_tree(),
+    output:
+        level_outputs(False),
+    log:
+        "logs/encode/{subject}_encode_level{level}.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_encode_level{level}.tsv"
+    wildcard_constraints:
+        level=level_pattern(False),
+    conda:
+        "../../envs/torch.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=GPU,
+        mem_mb=encode_mem,
+        runtime=60 + 30 * LEVEL_MODELS[False].count(),
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        sessions=config["sessions"],
+        encode=plan.keys(config["encode"], plan.ENCODE),
+        single=level_models(False, "single"),
+        joint=level_models(False, "joint"),
+        layer_groups=level_models(False, "layer_groups"),
+        layers=LAYER_NAMES,
+        folder=lambda wildcards: f"results/encode/{wildcards.subject}",
+    script:
+        "../scripts/encode_level.py"
 
-    rule:
-        name:
-            name
-        input:
-            unpack(level_inputs(steps)),
-            nsd_tree(),
-        output:
-            level_outputs(steps),
-        log:
-            f"logs/encode/{{subject}}_{name}{{level}}.log",
-        benchmark:
-            f"logs/benchmarks/encode/{{subject}}_{name}{{level}}.tsv"
-        wildcard_constraints:
-            level=level_pattern(steps),
-        conda:
-            "../../envs/torch.yaml"
-        threads: GPU_THREADS
-        resources:
-            gpu=GPU,
-            mem_mb=encode_mem,
-            runtime=60 + 30 * LEVEL_MODELS[steps].count(),
-        params:
-            nsd_root=lambda wildcards: config["nsd_root"],
-            sessions=config["sessions"],
-            encode=plan.keys(config["encode"], plan.ENCODE),
-            single=level_models(steps, "single"),
-            joint=level_models(steps, "joint"),
-            layer_groups=level_models(steps, "layer_groups"),
-            layers=LAYER_NAMES,
-            folder=lambda wildcards: f"results/encode/{wildcards.subject}",
-        script:
-            "../scripts/encode_level.py"
+
+# At each of encode.step_levels: z_c and the U-Net layers at each step, z + z_c at each
+# step, and the best layer per voxel (Figs. 8-9).
+rule encode_steps:
+    input:
+        unpack(level_inputs(True)),
+        nsd_tree(),
+    output:
+        level_outputs(True),
+    log:
+        "logs/encode/{subject}_encode_steps{level}.log",
+    benchmark:
+        "logs/benchmarks/encode/{subject}_encode_steps{level}.tsv"
+    wildcard_constraints:
+        level=level_pattern(True),
+    conda:
+        "../../envs/torch.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=GPU,
+        mem_mb=encode_mem,
+        runtime=60 + 30 * LEVEL_MODELS[True].count(),
+    params:
+        nsd_root=lambda wildcards: config["nsd_root"],
+        sessions=config["sessions"],
+        encode=plan.keys(config["encode"], plan.ENCODE),
+        single=level_models(True, "single"),
+        joint=level_models(True, "joint"),
+        layer_groups=level_models(True, "layer_groups"),
+        layers=LAYER_NAMES,
+        folder=lambda wildcards: f"results/encode/{wildcards.subject}",
+    script:
+        "../scripts/encode_level.py"
 
 
 # encode.joint: banded (only then are these rules' outputs asked for): banded ridge joint
