@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain import encode, encode_outputs, maps, nsd, stats
+from sdbrain import encode, encode_outputs
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -20,11 +20,7 @@ def main():
     result = encode.fit(x, data, p.encode)
     log.info("backend %s; r: median %.3f, max %.3f; %d of %d voxels significant (BH-FDR q=%g)", result.backend,
              np.nanmedian(result.r), np.nanmax(result.r), result.significant.sum(), len(result.r), p.encode["fdr_q"])
-    layout = nsd.Layout(p.nsd_root)
-    volume = maps.Volume(layout.roi(w.subject, "brainmask"), data.voxels["voxel"].to_numpy())
-    # the noise ceiling of each voxel, from NSD's ncsnr and the test images' repeats
-    ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(w.subject)).ravel()[volume.voxels],
-                                  nsd.test_repeats(layout, w.subject, p.sessions, data.test_ids))
+    volume, ceiling = encode_outputs.volume_and_ceiling(p.nsd_root, w.subject, p.sessions, data)
     encode_outputs.write_single(x, result, volume, ceiling, dict(snakemake.output.items()),
                                 f"{w.subject}: r of the {w.space} model", p.encode["fdr_q"])
 

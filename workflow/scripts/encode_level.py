@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain import encode, encode_outputs, maps, nsd, stats
+from sdbrain import encode, encode_outputs
 from sdbrain.errors import guarded
 from sdbrain.logs import setup
 
@@ -18,11 +18,7 @@ def main():
     p, i, w = snakemake.params, snakemake.input, snakemake.wildcards
     q = p.encode["fdr_q"]
     data = encode.responses(Path(i.train_ids).parent)
-    layout = nsd.Layout(p.nsd_root)
-    volume = maps.Volume(layout.roi(w.subject, "brainmask"), data.voxels["voxel"].to_numpy())
-    # the noise ceiling of each voxel, from NSD's ncsnr and the test images' repeats
-    ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(w.subject)).ravel()[volume.voxels],
-                                  nsd.test_repeats(layout, w.subject, p.sessions, data.test_ids))
+    volume, ceiling = encode_outputs.volume_and_ceiling(p.nsd_root, w.subject, p.sessions, data)
     log.info("%s, noise level %s: %d models, %d joint with z, %d best-layer maps; %d voxels; %d train trials of "
              "%d images, %d test images", w.subject, w.level, len(p.single), len(p.joint),
              len(p.layer_groups), len(data.columns), len(data.train_rows), len(data.train_images),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import encode, maps
+from . import encode, maps, nsd, stats
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,6 +29,16 @@ LAYERS = {"nifti": "best_layer.nii.gz", "table": "best_layer.tsv", "png": "best_
 def files(folder: str, kind: dict[str, str], space: str = "") -> dict[str, str]:
     """{key: path} of one model's files in ``folder`` (``space``: the other space of a joint model)."""
     return {key: f"{folder}/{name.replace('{space}', space)}" for key, name in kind.items()}
+
+
+def volume_and_ceiling(nsd_root, subject: str, sessions, data: encode.Responses) -> tuple[maps.Volume, np.ndarray]:
+    """The subject's brain-mask volume that every map fills, and the noise ceiling of each of its voxels (from
+    NSD's ncsnr and the test images' repeats in ``sessions``)."""
+    layout = nsd.Layout(nsd_root)
+    volume = maps.Volume(layout.roi(subject, "brainmask"), data.voxels["voxel"].to_numpy())
+    ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(subject)).ravel()[volume.voxels],
+                                  nsd.test_repeats(layout, subject, sessions, data.test_ids))
+    return volume, ceiling
 
 
 def write_single(x: encode.Reduced, result: encode.Encoded, volume: maps.Volume, ceiling: np.ndarray,
