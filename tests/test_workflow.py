@@ -1,5 +1,7 @@
 """The Snakemake wiring: dry runs of the default and NSD configs, and a tiny toy run end to end."""
+import base64
 import copy
+import json
 import subprocess
 import sys
 
@@ -227,6 +229,20 @@ def test_a_new_noise_level_plans_only_its_models(tiny_run, tmp_path):
         "encode_level": 2,
         # per subject: the ROI tables, the flatmaps and the viewer of every model; Fig. 7's new row
         "encode_summary": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 1, **REPORT}
+
+
+def recorded_params(work, output: str) -> list[str]:
+    """The params Snakemake recorded for the job that wrote ``output`` (its rerun trigger)."""
+    name = base64.urlsafe_b64encode(output.encode()).decode()
+    return json.loads((work / ".snakemake/metadata" / name).read_text())["params"]
+
+
+def test_level_jobs_record_the_unet_layers_only_where_they_are_read(tiny_run):
+    # the final z_c's models (encode_level) do not read features.unet_layers: an edit of it must not
+    # rerun them where their features stay; the step level's models (encode_steps) draw the best layer
+    layers = repr(list(TINY["features"]["unet_layers"]))
+    assert layers not in recorded_params(tiny_run, "results/encode/subj01/zc0.5/r.nii.gz")
+    assert layers in recorded_params(tiny_run, "results/encode/subj01/zc0.5-early/r.nii.gz")
 
 
 def test_evaluate_batch_size_plans_only_the_feature_networks(tiny_run, tmp_path):

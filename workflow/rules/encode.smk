@@ -68,7 +68,6 @@ rule encode_level:
         single=level_models(False, "single"),
         joint=level_models(False, "joint"),
         layer_groups=level_models(False, "layer_groups"),
-        layers=LAYER_NAMES,
         folder=lambda wildcards: f"results/encode/{wildcards.subject}",
     script:
         "../scripts/encode_level.py"
