@@ -34,9 +34,10 @@ def test_default_config_dry_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result.stdout) == {
         "toy_grid": 1, "toy_nsd": 1, "split": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
-        "features": 4, "diffusion_features": 6, "features_merge": 23, "decode": 4,
-        # 3 methods x 2 subjects and the controls ceiling and mean, 2 chunks each
-        "reconstruct": 12 + 4, "reconstruct_manifest": 6 + 2,
+        # one chunk each (features.n_chunks, reconstruct.n_chunks: 1 on 2 cores)
+        "features": 2, "diffusion_features": 3, "features_merge": 23, "decode": 4,
+        # 3 methods x 2 subjects and the controls ceiling and mean
+        "reconstruct": 6 + 2, "reconstruct_manifest": 6 + 2,
         "fig3": 2, "fig4": 1, "eval_originals": 1, "evaluate": 6, "eval_summary": 1,
         "validity_controls": 1, "validity_features": 1, "validity": 2, "validity_summary": 1,
         # per subject z and c; each noise level's zc and z + zc in one job; the step level's zc at 3 steps,
