@@ -6,6 +6,9 @@ The files of one model live in ``results/encode/<subject>/<model>/`` (``SINGLE``
 (rules encode_level and encode_steps) in one process, so the start-up (Python, torch,
 scikit-learn, matplotlib) and the betas' loading are paid once per level, not once per
 model, and each space is PCA-reduced once for its own model and its joint model with z.
+
+Every start of Snakemake imports this module for the file names (``files``, ``SINGLE``, ...), so
+the writers import the modelling modules (scikit-learn, matplotlib, nibabel) only when called.
 """
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import encode, maps, nsd, stats
-
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from . import encode, maps
 
 # the files of each kind of model, under results/encode/<subject>/<model>/
 SINGLE = {"r": "r.nii.gz", "p": "p.nii.gz", "fdr": "fdr_mask.nii.gz", "nc": "r2_over_nc.nii.gz", "table": "voxels.tsv",
@@ -34,6 +37,7 @@ def files(folder: str, kind: dict[str, str], space: str = "") -> dict[str, str]:
 def volume_and_ceiling(nsd_root, subject: str, sessions, data: encode.Responses) -> tuple[maps.Volume, np.ndarray]:
     """The subject's brain-mask volume that every map fills, and the noise ceiling of each of its voxels (from
     NSD's ncsnr and the test images' repeats in ``sessions``)."""
+    from . import maps, nsd, stats
     layout = nsd.Layout(nsd_root)
     volume = maps.Volume(layout.roi(subject, "brainmask"), data.voxels["voxel"].to_numpy())
     ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(subject)).ravel()[volume.voxels],
@@ -46,6 +50,8 @@ def write_single(x: encode.Reduced, result: encode.Encoded, volume: maps.Volume,
     """A feature space's model: r, p, FDR mask and r^2 over the noise ceiling as volumes, the voxel table,
     the PCA's explained variance and the slices of significant r."""
     import pandas as pd
+
+    from . import encode, maps
     r2_over_nc = encode.over_noise_ceiling(result.r, ceiling)
     volume.save(result.r, out["r"])
     volume.save(result.p, out["p"])
@@ -65,6 +71,8 @@ def write_joint(result: encode.Encoded, r_z: np.ndarray, r_other: np.ndarray, sp
     """The joint model z + ``space``: r, FDR mask, the unique variance of z and of ``space`` as volumes, the
     voxel table and the slices; returns (unique z, unique ``space``)."""
     import pandas as pd
+
+    from . import encode, maps
     unique_z, unique_other = encode.unique_variance(result.r, r_other), encode.unique_variance(result.r, r_z)
     volume.save(result.r, out["r"])
     volume.save(result.significant.astype(np.float32), out["fdr"])
@@ -83,6 +91,8 @@ def write_best_layer(r: np.ndarray, significant: np.ndarray, layers: list[str], 
     """From the (layers, voxels) r and FDR masks of one step's layer models: the best layer per voxel as a
     volume (0: no layer significant), its table and slices; returns the voxel count per layer."""
     import pandas as pd
+
+    from . import encode, maps
     best = encode.best_layer(r, significant)
     volume.save(best.astype(np.float32), out["nifti"], fill=0)
     names = ["none"] + list(layers)
