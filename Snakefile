@@ -48,6 +48,17 @@ include: "workflow/rules/flatmaps.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Rules that only list, gather or summarise small tables run where Snakemake runs, not as
+# cluster jobs: each would wait in the queue and start Snakemake twice for a second's work.
+localrules:
+    run_config,
+    run_logs,
+    reconstruct_manifest,
+    eval_summary,
+    validity_summary,
+    rate_trials,
+
+
 # A local run must bound how many GPU jobs run at once (every GPU rule declares gpu=1):
 # profiles/default sets gpu=1, `--resources gpu=N` allows N. On a cluster the scheduler
 # hands out GPUs. (Checked here: the executor is known only once the run starts.)
