@@ -43,7 +43,7 @@ def local_profile(directory) -> str:
         # the test cluster's node has no GPU: a job given one would stop at once (sdbrain.hardware)
         resources.pop("gpu", None)
         resources.pop("cpus_per_gpu", None)
-    profile.update({"latency-wait": 5, "slurm-init-seconds-before-status-checks": 2})
+    profile.update({"latency-wait": 5, "slurm-init-seconds-before-status-checks": 2, "seconds-between-status-checks": 1})
     # the local reference run has no GPU, so its GPU rules run with one thread; threads can change float
     # rounding, and the comparison is bit for bit
     del profile["set-threads"]
