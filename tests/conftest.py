@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+# Under pytest-xdist the workers share the cores: each computes with one thread (set before
+# numpy and torch start their pools). Two threads per worker oversubscribe them, and
+# waiting threads spin: the NSD-size ridge fit beside two busy processes took 141 s and
+# 138 s of CPU with two threads, 116 s and 78 s with one. Snakemake still sets each job's
+# threads itself.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
