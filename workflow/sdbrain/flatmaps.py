@@ -36,7 +36,8 @@ class Flatmapper:
     def __init__(self, cortex, subject: str, xfm: str, height: int = HEIGHT, outlines: np.ndarray | None = None,
                  outline_labels=()):
         self.cortex, self.subject, self.xfm, self.height = cortex, subject, xfm, height
-        curvature, self.extent = cortex.quickflat.make_flatmap_image(cortex.db.get_surfinfo(subject), height=height)
+        with pycortex_env.filestore_lock(cortex, subject):  # builds the flat caches on first use
+            curvature, self.extent = cortex.quickflat.make_flatmap_image(cortex.db.get_surfinfo(subject), height=height)
         # sulci darker than gyri, outside the cortex transparent
         self.background = np.where(np.isnan(curvature), np.nan, np.where(curvature > 0, 0.35, 0.55))
         # outlines of the ``outline_labels`` of a label volume (e.g. NSD streams early = 1, ventral = 5)

@@ -7,9 +7,11 @@ ours too, and copy the shipped demo subject ``S1`` into it once.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,20 @@ def import_cortex(workdir: str | Path, subjects=("S1",)):
     os.environ["XDG_CONFIG_HOME"] = str(config_home)
     import cortex
     return cortex
+
+
+@contextmanager
+def filestore_lock(cortex, subject: str):
+    """Hold an exclusive lock on a pycortex subject's cache while its caches may be built: pycortex writes them
+    in place, so a job reading a cache that another job (the toy world's subjects share S1) is writing fails."""
+    cache = Path(cortex.database.default_filestore) / subject / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".sdbrain.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def demo_grid(cortex, subject: str, xfm: str, streams: dict) -> dict:

@@ -10,7 +10,6 @@ refuse the viewer's data from ``file://`` pages: it is opened through a web serv
 """
 from __future__ import annotations
 
-import fcntl
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import pycortex_env
 from .errors import InputError
 from .io import atomic_dir
 from .maps import colour_limit
@@ -90,19 +90,6 @@ def without_leap_motion(cortex):
         view.FallbackLoader = loader_class
 
 
-@contextmanager
-def filestore_lock(cortex, subject: str):
-    """Hold an exclusive lock on a pycortex subject's cache while its surfaces may be built."""
-    cache = Path(cortex.database.default_filestore) / subject / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".sdbrain-viewer.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(cortex, subject: str, xfm: str, layers: list[Layer], outdir: str | Path, title: str,
           n_layers: int = 0) -> pd.DataFrame:
     """Write the static viewer of ``layers`` (maps on pycortex subject ``subject`` through transform ``xfm``)
@@ -126,7 +113,7 @@ def build(cortex, subject: str, xfm: str, layers: list[Layer], outdir: str | Pat
                      "cmap": CMAPS[layer.kind], "vmin": vmin, "vmax": vmax,
                      "voxels_shown": int(np.isfinite(volume).sum())})
     with atomic_dir(outdir) as partial:  # written whole, then renamed into place
-        with filestore_lock(cortex, subject), without_leap_motion(cortex):
+        with pycortex_env.filestore_lock(cortex, subject), without_leap_motion(cortex):
             cortex.webgl.make_static(str(partial), views, title=title, types=("inflated",),
                                      overlays_visible=("rois",), labels_visible=("rois",))
         # the icon browsers ask every site for (pycortex's own), so that the served folder answers it
