@@ -77,6 +77,9 @@ def test_toy_workflow_through_slurm_equals_local_run_with_a_retry(cluster, mini_
     result = subprocess.run(cmd, cwd=work, env=cluster.env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-4000:] + cluster.logs()
     assert "slurm" in result.stderr.lower()  # the jobs went through the executor
+    # the Snakefile's localrules run beside Snakemake, not as SLURM jobs
+    for rule in ("run_config", "run_logs", "reconstruct_manifest", "eval_summary", "validity_summary", "rate_trials"):
+        assert f"localrule {rule}:" in result.stderr, rule
     # both decode jobs failed once (their SLURM logs are kept) and were retried
     failed = [p for p in (work / ".snakemake/slurm_logs").rglob("*.log")
               if "fails its first attempt on purpose" in p.read_text()]
