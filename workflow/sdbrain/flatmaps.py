@@ -36,8 +36,12 @@ class Flatmapper:
     def __init__(self, cortex, subject: str, xfm: str, height: int = HEIGHT, outlines: np.ndarray | None = None,
                  outline_labels=()):
         self.cortex, self.subject, self.xfm, self.height = cortex, subject, xfm, height
-        with pycortex_env.filestore_lock(cortex, subject):  # builds the flat caches on first use
+        # pycortex builds its flat caches (the flat mask, the surface's and this transform's pixel maps) on first
+        # use and writes them in place: build them all here, under the subject's lock, so that two jobs on one
+        # subject (the toy world's share S1) never read a half-written one
+        with pycortex_env.filestore_lock(cortex, subject):
             curvature, self.extent = cortex.quickflat.make_flatmap_image(cortex.db.get_surfinfo(subject), height=height)
+            self.image(np.full(cortex.db.get_xfm(subject, xfm).shape, np.nan, dtype=np.float32))
         # sulci darker than gyri, outside the cortex transparent
         self.background = np.where(np.isnan(curvature), np.nan, np.where(curvature > 0, 0.35, 0.55))
         # outlines of the ``outline_labels`` of a label volume (e.g. NSD streams early = 1, ventral = 5)
