@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny synthetic grid and a toy NSD tree written in the real layout."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -96,37 +95,11 @@ def snakemake(*args, cwd: Path, timeout: int = 1800) -> subprocess.CompletedProc
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-@pytest.fixture(scope="session")
-def mini_reference(tmp_path_factory, worker_id) -> dict[str, str]:
-    """The manifest of one clean run of the reduced toy workflow MINI (tests/configs.py).
-
-    One run per test session: under pytest-xdist the first worker that needs it runs it
-    while holding a lock, and the others wait for its manifest."""
-    from filelock import FileLock
-
-    from configs import MINI
-    from manifest import manifest
-    shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
-        shared = shared.parent  # the folder above every worker's own
-    done = shared / "mini_reference.json"
-    with FileLock(str(shared / "mini_reference.lock")):
-        if not done.exists():
-            work = shared / "mini_reference"
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir()
-            (work / "mini.yaml").write_text(yaml.safe_dump(MINI))
-            result = snakemake("--configfile", "mini.yaml", cwd=work)
-            assert result.returncode == 0, result.stderr[-3000:]
-            done.write_text(json.dumps(manifest(work / "results")))
-    return json.loads(done.read_text())
-
-
 # The whole-workflow tests take most of the suite's time: they go first, so that the two
 # workers (pytest-xdist, one file per worker at a time) do not end with one of them alone.
-# xdist hands each worker two files to start: the first gets the reliability runs (which
-# make the MINI reference) and the ridge tests, the second the tiny run, then the SLURM run.
-SLOW_FIRST = ("test_reliability.py", "test_workflow.py", "test_ridge_nsd_size.py", "test_slurm.py")
+# The first worker gets the interrupted and SLURM runs (side by side), then the ridge tests;
+# the second the tiny run.
+SLOW_FIRST = ("test_reliability.py", "test_workflow.py", "test_ridge_nsd_size.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -22,6 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 DAEMONS = ("munged", "slurmctld", "slurmd")
 PARTITION = "local"
 
@@ -135,3 +137,24 @@ class Cluster:
                 time.sleep(0.1)
             else:
                 os.kill(pid, signal.SIGKILL)
+
+
+def local_profile(root: Path, directory: Path) -> str:
+    """The workflow's profiles/slurm (``root``: the repository) with its EDIT values set for the local
+    cluster and short waits for a test, written to ``directory``."""
+    profile = yaml.safe_load((root / "profiles/slurm/config.yaml").read_text())
+    profile["default-resources"]["slurm_partition"] = PARTITION
+    del profile["default-resources"]["slurm_account"]
+    profile["slurm-no-account"] = True
+    for resources in profile["set-resources"].values():
+        resources["slurm_partition"] = PARTITION
+        # the test cluster's node has no GPU: a job given one would stop at once (sdbrain.hardware)
+        resources.pop("gpu", None)
+        resources.pop("cpus_per_gpu", None)
+    profile.update({"latency-wait": 5, "slurm-init-seconds-before-status-checks": 2, "seconds-between-status-checks": 1})
+    # the local runs compared with it have no GPU, so their GPU rules run with one thread; threads can
+    # change float rounding, and the comparison is bit for bit
+    del profile["set-threads"]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.yaml").write_text(yaml.safe_dump(profile))
+    return str(directory)
