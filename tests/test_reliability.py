@@ -35,9 +35,9 @@ WHY_NO_SLURM = missing()
 LOCAL_RULES = ("run_config", "run_logs", "reconstruct_manifest", "eval_summary", "validity_summary", "rate_trials")
 
 
-def snakemake_cmd(work: Path, *targets: str) -> list[str]:
+def snakemake_cmd(work: Path, *targets: str, profile: str = str(ROOT / "profiles/default")) -> list[str]:
     return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-            "--workflow-profile", str(ROOT / "profiles/default"), *targets, "--configfile", "mini.yaml"]
+            "--workflow-profile", profile, *targets, "--configfile", "mini.yaml"]
 
 
 def mini_dir(tmp_path_factory, name: str) -> Path:
@@ -77,9 +77,8 @@ class Uninterrupted:
         if slurm is not None:
             config = {**MINI, "fault_injection": {"fail_first_attempt": ["decode"]}}
             (work / "mini.yaml").write_text(yaml.safe_dump(config))
-            profile = cmd.index("--workflow-profile") + 1
-            cmd[profile] = local_profile(ROOT, work.parent / f"{work.name}_profile")
-            cmd = ["timeout", "-k", "30", "1500", *cmd]
+            profile = local_profile(ROOT, work.parent / f"{work.name}_profile")
+            cmd = ["timeout", "-k", "30", "1500", *snakemake_cmd(work, profile=profile)]
         self.stderr_file = work.parent / f"{work.name}.stderr"
         with open(self.stderr_file, "w") as err:
             self.proc = subprocess.Popen(cmd, cwd=work, env=None if slurm is None else slurm.env,
@@ -90,8 +89,7 @@ class Uninterrupted:
         """The run's manifest, once it has ended (its errors and the cluster's logs if it failed)."""
         if self._manifest is None:
             code = self.proc.wait(timeout=1800)
-            logs = self.slurm.logs() if self.slurm is not None else ""
-            assert code == 0, self.stderr_file.read_text()[-4000:] + logs
+            assert code == 0, self.stderr_file.read_text()[-4000:] + (self.slurm.logs() if self.slurm else "")
             self._manifest = manifest(self.work / "results")
         return self._manifest
 
@@ -103,12 +101,11 @@ class Uninterrupted:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    slurm = None
-    if WHY_NO_SLURM is None:
-        slurm = Cluster(tmp_path_factory.mktemp("slurm"))
-        slurm.start()
+    slurm = Cluster(tmp_path_factory.mktemp("slurm")) if WHY_NO_SLURM is None else None
     run = None
     try:
+        if slurm is not None:
+            slurm.start()
         run = Uninterrupted(mini_dir(tmp_path_factory, "uninterrupted"), slurm)
         yield run
     finally:
@@ -135,8 +132,7 @@ def killed(uninterrupted, tmp_path_factory) -> SimpleNamespace:
     assert unlock.returncode == 0, unlock.stderr[-2000:]
     result = snakemake("--configfile", "mini.yaml", cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
-    return SimpleNamespace(work=work, reported_before_resume=reported_before_resume,
-                           manifest=manifest(work / "results"))
+    return SimpleNamespace(reported_before_resume=reported_before_resume, manifest=manifest(work / "results"))
 
 
 def test_killed_three_times_then_resumed_equals_an_uninterrupted_run(killed, uninterrupted):
