@@ -252,3 +252,28 @@ def test_nvidia_smi_runs_once_for_the_driver_and_the_gpus(tmp_path, monkeypatch)
         assert hardware.gpus() == "no NVIDIA GPU (no nvidia-smi on the PATH)"
     finally:
         hardware._nvidia_smi.cache_clear()
+
+
+def test_a_finished_job_leaves_its_objects_to_the_exit_uncollected(tmp_path):
+    """After a job's main, guarded freezes the objects its imports made, so that Python's garbage
+    collections at exit skip them (1.5 s of a toy job's 10); a failed job stops before that."""
+    import gc
+
+    from sdbrain import hardware, logs
+    from sdbrain.errors import InputError, guarded
+
+    def fail():
+        raise InputError("config key 'x': a user error")
+
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit):
+            guarded(fail, FakeJob(tmp_path, 0))
+        logs.release()
+        assert gc.get_freeze_count() == 0
+        guarded(lambda: None, FakeJob(tmp_path, 0))
+        assert gc.get_freeze_count() > 10_000, "the process's objects are frozen"
+    finally:
+        gc.unfreeze()
+        logs.release()
+        hardware.expect_gpu(False)
