@@ -1,6 +1,7 @@
-"""What a job pays before its work: each module's import in a fresh Python process, the evaluation
-networks' construction, and a CPU job's compute with glibc's default allocator against the workflow's
-(``sdbrain.hardware.ALLOCATOR``).
+"""What a job pays before and after its work: each module's import in a fresh Python process, the
+evaluation networks' construction, a CPU job's compute with glibc's default allocator against the
+workflow's (``sdbrain.hardware.ALLOCATOR``), and the exit of a process that loaded the SD pipeline with
+and without ``gc.freeze`` (what ``sdbrain.errors.guarded`` does after a job's main).
 
     python benchmarks/startup.py [--repeats 3]
 
@@ -58,6 +59,16 @@ with torch.inference_mode():
 print((time.perf_counter() - start) / 3)
 """
 
+# a job that loaded the pipeline ends: the seconds from its last statement to the end of its process
+EXIT = """
+import gc, sys, time
+from sdbrain import sd
+sd.load_pipeline(sys.argv[1], "cpu")
+if sys.argv[2] == "freeze":
+    gc.freeze()
+print(time.time())
+"""
+
 
 def seconds(args: list[str], allocator: dict | None = None, timed_by_child: bool = False) -> float:
     """Wall seconds of a fresh Python process (or the seconds it prints), with glibc's default allocator
@@ -68,6 +79,13 @@ def seconds(args: list[str], allocator: dict | None = None, timed_by_child: bool
     start = time.perf_counter()
     out = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.split()[-1]) if timed_by_child else time.perf_counter() - start
+
+
+def exit_seconds(model: str, freeze: bool) -> float:
+    """Seconds from a fresh process's last statement (after loading the SD pipeline) to its end."""
+    out = subprocess.run([sys.executable, "-c", EXIT, model, "freeze" if freeze else "plain"], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")}, check=True)
+    return time.time() - float(out.stdout.split()[-1])
 
 
 def main():
@@ -91,6 +109,10 @@ def main():
         call = ["-c", COMPUTE, what, args.model]
         before, after = median(call, timed_by_child=True), median(call, ALLOCATOR, timed_by_child=True)
         print(f"| {label} | {before:.3f} | {after:.3f} | {after / before:.2f} |")
+    plain = statistics.median(exit_seconds(args.model, False) for _ in range(args.repeats))
+    frozen = statistics.median(exit_seconds(args.model, True) for _ in range(args.repeats))
+    print("\n| exit after loading the SD pipeline | as Python ends (s) | after gc.freeze (s) | ratio |\n|---|---|---|---|")
+    print(f"| toy pipeline | {plain:.2f} | {frozen:.2f} | {frozen / plain:.2f} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ TINY = {
     "features": {"z_size": 24, "batch_size": 16, "n_chunks": 2,
                  "unet_layers": {"down1": "down_blocks.0", "down2": "down_blocks.1", "mid": "mid_block",
                                  "up1": "up_blocks.0", "up2": "up_blocks.1"}},
-    "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 2},
+    # one reconstruction job per subject and method (two chunks: test_workflow's chunked copy of this run)
+    "reconstruct": {"image_size": 32, "strengths": [0.5], "steps": 2, "n_samples": 2, "batch_size": 4, "n_chunks": 1},
     "figures": {"n_images": 3},
     "encode": {"noise_levels": [0.5], "step_levels": [0.5], "pca_components": 16, "voxel_block": 20000},
     "flatmaps": {"height": 256},
@@ -28,4 +29,3 @@ MINI["subjects"] = ["subj01"]
 MINI["toy"]["n_subjects"] = 1
 MINI["encode"]["step_levels"] = []
 MINI["features"]["n_chunks"] = 1  # chunked merging is covered by TINY
-MINI["reconstruct"]["n_chunks"] = 1

@@ -2,6 +2,7 @@
 import base64
 import copy
 import json
+import shutil
 import subprocess
 import sys
 
@@ -192,6 +193,28 @@ def test_tiny_toy_run_is_complete_and_rerun_does_nothing(tiny_run):
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_two_reconstruction_chunks_make_the_images_of_one(tiny_run, tmp_path):
+    """reconstruct.n_chunks splits a method's test images into jobs of whole batches, and its manifest
+    gathers them: in a copy of the tiny run (one chunk; times and Snakemake's records kept), two chunks
+    of subj01's X_zc rerun only those jobs and give the same images, byte for byte."""
+    work = tmp_path / "chunked"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    config = copy.deepcopy(TINY)
+    config["reconstruct"]["n_chunks"] = 2
+    (work / "chunked.yaml").write_text(yaml.safe_dump(config))
+    target = "results/reconstruct/subj01/zc0.5/manifest.tsv"
+    result = snakemake(target, "--cores", "2", "--configfile", "chunked.yaml", *TWO_AT_A_TIME, cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert planned_jobs(result.stderr) == {"reconstruct": 2, "reconstruct_manifest": 1}
+    chunked = pd.read_csv(work / target, sep="\t")
+    one = pd.read_csv(tiny_run / target, sep="\t")
+    assert chunked[["nsd_id", "sample"]].equals(one[["nsd_id", "sample"]]) and len(one) == 6 * 2
+    folders = chunked["path"].str.extract(r"/(chunk\d)/")[0]
+    assert folders.value_counts().to_dict() == {"chunk0": 4 * 2, "chunk1": 2 * 2}, "batches of 4 images"
+    for mine, theirs in zip(chunked["path"], one["path"]):
+        assert (work / mine).read_bytes() == (tiny_run / theirs).read_bytes(), mine
+
+
 def plan_after_edit(work, tmp_path, section: str, key: str, value) -> dict[str, int]:
     """The jobs a dry run plans on the finished tiny run once ``section.key`` of its config is ``value``."""
     config = copy.deepcopy(TINY)
@@ -212,8 +235,8 @@ def test_a_new_strength_plans_only_its_reconstructions_and_their_readers(tiny_ru
     # zc0.75 beside zc0.5 (still the main method: Figs. 3-4 and the validity controls keep it);
     # no diffusion feature or existing reconstruction reads reconstruct.strengths
     assert plan_after_edit(tiny_run, tmp_path, "reconstruct", "strengths", [0.5, 0.75]) == {
-        # 2 subjects x 2 chunks, and the new method's manifests and scores
-        "reconstruct": 4, "reconstruct_manifest": 2, "evaluate": 2, "eval_summary": 1,
+        # 2 subjects (one chunk each), and the new method's manifests and scores
+        "reconstruct": 2, "reconstruct_manifest": 2, "evaluate": 2, "eval_summary": 1,
         # the validity analysis scores every method (rule validity's methods) and its features read every manifest
         "validity_features": 1, "validity": 2, "validity_summary": 1,
         # the rating trials are drawn from every method's reconstructions
