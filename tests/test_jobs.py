@@ -256,7 +256,7 @@ def test_nvidia_smi_runs_once_for_the_driver_and_the_gpus(tmp_path, monkeypatch)
 
 def test_a_finished_job_leaves_its_objects_to_the_exit_uncollected(tmp_path):
     """After a job's main, guarded freezes the objects its imports made, so that Python's garbage
-    collections at exit skip them (1.5 s of a toy job's 10); a failed job stops before that."""
+    collections at exit skip them (1.3 s of a toy job's 10); a failed job stops before that."""
     import gc
 
     from sdbrain import hardware, logs

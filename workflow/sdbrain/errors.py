@@ -61,7 +61,7 @@ def guarded(main, job=None) -> None:
         sys.exit(1)
     if hasattr(job, "rule"):
         # A job's process ends here, and Python's last garbage collections walk every object
-        # that torch, diffusers and transformers made on import: 1.5 s of a toy job's 10
-        # (measured). Its outputs are closed by now; the collections skip frozen objects.
+        # that torch, diffusers and transformers made on import: 1.3 s of a toy job's 10
+        # (benchmarks/startup.py). Its outputs are closed by now; the collections skip frozen objects.
         gc.freeze()
 
