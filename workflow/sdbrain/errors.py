@@ -34,7 +34,8 @@ def guarded(main, job=None) -> None:
     """
     log = job.log[0] if hasattr(job, "log") and job.log else job if isinstance(job, (str, Path)) else None
     captured = False
-    if hasattr(job, "rule"):
+    snakemake_job = hasattr(job, "rule")
+    if snakemake_job:
         from . import faults, hardware, logs
         if log:
             logs.capture(log)
@@ -45,7 +46,7 @@ def guarded(main, job=None) -> None:
         print(f"rule {job.rule}: {job.threads} thread(s), gpu resource {gpus}, host {hardware.host(with_gpus=gpus > 0)}",
               file=sys.stderr, flush=True)
     try:
-        if hasattr(job, "rule"):
+        if snakemake_job:
             faults.injected_failure(job)
         main()
     except InputError as err:
@@ -59,7 +60,7 @@ def guarded(main, job=None) -> None:
                     fh.write(line + "\n")
             print(line, file=sys.__stderr__, flush=True)
         sys.exit(1)
-    if hasattr(job, "rule"):
+    if snakemake_job:
         # A job's process ends here, and Python's last garbage collections walk every object
         # that torch, diffusers and transformers made on import: 1.3 s of a toy job's 10
         # (benchmarks/startup.py). Its outputs are closed by now; the collections skip frozen objects.
