@@ -12,12 +12,11 @@ min_version("9.0")
 # workflow/scripts/sdbrain (Snakemake puts a script's folder on its path).
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
 
-from sdbrain import hardware, sd
-from sdbrain.config import check_data_paths, validate_config
 from sdbrain.errors import InputError
+from sdbrain.workflow import job
+from sdbrain.workflow.config import check_data_paths, validate_config
 
-sd.offline()  # the jobs inherit it: no model load reaches a hub
-hardware.keep_freed_memory()  # and this: glibc keeps freed memory for the next layer's tensors
+job.prepare_environment()  # the jobs inherit it: no model load reaches a hub, glibc keeps freed memory
 
 
 configfile: os.path.join(workflow.basedir, "config/config.yaml")

@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from sdbrain import banded, encode  # noqa: E402
+from sdbrain.linear import banded, encode  # noqa: E402
 
 NSD_VOXELS = 200_000
 

@@ -51,7 +51,7 @@ def reference(x, y, x_test):
 
 
 def ours(x, y, x_test, backend, solver):
-    from sdbrain import ridge
+    from sdbrain.linear import ridge
     start = time.perf_counter()
     model = ridge.fit(x, y, ALPHAS, folds=5, fit_intercept=True, n_targets_batch=10000, backend=backend, solver=solver)
     seconds = time.perf_counter() - start

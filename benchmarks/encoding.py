@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from sdbrain import encode  # noqa: E402
+from sdbrain.linear import encode  # noqa: E402
 
 
 def problem(trials, images, features, voxels, test, seed=0):

@@ -49,7 +49,7 @@ def write_problem(d: Path, trials: int, features: int, voxels: int, test: int) -
 def child(d: Path, memory_mb: int, voxel_block: int) -> dict:
     import torch
 
-    from sdbrain import encode
+    from sdbrain.linear import encode
 
     torch.set_num_threads(2)
     x, x_test = np.load(d / "x.npy"), np.load(d / "x_test.npy")
@@ -75,7 +75,7 @@ def main():
     if args.child:
         print(json.dumps(child(Path(args.child[0]), int(args.child[1]), int(args.child[2]))))
         return
-    from sdbrain import encode
+    from sdbrain.linear import encode
 
     with tempfile.TemporaryDirectory(prefix="encoding_memory_") as tmp:
         d = Path(tmp)

@@ -33,13 +33,13 @@ def child(n: int, grid: int) -> dict:
     import numpy as np
     import torch
 
-    from sdbrain import diffusion, features, sd
+    from sdbrain.sd import diffusion, features, pipeline
     from sdbrain.toy import world
 
     torch.set_num_threads(2)
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     f, r = config["features"], config["reconstruct"]
-    pipe = sd.load_pipeline(ROOT / "resources/toy_sd")
+    pipe = pipeline.load_pipeline(ROOT / "resources/toy_sd")
     scenes = world.sample_scenes(n, np.random.default_rng(0))
     images = np.stack([world.render(s, 64) for s in scenes])
     c = features.embed_captions(pipe, [world.captions(s)[0] for s in scenes]).numpy().reshape(n, -1)

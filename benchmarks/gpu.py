@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import banded as banded_cost  # noqa: E402  (benchmarks/banded.py: the flop count and nsd.yaml's settings)
-from sdbrain import banded, diffusion, encode, reconstruct, ridge, sd  # noqa: E402
+from sdbrain.linear import banded, encode, ridge  # noqa: E402
+from sdbrain.reconstruction import reconstruct
+from sdbrain.sd import diffusion, pipeline
 from sdbrain.toy import model as toy_model  # noqa: E402
 
 ALPHAS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4]
@@ -110,7 +112,7 @@ def sd14_pipeline(out: Path, small: bool, device: str):
                             safety_checker=None, feature_extractor=None,
                             requires_safety_checker=False).save_pretrained(out)
     del unet, vae, text_encoder
-    return sd.load_pipeline(out, device)
+    return pipeline.load_pipeline(out, device)
 
 
 def img2img(pipe, size, steps, batches, n_images):
@@ -206,7 +208,7 @@ def main():
     parser.add_argument("--banded-only", type=int, default=0, metavar="N_ITER",
                         help="only the banded ridge row, with N_ITER band weights")
     args = parser.parse_args()
-    device = sd.device("auto")
+    device = pipeline.device("auto")
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}; torch {torch.__version__}")
     small = args.small
     if args.banded_only:

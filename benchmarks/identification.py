@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from sdbrain import evaluate  # noqa: E402
+from sdbrain.evaluation import evaluate  # noqa: E402
 
 SIZES = {"alexnet.features.5": 192 * 17 * 17, "alexnet.features.12": 256 * 8 * 8, "alexnet.classifier.5": 4096,
          "inception_v3.flatten": 2048, "clip.embeds": 768, "clip.hidden6": 257 * 1024, "clip.hidden12": 257 * 1024,

@@ -37,7 +37,7 @@ def make_tree(workdir: Path, grid_path: Path, sessions: int, trials: int) -> Pat
 
 
 def run_ingest(root: Path, out: Path, sessions: int) -> None:
-    from sdbrain import ingest, nsd
+    from sdbrain.data import ingest, nsd
     layout = nsd.Layout(root)
     ids = nsd.test_ids(layout, ["subj01"], range(1, sessions + 1))
     ingest.ingest_subject(layout, "subj01", list(range(1, sessions + 1)), ROIS, ids, out)
@@ -46,7 +46,7 @@ def run_ingest(root: Path, out: Path, sessions: int) -> None:
 def run_reference(root: Path, sessions: int) -> None:
     import h5py
 
-    from sdbrain import nsd
+    from sdbrain.data import nsd
     layout = nsd.Layout(root)
     betas = []
     for s in range(1, sessions + 1):

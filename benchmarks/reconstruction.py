@@ -28,25 +28,25 @@ WORDS = ["a", "red", "blue", "green", "circle", "square", "star", "on", "backgro
 def setup(workdir: Path, n_images: int):
     import yaml
 
-    from sdbrain import features, sd
+    from sdbrain.sd import features, pipeline
     from sdbrain.toy import model as toy_model
     model = workdir / "sd"
     if not model.exists():
         toy_model.build_random_pipeline(model, WORDS, yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"])
-    pipe = sd.load_pipeline(model)
+    pipe = pipeline.load_pipeline(model)
     rng = np.random.default_rng(0)
     ids = np.arange(1, n_images + 1)
-    z = rng.normal(size=(n_images, int(np.prod(sd.latent_shape(pipe, 40))))).astype(np.float32)
+    z = rng.normal(size=(n_images, int(np.prod(pipeline.latent_shape(pipe, 40))))).astype(np.float32)
     c = features.encode_c(pipe, [[f"a {w} circle"] for w in rng.choice(WORDS, n_images)], ids, batch_size=64)
     np.savez(workdir / "decoded.npz", ids=ids, z=z, c=c)
     return model
 
 
 def reconstruct(model: Path, decoded: Path, rows: slice, params: dict) -> int:
-    from sdbrain import reconstruct as rec
-    from sdbrain import sd
+    from sdbrain.reconstruction import reconstruct as rec
+    from sdbrain.sd import pipeline
     data = np.load(decoded)
-    pipe = sd.load_pipeline(model, sd.device("auto"))
+    pipe = pipeline.load_pipeline(model, pipeline.device("auto"))
     images = rec.run(pipe, "zc", 0.8, data["ids"][rows], data["z"][rows], data["c"][rows], 40, params)
     return images.shape[0] * images.shape[1]
 
@@ -65,7 +65,7 @@ def main():
     if args.one is not None:
         reconstruct(args.workdir / "sd", args.workdir / "decoded.npz", slice(args.one, args.one + 1), params)
         return
-    from sdbrain import sd
+    from sdbrain.sd import pipeline
     workdir = Path(tempfile.mkdtemp(prefix="recon_bench_"))
     model = setup(workdir, args.images)
     start = time.perf_counter()
@@ -79,7 +79,7 @@ def main():
     print(f"| device | images ({args.size} px, {args.steps} DDIM steps, img2img s=0.8) | batched, one process (batch {args.batch}) "
           f"| one process per image | speed-up |")
     print("|---|---|---|---|---|")
-    print(f"| {sd.device('auto')} | {n} | {batched:.1f} s ({n / batched:.2f} images/s) | {per_image:.1f} s "
+    print(f"| {pipeline.device('auto')} | {n} | {batched:.1f} s ({n / batched:.2f} images/s) | {per_image:.1f} s "
           f"({n / per_image:.2f} images/s) | {per_image / batched:.1f}x |")
 
 

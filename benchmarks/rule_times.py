@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from sdbrain.errors import InputError  # noqa: E402
-from sdbrain.rule_times import jobs, markdown, per_rule  # noqa: E402, F401 -- suite.py uses these names
+from sdbrain.workflow.rule_times import jobs, markdown, per_rule  # noqa: E402, F401 -- suite.py uses these names
 
 
 def main():

@@ -27,7 +27,7 @@ MODULES = ["numpy", "pandas", "nibabel", "matplotlib.pyplot", "sklearn.decomposi
 NETWORKS = """
 import time, torch
 torch.set_num_threads(1)
-from sdbrain import networks
+from sdbrain.evaluation import networks
 clip = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=12, num_attention_heads=4, image_size=224,
             patch_size=32, projection_dim=64)
 start = time.perf_counter()
@@ -42,12 +42,12 @@ import sys, time, torch
 torch.set_num_threads(1)
 what = sys.argv[1]
 if what == "unet":
-    from sdbrain import sd
-    unet = sd.load_pipeline(sys.argv[2], "cpu").unet
+    from sdbrain.sd import pipeline
+    unet = pipeline.load_pipeline(sys.argv[2], "cpu").unet
     x, c = torch.randn(100, 4, 16, 16), torch.randn(100, 77, unet.config.cross_attention_dim)
     call = lambda: unet(x, torch.tensor(500), encoder_hidden_states=c)
 else:
-    from sdbrain import evaluate, networks
+    from sdbrain.evaluation import evaluate, networks
     net = networks.build_network("inception_v3", None, 0, {})
     extract, x = evaluate.feature_extractor(net, "inception_v3", ["avgpool"]), torch.randn(16, 3, 342, 342)
     call = lambda: extract(x)
@@ -62,8 +62,8 @@ print((time.perf_counter() - start) / 3)
 # a job that loaded the pipeline ends: the seconds from its last statement to the end of its process
 EXIT = """
 import gc, sys, time
-from sdbrain import sd
-sd.load_pipeline(sys.argv[1], "cpu")
+from sdbrain.sd import pipeline
+pipeline.load_pipeline(sys.argv[1], "cpu")
 if sys.argv[2] == "freeze":
     gc.freeze()
 print(time.time())
@@ -73,7 +73,7 @@ print(time.time())
 def seconds(args: list[str], allocator: dict | None = None, timed_by_child: bool = False) -> float:
     """Wall seconds of a fresh Python process (or the seconds it prints), with glibc's default allocator
     settings or ``allocator``."""
-    from sdbrain.hardware import ALLOCATOR
+    from sdbrain.workflow.hardware import ALLOCATOR
     env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR}
     env.update(PYTHONPATH=str(ROOT / "workflow"), **(allocator or {}))
     start = time.perf_counter()
@@ -103,7 +103,7 @@ def main():
         print(f"| {module} | {median(['-c', f'import {module}']) - bare:.2f} |")
     print(f"| evaluation networks built (seeded random weights) | "
           f"{median(['-c', NETWORKS], timed_by_child=True):.2f} |")
-    from sdbrain.hardware import ALLOCATOR
+    from sdbrain.workflow.hardware import ALLOCATOR
     print("\n| one call, one thread | glibc defaults (s) | workflow's allocator (s) | ratio |\n|---|---|---|---|")
     for what, label in (("unet", "toy U-Net, batch 100"), ("inception", "Inception v3 at 342 px, batch 16")):
         call = ["-c", COMPUTE, what, args.model]

@@ -45,7 +45,7 @@ def write(d: Path, n_train: int, n_test: int) -> None:
 def child(d: Path, what: str, memory_mb: float) -> dict:
     import torch
 
-    from sdbrain import validity
+    from sdbrain.evaluation import validity
 
     torch.set_num_threads(2)
     load = lambda name, part: np.load(d / f"{name}_{part}.npy", mmap_mode="r" if part == "train" else None)  # noqa: E731

@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from sdbrain import nsd  # noqa: E402
+from sdbrain.data import nsd  # noqa: E402
 from sdbrain.toy import world  # noqa: E402
 
 SMALL = dict(seed=3, n_subjects=2, n_sessions=3, trials_per_session=40, n_shared=10, shared_repeats=3,
@@ -64,12 +64,12 @@ def copy_tree(toy_tree, tmp_path):
 @pytest.fixture(scope="session")
 def pipe(tmp_path_factory):
     """The toy config's random SD-structured pipeline, with a tokenizer of a few caption words."""
-    from sdbrain import sd
+    from sdbrain.sd import pipeline
     from sdbrain.toy import model as toy_model
     out = tmp_path_factory.mktemp("sd") / "model"
     model = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     toy_model.build_random_pipeline(out, ["a", "red", "blue", "circle", "star"], model)
-    return sd.load_pipeline(out)
+    return pipeline.load_pipeline(out)
 
 
 def write_nsd_config(path: Path, nsd_root: Path, model_dir: Path, subjects=("subj01", "subj02"), sessions=(1, 2, 3)) -> Path:

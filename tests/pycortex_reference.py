@@ -42,7 +42,7 @@ def load(cortex) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def record(workdir: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-    from sdbrain import pycortex_env
+    from sdbrain.maps import pycortex_env
     mask, rois = compute(pycortex_env.import_cortex(workdir))
     FILE.parent.mkdir(exist_ok=True)
     np.savez_compressed(FILE, pycortex=np.array(version("pycortex")), mask=mask,

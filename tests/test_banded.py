@@ -8,8 +8,8 @@ import yaml
 from sklearn.model_selection import KFold
 
 from conftest import ROOT, snakemake
-from sdbrain import banded, encode, partition, ridge
-from sdbrain.config import validate_config
+from sdbrain.linear import banded, encode, partition, ridge
+from sdbrain.workflow.config import validate_config
 from test_workflow import planned_jobs
 
 PARAMS = dict(alphas=[10.0 ** k for k in range(-1, 8)], folds=5, fit_intercept=True, n_targets_batch=10000,

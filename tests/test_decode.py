@@ -4,7 +4,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_tree
-from sdbrain import decode, features, ingest, nsd, ridge, sd
+from sdbrain.data import ingest, nsd
+from sdbrain.linear import decode, ridge
+from sdbrain.sd import features, pipeline
 from sdbrain.toy import model as toy_model
 
 PARAMS = dict(alphas=[1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=1000, backend="auto")
@@ -124,7 +126,7 @@ def decoding_world(tmp_path_factory):
     model_params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     captions = nsd.read_captions(layout)
     toy_model.build_random_pipeline(root / "sd", {w for t in captions.values() for c in t for w in c.split()}, model_params)
-    pipe = sd.load_pipeline(root / "sd")
+    pipe = pipeline.load_pipeline(root / "sd")
     ids = np.array(sorted(captions))
     z = features.encode_z(pipe, nsd.read_images(layout, ids), ids, 32, sample=False, seed=0, batch_size=64)
     c = features.encode_c(pipe, [captions[int(i)] for i in ids], ids, batch_size=64)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from sdbrain import diffusion, features
 from sdbrain.errors import InputError
+from sdbrain.sd import diffusion, features
 
 PARAMS = dict(image_size=32, steps=6, guidance_scale=5.0, eta=0.0, seed=0, batch_size=2)
 STEPS = {"early": 0.0, "middle": 0.5, "late": 1.0}

@@ -4,7 +4,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_tree
-from sdbrain import encode, features, ingest, nsd, sd, stats
+from sdbrain.data import ingest, nsd
+from sdbrain.linear import encode, stats
+from sdbrain.sd import features, pipeline
 from sdbrain.toy import model as toy_model
 
 PARAMS = dict(alphas=[1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=10000,
@@ -76,7 +78,7 @@ def encoded(tmp_path_factory):
     model = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     captions = nsd.read_captions(layout)
     toy_model.build_random_pipeline(root / "sd", {w for t in captions.values() for c in t for w in c.split()}, model)
-    pipe = sd.load_pipeline(root / "sd")
+    pipe = pipeline.load_pipeline(root / "sd")
     ids = np.array(sorted(captions))
     spaces = {"z": features.encode_z(pipe, nsd.read_images(layout, ids), ids, 32, False, 0, 64),
               "c": features.encode_c(pipe, [captions[int(i)] for i in ids], ids, 64)}
@@ -169,7 +171,7 @@ def test_features_are_matched_by_stimulus_id_not_by_row_order():
 def test_joint_parts_reduce_each_space_on_its_own(tmp_path):
     """A joint model's two spaces are read by their ids and PCA-reduced each on its own, as a single model's
     space is: z narrow (kept), X wide (reduced to encode.pca_components)."""
-    from sdbrain.io import save_array, write_ids
+    from sdbrain.data.io import save_array, write_ids
     rng = np.random.default_rng(6)
     ids = np.arange(100, 130)
     data = encode.Responses(None, None, ids[:24], np.arange(24), ids[24:], None, None)

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdbrain import encode, flatmaps
+from sdbrain.linear import encode
+from sdbrain.maps import flatmaps
 
 # voxels 0-4 of a flattened label volume: unlabelled, early, early, ventral, and label 9 (no stream)
 STREAMS = np.array([0, 1, 1, 5, 9])

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import snakemake, write_nsd_config
-from sdbrain import ingest, nsd, sd
+from sdbrain.data import ingest, nsd
 from sdbrain.errors import InputError
+from sdbrain.sd import pipeline
 
 SUBJECTS, SESSIONS = ["subj01", "subj02"], [1, 2, 3]
 FILES = {"streams", "brainmask"}
@@ -70,14 +71,14 @@ def test_empty_roi(toy_tree, tmp_path):
 
 def test_model_dir_missing_or_incomplete(tmp_path):
     with pytest.raises(InputError, match="is not a directory"):
-        sd.check_model_dir(tmp_path / "nowhere")
+        pipeline.check_model_dir(tmp_path / "nowhere")
     (tmp_path / "m").mkdir()
     with pytest.raises(InputError, match="no model_index.json"):
-        sd.check_model_dir(tmp_path / "m")
+        pipeline.check_model_dir(tmp_path / "m")
     (tmp_path / "m" / "model_index.json").write_text('{"vae": ["diffusers", "AutoencoderKL"]}')
     (tmp_path / "m" / "vae").mkdir()
     with pytest.raises(InputError, match=r"missing component\(s\) \['vae', 'text_encoder', 'tokenizer', 'unet', 'scheduler'\]"):
-        sd.check_model_dir(tmp_path / "m")
+        pipeline.check_model_dir(tmp_path / "m")
 
 
 def test_config_value_of_the_wrong_type(tmp_path):
@@ -160,12 +161,12 @@ def test_image_without_captions(toy_tree, tmp_path):
     import yaml
 
     from conftest import ROOT
-    from sdbrain import features
+    from sdbrain.sd import features
     from sdbrain.toy import model as toy_model
     params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     toy_model.build_random_pipeline(tmp_path / "sd", ["a", "red", "circle"], {**params, "image_size": 32,
                                                                               "vae_channels": [8, 16]})
-    pipe = sd.load_pipeline(tmp_path / "sd")
+    pipe = pipeline.load_pipeline(tmp_path / "sd")
     with pytest.raises(InputError, match=r"no caption for 73k id\(s\) \[7\]"):
         features.encode_c(pipe, [["a red circle"], []], np.array([3, 7]), batch_size=4)
 
@@ -174,7 +175,7 @@ def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
     """A write that fails half-way (ENOSPC) names the file and leaves neither it nor its temporary behind."""
     import errno
 
-    from sdbrain import io
+    from sdbrain.data import io
 
     def full_disk(path, array):
         with open(path, "wb") as fh:
@@ -188,7 +189,7 @@ def test_disk_full_leaves_no_partial_file(tmp_path, monkeypatch):
 
 
 def test_data_paths_are_checked_outside_the_toy_world(tmp_path):
-    from sdbrain.config import check_data_paths
+    from sdbrain.workflow.config import check_data_paths
     config = {"toy": {"enabled": False}, "nsd_root": str(tmp_path), "model_dir": str(tmp_path / "sd")}
     with pytest.raises(InputError, match=r"^config key 'model_dir': folder .*/sd does not exist"):
         check_data_paths(config)
@@ -220,7 +221,7 @@ def test_fault_injection_fails_only_the_first_attempt_of_the_rules_named(tmp_pat
     the key named; its retry, other jobs of the rule and other rules run."""
     from types import SimpleNamespace
 
-    from sdbrain import faults
+    from sdbrain.workflow import faults
     monkeypatch.chdir(tmp_path)
     config = {"fault_injection": {"fail_first_attempt": ["decode"]}, "decode": {"alphas": []}}
 

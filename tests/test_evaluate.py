@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sdbrain import evaluate, stats
 from sdbrain.errors import InputError
+from sdbrain.evaluation import evaluate
+from sdbrain.linear import stats
 
 
 def loop_paper(original, recon):

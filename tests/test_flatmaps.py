@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from sdbrain import flatmaps, pycortex_env
 from sdbrain.errors import InputError
+from sdbrain.maps import flatmaps, pycortex_env
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_subject_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
 
     import nibabel as nib
 
-    from sdbrain import nsd
+    from sdbrain.data import nsd
     labels = np.zeros(cortex.db.get_xfm("S1", "fullhead").shape, dtype=np.int16)
     labels[:, 0:35, :] = 1
     path = nsd.Layout(tmp_path).roi("subj01", "streams")

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from conftest import ROIS, SMALL
-from sdbrain import ingest, nsd
-from sdbrain.io import read_ids
+from sdbrain.data import ingest, nsd
+from sdbrain.data.io import read_ids
 
 SUBJECTS = ["subj01", "subj02"]
 SESSIONS = [1, 2]  # hold session 3 back, as the paper held back sessions 38-40

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
+from sdbrain.data.io import atomic_dir, atomic_file, read_ids, save_array, write_ids
 from sdbrain.errors import InputError
-from sdbrain.io import atomic_dir, atomic_file, read_ids, save_array, write_ids
 
 
 def test_atomic_dir_clears_a_stale_tmp_folder_and_replaces_the_output(tmp_path):

@@ -1,4 +1,4 @@
-"""What every job gets from ``sdbrain.errors.guarded``: its stderr in its log, exactly its
+"""What every job gets from ``sdbrain.workflow.job.run``: its stderr in its log, exactly its
 declared threads, and a clear stop when it was given a GPU that torch cannot use.
 
 The first two run tiny Snakefiles (script rules, as the workflow's) with Snakemake itself.
@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-SCRIPT_HEAD = "from sdbrain.errors import InputError, guarded\nfrom sdbrain.logs import setup\n"
+SCRIPT_HEAD = "from sdbrain.errors import InputError\nfrom sdbrain.workflow import job\nfrom sdbrain.workflow.logs import setup\n"
 
 
 def run_snakefile(tmp_path, rules: str, scripts: dict[str, str], *args):
@@ -44,7 +44,7 @@ def main():
         raise InputError("config key 'x': a user error")
     open(snakemake.output[0], "w").close()
 
-guarded(main, snakemake)
+job.run(main, snakemake)
 """
 
 
@@ -90,7 +90,7 @@ def main():
     with open(snakemake.output[0], "w") as out:
         json.dump({{"intra": torch.get_num_threads(), "inter": torch.get_num_interop_threads(), "pools": pools}}, out)
 
-guarded(main, snakemake)
+job.run(main, snakemake)
 """
 
 
@@ -121,7 +121,7 @@ def test_a_job_uses_exactly_its_declared_threads(tmp_path):
 
 
 def test_jobs_start_with_the_allocator_settings_unless_the_user_set_them(monkeypatch):
-    from sdbrain import hardware
+    from sdbrain.workflow import hardware
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")  # the user's own choice stays
     hardware.keep_freed_memory()
@@ -133,7 +133,7 @@ def test_jobs_start_with_the_allocator_settings_unless_the_user_set_them(monkeyp
 
 def test_torch_threads_set_when_torch_is_imported_later(monkeypatch):
     """limit_threads before ``import torch`` (a fresh interpreter): torch gets them on import."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from sdbrain import hardware; hardware.limit_threads(1); "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from sdbrain.workflow import hardware; hardware.limit_threads(1); "
             "assert 'torch' not in sys.modules; import torch; print(torch.get_num_threads(), torch.get_num_interop_threads())")
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "workflow")], capture_output=True, text=True, env=env,
@@ -145,7 +145,7 @@ def test_torch_threads_set_when_torch_is_imported_later(monkeypatch):
 # --- a job given a GPU that torch cannot use ---
 
 class FakeJob:
-    """The parts of Snakemake's ``snakemake`` object that ``guarded`` reads."""
+    """The parts of Snakemake's ``snakemake`` object that ``job.run`` reads."""
     def __init__(self, tmp_path, gpu):
         self.rule, self.threads, self.output, self.config = "features", 1, [], {}
         self.resources = {"gpu": gpu}
@@ -167,8 +167,8 @@ def broken_cuda(monkeypatch):
 
 
 def run_guarded(tmp_path, gpu, main, capsys):
-    from sdbrain import hardware, logs
     from sdbrain.errors import guarded
+    from sdbrain.workflow import hardware, logs
     try:
         with pytest.raises(SystemExit) as stop:
             guarded(main, FakeJob(tmp_path, gpu))
@@ -187,10 +187,11 @@ def fit_on_auto(where: str) -> None:
     and banded encode (each must name its own config key)."""
     import numpy as np
 
-    from sdbrain import banded, decode, encode, sd
+    from sdbrain.linear import banded, decode, encode
+    from sdbrain.sd import pipeline
     x, ids = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32), np.arange(8)
     if where == "sd":
-        sd.device("auto", "features.device")
+        pipeline.device("auto", "features.device")
     elif where == "decode":
         decode.decode(x, ids, x, ids, x, ids, RIDGE)
     elif where == "encode":
@@ -220,22 +221,24 @@ def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch,
 
 def test_auto_and_cpu_stay_on_the_cpu_where_they_should(tmp_path, monkeypatch):
     """Without a GPU given to the job, auto means the CPU; an explicit cpu is honoured on a GPU job."""
-    from sdbrain import hardware, ridge, sd
+    from sdbrain.linear import ridge
+    from sdbrain.sd import pipeline
+    from sdbrain.workflow import hardware
     broken_cuda(monkeypatch)
     hardware.expect_gpu(False)
-    assert sd.device("auto", "features.device") == "cpu" and ridge._device("auto") == "cpu"
+    assert pipeline.device("auto", "features.device") == "cpu" and ridge._device("auto") == "cpu"
     hardware.expect_gpu(True)
     try:
-        assert sd.device("cpu", "features.device") == "cpu" and ridge._device("torch") == "cpu"
+        assert pipeline.device("cpu", "features.device") == "cpu" and ridge._device("torch") == "cpu"
         with pytest.raises(Exception, match="'cuda:1' was requested"):
-            sd.device("cuda:1", "reconstruct.device")
+            pipeline.device("cuda:1", "reconstruct.device")
     finally:
         hardware.expect_gpu(False)
 
 
 def test_nvidia_smi_runs_once_for_the_driver_and_the_gpus(tmp_path, monkeypatch):
     """hardware.driver (in the CUDA error) and hardware.gpus (in every job's host line) share one nvidia-smi run."""
-    from sdbrain import hardware
+    from sdbrain.workflow import hardware
     smi, runs = tmp_path / "nvidia-smi", tmp_path / "runs"
     smi.write_text(f"#!/bin/sh\necho run >> {runs}\necho 'NVIDIA H100 80GB HBM3, 550.54.15'\n"
                    "echo 'NVIDIA H100 80GB HBM3, 550.54.15'\n")
@@ -259,8 +262,8 @@ def test_a_finished_job_leaves_its_objects_to_the_exit_uncollected(tmp_path):
     collections at exit skip them (1.3 s of a toy job's 10); a failed job stops before that."""
     import gc
 
-    from sdbrain import hardware, logs
     from sdbrain.errors import InputError, guarded
+    from sdbrain.workflow import hardware, logs
 
     def fail():
         raise InputError("config key 'x': a user error")

@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from sdbrain import maps
+from sdbrain.maps import volumes
 
 SHAPE_ZYX = (6, 20, 30)
 
@@ -38,7 +38,7 @@ def test_left_label_is_on_the_side_of_the_left_hemisphere(codes):
     affine = grid(codes)
     volume, (row, column) = left_hemisphere_blob(affine)
     z = int(np.nonzero(np.isfinite(volume))[0][0])
-    fig = maps.slices_figure(volume, "blob", affine=affine, n_slices=SHAPE_ZYX[0] - 2)
+    fig = volumes.slices_figure(volume, "blob", affine=affine, n_slices=SHAPE_ZYX[0] - 2)
     fig.canvas.draw()
     ax = next(a for a in fig.axes if a.get_title() == f"z={z}")
     labels = {t.get_text(): t for t in ax.texts}
@@ -48,7 +48,7 @@ def test_left_label_is_on_the_side_of_the_left_hemisphere(codes):
     centre = {name: t.get_window_extent(renderer).get_points().mean(axis=0) for name, t in labels.items()}
     # left-right runs along the image's columns (X) or rows (Y): the L label is on the blob's side of the
     # slice, R on the other
-    along = 0 if maps.lr_sides(affine)[0] == "x" else 1
+    along = 0 if volumes.lr_sides(affine)[0] == "x" else 1
     assert abs(centre["L"][along] - blob[along]) < abs(centre["R"][along] - blob[along])
     assert (centre["L"][along] - centre["R"][along]) * (blob[along] - centre["R"][along]) > 0
     plt.close(fig)
@@ -57,21 +57,21 @@ def test_left_label_is_on_the_side_of_the_left_hemisphere(codes):
 def test_sides_of_the_grids_this_workflow_reads():
     # pycortex's S1 grid (the toy world) and NSD's func1pt8mm volumes run from the subject's right: R on the left
     s1 = np.array([[-2.24, 0, 0, 112.0], [0, -2.24, 0, 139.3], [0, 0, 4.13, -24.1], [0, 0, 0, 1]])
-    assert maps.lr_sides(s1) == ("x", ("R", "L"))
-    assert maps.lr_sides(grid("RAS")) == ("x", ("L", "R"))
-    assert maps.lr_sides(grid("ARS")) == ("y", ("L", "R"))
-    assert maps.lr_sides(grid("ASL")) is None  # left-right across slices: no labels
+    assert volumes.lr_sides(s1) == ("x", ("R", "L"))
+    assert volumes.lr_sides(grid("RAS")) == ("x", ("L", "R"))
+    assert volumes.lr_sides(grid("ARS")) == ("y", ("L", "R"))
+    assert volumes.lr_sides(grid("ASL")) is None  # left-right across slices: no labels
 
 
 def test_slices_png_writes_labelled_slices(tmp_path):
     affine = grid("LPS")
     volume, _ = left_hemisphere_blob(affine)
-    maps.slices_png([volume, volume], tmp_path / "s.png", ["a", "b"], affine=affine, underlay=np.isfinite(volume))
+    volumes.slices_png([volume, volume], tmp_path / "s.png", ["a", "b"], affine=affine, underlay=np.isfinite(volume))
     assert (tmp_path / "s.png").stat().st_size > 0
 
 
 def test_colour_limit_keeps_each_former_variant_to_the_bit():
-    """maps.colour_limit replaced five inline 99th percentiles; each call site's value, empty and zero cases
+    """volumes.colour_limit replaced five inline 99th percentiles; each call site's value, empty and zero cases
     included, is what its old expression gave."""
     rng = np.random.default_rng(0)
     a = rng.normal(size=(6, 7, 8)).astype(np.float32)
@@ -84,18 +84,18 @@ def test_colour_limit_keeps_each_former_variant_to_the_bit():
         return float(np.percentile(finite, 99)) if finite.size else 1.0
 
     for v in (a, b, empty, zeros):
-        assert maps.colour_limit(v) == old(v)
+        assert volumes.colour_limit(v) == old(v)
         finite = v[np.isfinite(v)]  # the viewer's unique variance, around 0
-        assert maps.colour_limit(v, symmetric=True) == (float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0)
-    assert maps.colour_limit(zeros) == 0.0 and maps.colour_limit(empty) == 1.0
+        assert volumes.colour_limit(v, symmetric=True) == (float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0)
+    assert volumes.colour_limit(zeros) == 0.0 and volumes.colour_limit(empty) == 1.0
     for pair in ([a, b], [empty, empty], [a, empty]):  # flatmaps.pair
         finite = np.concatenate([v[np.isfinite(v)] for v in pair])
-        assert maps.colour_limit(pair) == (float(np.percentile(finite, 99)) if finite.size else 1.0)
+        assert volumes.colour_limit(pair) == (float(np.percentile(finite, 99)) if finite.size else 1.0)
     for rows in ([[a, b]], [[empty, zeros]], [[empty]]):  # flatmaps.figure_style: a zero among the values
         finite = np.concatenate([v[np.isfinite(v)] for row in rows for v in row] + [np.zeros(1)])
         expected = float(np.percentile(finite, 99)) or 1.0
-        assert (maps.colour_limit([v for row in rows for v in row] + [np.zeros(1)]) or 1.0) == expected
+        assert (volumes.colour_limit([v for row in rows for v in row] + [np.zeros(1)]) or 1.0) == expected
     sig = np.isfinite(a).ravel() & (b.ravel() > 0)  # unique_slices_png: significant voxels of two maps
     u, w = np.nan_to_num(a.ravel()), b.ravel()
-    assert maps.colour_limit([u[sig], w[sig]]) == float(np.percentile(np.concatenate([u[sig], w[sig]]), 99))
-    assert maps.colour_limit([u[sig & False], w[sig & False]]) == 1.0
+    assert volumes.colour_limit([u[sig], w[sig]]) == float(np.percentile(np.concatenate([u[sig], w[sig]]), 99))
+    assert volumes.colour_limit([u[sig & False], w[sig & False]]) == 1.0

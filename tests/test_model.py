@@ -62,15 +62,15 @@ SD14_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.7.0.d
 
 
 def test_scheduler_is_checked_against_sd14(caplog):
-    from sdbrain import sd
-    assert sd.scheduler_differences(SD14_SCHEDULER) == []
+    from sdbrain.sd import pipeline
+    assert pipeline.scheduler_differences(SD14_SCHEDULER) == []
     changed = {**SD14_SCHEDULER, "beta_end": 0.02, "clip_sample": True, "steps_offset": 0}
-    assert sd.scheduler_differences(changed) == ["beta_end 0.02 (SD v1.4: 0.012)", "clip_sample True (SD v1.4: False)",
+    assert pipeline.scheduler_differences(changed) == ["beta_end 0.02 (SD v1.4: 0.012)", "clip_sample True (SD v1.4: False)",
                                                  "steps_offset 0 (SD v1.4: 1)"]
     # the shipped toy model differs on purpose (zero terminal SNR, v-prediction, trailing timesteps): named on loading
     with caplog.at_level("WARNING", logger="sdbrain"):
-        pipe = sd.load_pipeline(ROOT / "resources/toy_sd")
+        pipe = pipeline.load_pipeline(ROOT / "resources/toy_sd")
     assert "scheduler differs from SD v1.4's DDIM settings: prediction_type 'v_prediction' (SD v1.4: 'epsilon'); " \
            "timestep_spacing 'trailing' (SD v1.4: 'leading'); rescale_betas_zero_snr True (SD v1.4: False)" in caplog.text
-    row = sd.summary(pipe).set_index("component").loc["schedule", "detail"]
+    row = pipeline.summary(pipe).set_index("component").loc["schedule", "detail"]
     assert row.startswith("differs from SD v1.4: prediction_type 'v_prediction'")

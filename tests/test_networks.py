@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchvision
 
-from sdbrain import networks
 from sdbrain.errors import InputError
+from sdbrain.evaluation import networks
 
 
 def _random_state(module: torch.nn.Module, seed: int) -> dict:

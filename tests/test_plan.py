@@ -3,8 +3,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from sdbrain import plan, spaces
-from sdbrain.config import validate_config
+from sdbrain.workflow import plan, spaces
+from sdbrain.workflow.config import validate_config
 
 
 def load(name: str) -> dict:

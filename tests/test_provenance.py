@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from sdbrain import provenance, rule_times
 from sdbrain.errors import InputError
+from sdbrain.workflow import provenance, rule_times
 
 
 def test_provenance_names_commit_versions_and_machine(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import snakemake
 from rate_helpers import Server, add_rater, make_trial_set, rate_cli, request
-from sdbrain import figures
 from sdbrain.errors import InputError
+from sdbrain.maps import figures
 from sdbrain.rate import analysis, db, simulate
 from sdbrain.rate.trials import TrialSet
 

@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from sdbrain import evaluate
-from sdbrain import recipes as rc
 from sdbrain.errors import InputError
+from sdbrain.evaluation import evaluate
+from sdbrain.evaluation import recipes as rc
 
 CLIP = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=12, num_attention_heads=4, image_size=224,
             patch_size=14, projection_dim=32)

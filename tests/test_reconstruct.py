@@ -4,8 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdbrain import batches, features, reconstruct, sd, spaces
 from sdbrain.errors import InputError
+from sdbrain.reconstruction import reconstruct
+from sdbrain.sd import features, pipeline
+from sdbrain.workflow import chunks, spaces
 
 PARAMS = dict(image_size=32, steps=3, guidance_scale=5.0, eta=0.0, n_samples=2, seed=0, batch_size=3)
 Z_SIZE = 24  # -> 4 x 6 x 6 latent with the toy VAE's factor 4
@@ -42,7 +44,7 @@ def test_chunking_does_not_change_images(pipe, decoded, method):
     for n_chunks in (2, 3):
         parts = []
         for k in range(n_chunks):
-            rows = np.isin(ids, batches.job_chunk(ids, k, n_chunks, params["batch_size"]))
+            rows = np.isin(ids, chunks.job_chunk(ids, k, n_chunks, params["batch_size"]))
             parts.append(reconstruct.run(pipe, name, strength, ids[rows], z[rows], c[rows], Z_SIZE, params))
         assert np.array_equal(whole, np.concatenate(parts))
 
@@ -57,9 +59,9 @@ def test_batch_size_changes_rounding_only(pipe, decoded):
 
 def test_chunks_are_whole_batches():
     ids = np.arange(10, 20)
-    parts = [batches.job_chunk(ids, k, 3, batch_size=4) for k in range(3)]
+    parts = [chunks.job_chunk(ids, k, 3, batch_size=4) for k in range(3)]
     assert [p.tolist() for p in parts] == [list(range(10, 14)), list(range(14, 18)), [18, 19]]
-    assert [len(batches.job_chunk(ids, k, 5, batch_size=4)) for k in range(5)] == [4, 4, 2, 0, 0]
+    assert [len(chunks.job_chunk(ids, k, 5, batch_size=4)) for k in range(5)] == [4, 4, 2, 0, 0]
 
 
 def test_strength_too_small_for_the_steps(pipe, decoded):
@@ -112,7 +114,7 @@ def test_compvis_noise_start_noises_one_ddim_step_above_the_first_denoised(pipe)
     image = torch.rand(1, 3, 32, 32) * 2 - 1
     starts = {}
     for mode in ("compvis", "diffusers"):
-        runner = sd.img2img_pipeline(pipe, mode)
+        runner = pipeline.img2img_pipeline(pipe, mode)
         runner.scheduler = scheduler
         runner.scheduler.set_timesteps(50)
         timesteps, _ = runner.get_timesteps(50, 0.8, "cpu")

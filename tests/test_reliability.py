@@ -164,7 +164,7 @@ def test_killed_reconstruction_leaves_no_stale_png(uninterrupted, tmp_path_facto
 
     The job's inputs (toy world, features, decoders) are a copy of the uninterrupted run's folder,
     with their times and Snakemake's records, so that only the reconstruction runs."""
-    from sdbrain.reconstruct import png_name
+    from sdbrain.reconstruction.reconstruct import png_name
 
     uninterrupted.finish()
     work = tmp_path_factory.mktemp("killed_reconstruct")

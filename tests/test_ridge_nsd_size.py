@@ -23,7 +23,7 @@ import torch
 from scipy import ndimage
 from sklearn.model_selection import KFold
 
-from sdbrain import ridge
+from sdbrain.linear import ridge
 
 N, P, TARGETS, FOLDS = 8000, 4000, 128, 3
 

@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from sdbrain import spaces
 from sdbrain.errors import InputError
+from sdbrain.workflow import spaces
 
 
 @pytest.mark.parametrize("name, kind, level, layer, step, feature", [

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sdbrain import stats
+from sdbrain.linear import stats
 
 
 def test_null_pvalues_match_a_simulated_null():

@@ -8,7 +8,7 @@ import pandas as pd
 import scipy.io
 
 from conftest import SMALL, small_grid, write_tree
-from sdbrain import nsd
+from sdbrain.data import nsd
 from sdbrain.toy import world
 
 

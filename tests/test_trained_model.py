@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from conftest import ROOT
-from sdbrain import features, reconstruct, sd
+from sdbrain.reconstruction import reconstruct
+from sdbrain.sd import features, pipeline
 from sdbrain.toy import score as toy_score
 from sdbrain.toy import train as toy_train
 from sdbrain.toy import world
@@ -29,7 +30,7 @@ GEN = {"image_size": 64, "steps": 20, "guidance_scale": 5.0, "eta": 0.0, "n_samp
 @pytest.fixture(scope="module")
 def pipe():
     torch.manual_seed(0)
-    return sd.load_pipeline(MODEL)
+    return pipeline.load_pipeline(MODEL)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from math import comb
 import numpy as np
 import pytest
 
-from sdbrain import validity as v
 from sdbrain.errors import InputError
+from sdbrain.evaluation import validity as v
 
 TINY = 1e-9  # MiB: one training row per block
 

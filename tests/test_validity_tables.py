@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdbrain import controls
-from sdbrain import validity_tables as vt
 from sdbrain.errors import InputError
+from sdbrain.evaluation import controls
+from sdbrain.evaluation import validity_tables as vt
 
 P = {"seed": 0, "memory_mb": 1, "pools": 20, "n_way": [2, 10, 50], "top": [1, 5], "bootstrap": 200,
      "permutations": 500, "collapse_k": 3}

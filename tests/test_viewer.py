@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from browser import MISSING, chromium
-from sdbrain import maps, pycortex_env, viewer
 from sdbrain.errors import InputError
+from sdbrain.maps import pycortex_env, viewer, volumes
 
 SCREENSHOT_COPY = Path("/tmp/viewer_screenshot.png")
 
@@ -35,7 +35,7 @@ def layers(cortex, tmp_path_factory):
     best = (1 + (y * 5) // shape[1]).astype(np.float32)
     for name, volume in {"r": r, "fdr": (y > shape[1] / 3).astype(np.float32), "unique": unique,
                          "best": best}.items():
-        maps.save_nifti(volume, affine, root / f"{name}.nii.gz")
+        volumes.save_nifti(volume, affine, root / f"{name}.nii.gz")
     return [viewer.Layer("r zc0.5", root / "r.nii.gz", "r", mask=root / "fdr.nii.gz"),
             viewer.Layer("unique zc0.5 (z+zc0.5)", root / "unique.nii.gz", "unique"),
             viewer.Layer("best layer unet0.5-late", root / "best.nii.gz", "layer")]
@@ -66,7 +66,7 @@ def test_viewer_folder_and_layer_table(built, layers):
 
 
 def test_a_map_on_another_grid_is_refused(cortex, tmp_path):
-    maps.save_nifti(np.zeros((4, 5, 6), np.float32), np.eye(4), tmp_path / "small.nii.gz")
+    volumes.save_nifti(np.zeros((4, 5, 6), np.float32), np.eye(4), tmp_path / "small.nii.gz")
     with pytest.raises(InputError, match=r"small\.nii\.gz: volume of shape \(4, 5, 6\)"):
         viewer.build(cortex, "S1", "fullhead", [viewer.Layer("small", tmp_path / "small.nii.gz", "r")],
                      tmp_path / "out", "t")

@@ -16,7 +16,7 @@ import torchvision
 import yaml
 
 from conftest import ROOT
-from sdbrain import weights
+from sdbrain.data import weights
 from test_networks import _clip_directory, _random_state, _swav_checkpoint
 
 
@@ -106,9 +106,10 @@ def test_fetch_downloads_checks_and_prints_config(server, tmp_path):
     assert "SHA-256 checked" in result.stderr and "no published hash" in result.stderr
     loaded = torch.load(out / "efficientnet_b1.pth", weights_only=True)
     assert all(torch.equal(loaded[k], v) for k, v in server["state"].items())
-    from sdbrain import networks, sd
+    from sdbrain.evaluation import networks
+    from sdbrain.sd import pipeline
     networks.build_network("clip", lines["evaluate"]["weights"]["clip"], 0, {})
-    sd.check_model_dir(lines["model_dir"])
+    pipeline.check_model_dir(lines["model_dir"])
     assert not list(out.rglob("*.part")), "no temporary file is left"
 
 

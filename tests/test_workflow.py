@@ -14,8 +14,8 @@ import yaml
 
 from configs import TINY
 from conftest import ROOT, TWO_AT_A_TIME, snakemake
-from sdbrain import ingest
-from sdbrain.io import read_ids
+from sdbrain.data import ingest
+from sdbrain.data.io import read_ids
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:

@@ -3,7 +3,9 @@
 
 import re
 
-from sdbrain import encode_outputs, hardware, plan, spaces
+from sdbrain.linear import encode_maps
+from sdbrain import machine
+from sdbrain.workflow import plan, spaces
 
 SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
@@ -23,7 +25,7 @@ SPACE_PATTERN = spaces.PATTERN
 # profile lets one run at a time, and two CPU threads to feed it, only where a GPU is there
 # to use. Without one they are one-thread CPU jobs that run side by side (--cores 2: two at
 # a time). The SLURM profile asks for a GPU and its threads for these rules itself.
-GPU = 1 if hardware.machine_has_gpu() else 0
+GPU = 1 if machine.machine_has_gpu() else 0
 GPU_THREADS = 2 if GPU else 1
 
 
@@ -51,9 +53,9 @@ LEVEL_MODELS = {steps: plan.level_models(config, steps).at("{level}") for steps 
 def level_outputs(steps):
     """Every file of a level job (encode_level, or encode_steps with ``steps``), as {subject} and {level} patterns."""
     models, folder = LEVEL_MODELS[steps], "results/encode/{subject}"
-    files = [encode_outputs.files(f"{folder}/{space}", encode_outputs.SINGLE) for space in models.single]
-    files += [encode_outputs.files(f"{folder}/z+{space}", encode_outputs.JOINT, space) for space in models.joint]
-    files += [encode_outputs.files(f"{folder}/{group}", encode_outputs.LAYERS) for group in models.layer_groups]
+    files = [encode_maps.files(f"{folder}/{space}", encode_maps.SINGLE) for space in models.single]
+    files += [encode_maps.files(f"{folder}/z+{space}", encode_maps.JOINT, space) for space in models.joint]
+    files += [encode_maps.files(f"{folder}/{group}", encode_maps.LAYERS) for group in models.layer_groups]
     return [path for model in files for path in model.values()]
 
 

@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdbrain.decode import decode
-from sdbrain.errors import guarded
-from sdbrain.ingest import load_betas
-from sdbrain.io import load_rows, save_array, write_ids
-from sdbrain.logs import setup
+from sdbrain.data.ingest import load_betas
+from sdbrain.data.io import load_rows, save_array, write_ids
+from sdbrain.linear.decode import decode
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -37,4 +37,4 @@ def main():
     pd.DataFrame({"nsd_id": test_ids, "r": result.image_r}).to_csv(out.image_scores, sep="\t", index=False)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

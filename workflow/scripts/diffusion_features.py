@@ -1,10 +1,11 @@
 """Rule diffusion_features: z_c (and steps and U-Net layers) of one chunk of the stimuli at one noise level."""
 import numpy as np
 
-from sdbrain import batches, diffusion, nsd, sd, spaces
-from sdbrain.errors import guarded
-from sdbrain.io import align_rows, atomic_dir, load_rows, read_ids, save_array, write_ids
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.data.io import align_rows, atomic_dir, load_rows, read_ids, save_array, write_ids
+from sdbrain.sd import diffusion, pipeline
+from sdbrain.workflow import chunks, job, spaces
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -12,9 +13,9 @@ def main():
     p = snakemake.params
     level, k = float(snakemake.wildcards.level), int(snakemake.wildcards.chunk)
     # the batches of the reconstruction settings, so z_c here equals the image-to-image run there
-    ids = batches.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.generate["batch_size"])
-    device = sd.device(p.features["device"], "features.device")
-    pipe = sd.load_pipeline(p.model_dir, device)
+    ids = chunks.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.generate["batch_size"])
+    device = pipeline.device(p.features["device"], "features.device")
+    pipe = pipeline.load_pipeline(p.model_dir, device)
     steps, layers = p.steps, p.layers  # empty where this level's steps and layers are not captured
     if len(ids):
         c, c_ids = load_rows(snakemake.input.c, snakemake.input.c_ids, mmap=True)
@@ -31,4 +32,4 @@ def main():
     log.info("noise level %g, %d stimuli (chunk %d) on %s", level, len(ids), k, device)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

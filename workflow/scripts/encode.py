@@ -3,9 +3,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain import encode, encode_outputs
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.linear import encode, encode_maps
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -20,9 +20,9 @@ def main():
     result = encode.fit(x, data, p.encode)
     log.info("backend %s; r: median %.3f, max %.3f; %d of %d voxels significant (BH-FDR q=%g)", result.backend,
              np.nanmedian(result.r), np.nanmax(result.r), result.significant.sum(), len(result.r), p.encode["fdr_q"])
-    volume, ceiling = encode_outputs.volume_and_ceiling(p.nsd_root, w.subject, p.sessions, data)
-    encode_outputs.write_single(x, result, volume, ceiling, dict(snakemake.output.items()),
+    volume, ceiling = encode_maps.volume_and_ceiling(p.nsd_root, w.subject, p.sessions, data)
+    encode_maps.write_single(x, result, volume, ceiling, dict(snakemake.output.items()),
                                 f"{w.subject}: r of the {w.space} model", p.encode["fdr_q"])
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -4,9 +4,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdbrain import banded, encode, maps, nsd
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.linear import banded, encode
+from sdbrain.maps import volumes
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -22,7 +24,7 @@ def main():
     r_z, r_other = (encode.read_voxels(path, voxels)["r"].to_numpy() for path in (i.z_table, i.other_table))
     # the paper's unique variance, from the banded joint model
     unique_z, unique_other = encode.unique_variance(result.r, r_other), encode.unique_variance(result.r, r_z)
-    volume = maps.Volume(nsd.Layout(p.nsd_root).roi(w.subject, "brainmask"), voxels)
+    volume = volumes.Volume(nsd.Layout(p.nsd_root).roi(w.subject, "brainmask"), voxels)
     for values, path in ((result.r, out.r), (result.significant.astype(np.float32), out.fdr),
                          (result.split[0], out.split_z), (result.split[1], out.split_other),
                          (unique_z, out.unique_z), (unique_other, out.unique_other)):
@@ -36,9 +38,9 @@ def main():
     means = [v[sig].mean() if sig.any() else np.nan for v in (*result.split, unique_z, unique_other)]
     log.info("%d of %d voxels significant; among them mean split r^2 z %.4f, %s %.4f; mean unique variance "
              "z %.4f, %s %.4f", sig.sum(), len(sig), means[0], w.space, means[1], means[2], w.space, means[3])
-    maps.unique_slices_png(volume, sig, unique_z, unique_other, w.space, out.png,
+    volumes.unique_slices_png(volume, sig, unique_z, unique_other, w.space, out.png,
                            f"{w.subject}: unique variance in the banded z + {w.space} model (voxels significant "
                            f"at BH-FDR q={p.encode['fdr_q']})")
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -2,9 +2,10 @@
 toy world, their agreement with the truth's voxel classes)."""
 import pandas as pd
 
-from sdbrain import nsd, partition
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.linear import partition
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 STREAMS = {0: "unlabelled", **nsd.STREAMS}
 AGREEMENT = ["subject", "joint", "approach", "by", "early_voxels", "early_to_z", "ventral_voxels", "ventral_to_other",
@@ -33,4 +34,4 @@ def main():
         log.info("%s\n%s", path, frame.to_string(index=False))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain import encode, encode_outputs
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.linear import encode, encode_maps
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -18,7 +18,7 @@ def main():
     p, i, w = snakemake.params, snakemake.input, snakemake.wildcards
     q = p.encode["fdr_q"]
     data = encode.responses(Path(i.train_ids).parent)
-    volume, ceiling = encode_outputs.volume_and_ceiling(p.nsd_root, w.subject, p.sessions, data)
+    volume, ceiling = encode_maps.volume_and_ceiling(p.nsd_root, w.subject, p.sessions, data)
     log.info("%s, noise level %s: %d models, %d joint with z, %d best-layer maps; %d voxels; %d train trials of "
              "%d images, %d test images", w.subject, w.level, len(p.single), len(p.joint),
              len(p.layer_groups), len(data.columns), len(data.train_rows), len(data.train_images),
@@ -29,26 +29,26 @@ def main():
     for space, features, ids in zip(p.single, i.features, i.feature_ids):
         x = encode.reduced_space(features, ids, data, p.encode["pca_components"], p.encode["seed"])
         result = fits[space] = encode.fit(x, data, p.encode)
-        encode_outputs.write_single(x, result, volume, ceiling, encode_outputs.files(f"{p.folder}/{space}", encode_outputs.SINGLE),
+        encode_maps.write_single(x, result, volume, ceiling, encode_maps.files(f"{p.folder}/{space}", encode_maps.SINGLE),
                                     f"{w.subject}: r of the {space} model", q)
         log.info("%s: %d features (PCA: %s), backend %s; r: median %.3f, max %.3f; %d voxels significant", space,
                  x.train.shape[1], "yes" if x.explained_variance.size else "no", result.backend,
                  np.nanmedian(result.r), np.nanmax(result.r), result.significant.sum())
         if space in p.joint:
             joint = encode.fit(encode.joint(z, x), data, p.encode)
-            unique_z, unique_other = encode_outputs.write_joint(
+            unique_z, unique_other = encode_maps.write_joint(
                 joint, r_z, result.r, space, volume,
-                encode_outputs.files(f"{p.folder}/z+{space}", encode_outputs.JOINT, space),
+                encode_maps.files(f"{p.folder}/z+{space}", encode_maps.JOINT, space),
                 f"{w.subject}: unique variance in the joint z + {space} model", q)
             sig = joint.significant
             log.info("z+%s: %d voxels significant; among them mean unique variance: z %.4f, %s %.4f", space, sig.sum(),
                      unique_z[sig].mean() if sig.any() else np.nan, space,
                      unique_other[sig].mean() if sig.any() else np.nan)
     for group, layers in p.layer_groups.items():
-        counts = encode_outputs.write_best_layer(
+        counts = encode_maps.write_best_layer(
             np.stack([fits[s].r for s in layers]), np.stack([fits[s].significant for s in layers]), p.layers, volume,
-            encode_outputs.files(f"{p.folder}/{group}", encode_outputs.LAYERS), f"{w.subject}, {group}")
+            encode_maps.files(f"{p.folder}/{group}", encode_maps.LAYERS), f"{w.subject}, {group}")
         log.info("%s: best layer of %d significant voxels: %s", group, sum(counts.values()) - counts["none"], counts)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,9 +1,10 @@
 """Rule encode_summary: per streams ROI, mean r and significant share of each space, unique variance, best layers."""
 import pandas as pd
 
-from sdbrain import encode, nsd
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.linear import encode
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -21,4 +22,4 @@ def main():
         log.info("%s\n%s", path, table.to_string(index=False))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

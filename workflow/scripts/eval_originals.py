@@ -1,10 +1,11 @@
 """Rule eval_originals: evaluation features of the original test images (every recipe of evaluate.recipes)."""
 import numpy as np
 
-from sdbrain import evaluate, nsd, recipes
-from sdbrain.errors import guarded
-from sdbrain.io import read_ids
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.data.io import read_ids
+from sdbrain.evaluation import evaluate, recipes
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -21,4 +22,4 @@ def main():
     log.info("%d originals: %s", len(ids), {k: v.shape[1] for k, v in features.items()})
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

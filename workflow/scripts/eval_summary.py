@@ -1,9 +1,10 @@
 """Rule eval_summary: the identification table of all subjects and methods, the community table, Fig. 5."""
 import pandas as pd
 
-from sdbrain import evaluate, figures
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.evaluation import evaluate
+from sdbrain.maps import figures
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -26,4 +27,4 @@ def main():
     log.info("identification summary:\n%s", summary.to_string(index=False))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,11 +1,13 @@
 """Rule evaluate: features of one subject's reconstructions (one method) and their per-image scores."""
 import numpy as np
 
-from sdbrain import evaluate, nsd, recipes
-from sdbrain.errors import InputError, guarded
-from sdbrain.io import read_ids
-from sdbrain.logs import setup
-from sdbrain.spaces import parse_method
+from sdbrain.data import nsd
+from sdbrain.data.io import read_ids
+from sdbrain.errors import InputError
+from sdbrain.evaluation import evaluate, recipes
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
+from sdbrain.workflow.spaces import parse_method
 
 
 def main():
@@ -32,4 +34,4 @@ def main():
     log.info("%s %s: %d images x %d samples\n%s", w.subject, w.method, recon.shape[0], recon.shape[1], means.to_string())
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

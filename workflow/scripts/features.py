@@ -1,22 +1,23 @@
 """Rule features: z or c of one chunk of the stimuli, with the model loaded once."""
 import numpy as np
 
-from sdbrain import batches, features, nsd, sd
-from sdbrain.errors import guarded
-from sdbrain.io import read_ids, save_array, write_ids
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.data.io import read_ids, save_array, write_ids
+from sdbrain.sd import features, pipeline
+from sdbrain.workflow import chunks, job
+from sdbrain.workflow.logs import setup
 
 
 def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
     target, k = snakemake.wildcards.target, int(snakemake.wildcards.chunk)
-    ids = batches.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
-    device = sd.device(p.features["device"], "features.device")
-    pipe = sd.load_pipeline(p.model_dir, device)
+    ids = chunks.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
+    device = pipeline.device(p.features["device"], "features.device")
+    pipe = pipeline.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)
     if len(ids) == 0:  # more chunks than batches
-        shape = sd.latent_shape(pipe, p.features["z_size"]) if target == "z" else sd.c_shape(pipe)
+        shape = pipeline.latent_shape(pipe, p.features["z_size"]) if target == "z" else pipeline.c_shape(pipe)
         values = np.zeros((0, int(np.prod(shape))), dtype=np.float32)
     elif target == "z":
         images = nsd.read_images(layout, ids)
@@ -30,4 +31,4 @@ def main():
     write_ids(snakemake.output.ids, ids)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -4,9 +4,10 @@ import os
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from sdbrain.errors import InputError, guarded
-from sdbrain.io import atomic_file, load_rows, write_ids
-from sdbrain.logs import setup
+from sdbrain.data.io import atomic_file, load_rows, write_ids
+from sdbrain.errors import InputError
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def chunk_files(target):
@@ -42,4 +43,4 @@ def main():
     log.info("%s: %d stimuli x %d values", target, n, width)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

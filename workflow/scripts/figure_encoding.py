@@ -4,9 +4,9 @@ params.panels: rows of panels; each panel names a subject, a map and the FDR mas
 thresholds it (or none for best-layer maps). params.style: colormap and scale (sdbrain.plan).
 """
 
-from sdbrain import figures, flatmaps
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.maps import figures, flatmaps
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -22,4 +22,4 @@ def main():
     log.info("%s: %d x %d flatmaps", snakemake.output.png, len(panels), max(len(r) for r in panels))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

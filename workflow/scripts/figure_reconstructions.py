@@ -2,10 +2,11 @@
 
 fig3 (one subject): rows original, X_z, X_c, X_zc.  fig4: original and X_zc of every subject.
 """
-from sdbrain import figures, nsd
-from sdbrain.errors import guarded
-from sdbrain.io import read_ids
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.data.io import read_ids
+from sdbrain.maps import figures
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -19,4 +20,4 @@ def main():
     log.info("%s: %d images x %d rows", snakemake.output.png, len(ids), len(rows))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,9 +1,10 @@
 """Rule flatmap_rois: the streams ROIs on a subject's flatmap (and pycortex's flatmap caches, built once)."""
 import numpy as np
 
-from sdbrain import flatmaps, nsd, pycortex_env
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.maps import flatmaps, pycortex_env
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 STREAMS = [nsd.STREAMS[k] for k in sorted(nsd.STREAMS)]
 
@@ -22,4 +23,4 @@ def main():
     log.info("%s: pycortex %s / %s, %d labelled voxels", subject, p.cx_subject, p.xfm, int(np.isfinite(labels).sum()))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,9 +1,10 @@
 """Rule flatmaps: every encoding map of a subject on its flatmap (significant voxels only)."""
 import numpy as np
 
-from sdbrain import flatmaps, nsd
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.maps import flatmaps
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -28,4 +29,4 @@ def main():
     log.info("%s: %d flatmaps", subject, len(out.r) + len(out.unique) + len(out.best))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,7 +1,7 @@
 """Rule flatmaps_banded: the banded joint models' unique variance and split r^2 on a subject's flatmap."""
-from sdbrain import flatmaps
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.maps import flatmaps
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -18,4 +18,4 @@ def main():
     log.info("%s: %d flatmaps", subject, len(out.unique) + len(out.split))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

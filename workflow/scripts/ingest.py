@@ -1,11 +1,11 @@
 """Rule ingest: per-ROI train/test matrices of one subject, one session in memory at a time."""
 from pathlib import Path
 
-from sdbrain import nsd
-from sdbrain.errors import guarded
-from sdbrain.ingest import ingest_subject
-from sdbrain.io import read_ids
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.data.ingest import ingest_subject
+from sdbrain.data.io import read_ids
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -26,4 +26,4 @@ def main():
     report.to_csv(outdir / "ingest_report.tsv", sep="\t", index=False)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

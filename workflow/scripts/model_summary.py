@@ -1,7 +1,7 @@
 """Rule model_summary: load the SD pipeline offline, as every later stage does, and describe it."""
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
-from sdbrain.sd import load_pipeline, summary
+from sdbrain.sd.pipeline import load_pipeline, summary
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -12,4 +12,4 @@ def main():
     table.to_csv(snakemake.output[0], sep="\t", index=False)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

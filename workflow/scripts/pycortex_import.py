@@ -2,9 +2,10 @@
 the workflow's pycortex filestore."""
 from pathlib import Path
 
-from sdbrain import nsd, pycortex_env
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.maps import pycortex_env
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -17,4 +18,4 @@ def main():
     log.info("%s imported into %s with transform %s", subject, p.pycortex_dir, p.xfm)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

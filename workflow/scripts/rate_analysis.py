@@ -1,9 +1,9 @@
 """Rule rate_analysis: the raters' identification accuracy, intervals, tests and agreement."""
 import pandas as pd
 
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
 from sdbrain.rate import analysis
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -22,4 +22,4 @@ def main():
              table[table["rater"] == analysis.MEAN].to_string(index=False))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdbrain import nsd
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.data import nsd
 from sdbrain.rate import trials
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -22,4 +22,4 @@ def main():
              table["method"].nunique(), out)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

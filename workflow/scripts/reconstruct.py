@@ -2,10 +2,11 @@
 import numpy as np
 from PIL import Image
 
-from sdbrain import batches, reconstruct, sd, spaces
-from sdbrain.errors import guarded
-from sdbrain.io import atomic_dir, load_rows
-from sdbrain.logs import setup
+from sdbrain.data.io import atomic_dir, load_rows
+from sdbrain.reconstruction import reconstruct
+from sdbrain.sd import pipeline
+from sdbrain.workflow import chunks, job, spaces
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -17,10 +18,10 @@ def main():
         z, ids = load_rows(snakemake.input.z, snakemake.input.z_ids)
     if "c" in snakemake.input.keys():
         c, ids = load_rows(snakemake.input.c, snakemake.input.c_ids, expected_ids=None if z is None else ids)
-    rows = np.isin(ids, batches.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
+    rows = np.isin(ids, chunks.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
     ids = ids[rows]
-    device = sd.device(p.reconstruct["device"], "reconstruct.device")
-    pipe = sd.load_pipeline(p.model_dir, device)
+    device = pipeline.device(p.reconstruct["device"], "reconstruct.device")
+    pipe = pipeline.load_pipeline(p.model_dir, device)
     reconstruct.check_features(pipe, z, c, p.z_size, source=f"decoded features of {w.subject}")
     z, c, batch = None if z is None else z[rows], None if c is None else c[rows], p.reconstruct["batch_size"]
     with atomic_dir(snakemake.output[0]) as tmp:
@@ -36,4 +37,4 @@ def main():
              1 if method == "z" else p.reconstruct["n_samples"], device)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdbrain import reconstruct
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.reconstruction import reconstruct
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -20,4 +20,4 @@ def main():
     log.info("%d reconstructions of %d images", len(table), table["nsd_id"].nunique())
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

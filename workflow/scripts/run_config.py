@@ -1,9 +1,8 @@
 """Rule run_config: the run's validated configuration and its provenance, for the report."""
 import yaml
 
-from sdbrain import provenance
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.workflow import job, provenance
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -16,4 +15,4 @@ def main():
     log.info("workflow %s on %s", record["workflow_commit"], record["machine"])
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,9 +1,8 @@
 """Rule run_logs: every job's log in one text file (path order), and the time per rule, for the report."""
 from pathlib import Path
 
-from sdbrain import rule_times
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.workflow import job, rule_times
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -17,4 +16,4 @@ def main():
     Path(snakemake.output.rule_times).write_text(f"# Time per rule\n\n{table}\n")
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,8 +1,8 @@
 """Rule split: check every NSD file the run needs, then fix the test set (shared images seen by all)."""
-from sdbrain import nsd
-from sdbrain.errors import guarded
-from sdbrain.io import write_ids
-from sdbrain.logs import setup
+from sdbrain.data import nsd
+from sdbrain.data.io import write_ids
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -19,4 +19,4 @@ def main():
     write_ids(snakemake.output.test_ids, test)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

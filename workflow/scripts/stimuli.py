@@ -1,9 +1,9 @@
 """Rule stimuli: every stimulus any analysed subject saw (train and test), sorted by 73k id."""
 import numpy as np
 
-from sdbrain.errors import guarded
-from sdbrain.io import read_ids, write_ids
-from sdbrain.logs import setup
+from sdbrain.data.io import read_ids, write_ids
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -13,4 +13,4 @@ def main():
     log.info("%d stimuli", len(ids))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
-from sdbrain.pycortex_env import demo_grid, import_cortex
+from sdbrain.maps.pycortex_env import demo_grid, import_cortex
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -21,4 +21,4 @@ def main():
     np.savez(snakemake.output[0], **grid)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -1,8 +1,8 @@
 """Rule toy_model: a tiny SD-structured pipeline with seeded random weights, in diffusers format."""
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
-from sdbrain.nsd import Layout, read_captions
+from sdbrain.data.nsd import Layout, read_captions
 from sdbrain.toy.model import build_random_pipeline
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -13,4 +13,4 @@ def main():
     log.info("random SD-structured pipeline (vocabulary of %d caption words) saved to %s", len(words), snakemake.output[0])
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

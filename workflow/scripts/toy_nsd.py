@@ -3,9 +3,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
 from sdbrain.toy.world import write_toy_nsd
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -15,4 +15,4 @@ def main():
     log.info("toy NSD written to %s (truth in %s)", snakemake.output.root, snakemake.output.truth)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

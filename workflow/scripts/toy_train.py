@@ -1,7 +1,7 @@
 """Rule train_toy_model: train the toy latent diffusion model (VAE, text encoder, U-Net) and its scorer."""
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
 from sdbrain.toy.train import train
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -9,4 +9,4 @@ def main():
     train(snakemake.output.model, snakemake.output.scorer, snakemake.params.train, log.info)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

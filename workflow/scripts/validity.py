@@ -4,10 +4,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdbrain import validity_tables as vt
-from sdbrain.errors import InputError, guarded
-from sdbrain.io import align_rows, load_rows, read_ids
-from sdbrain.logs import setup
+from sdbrain.data.io import align_rows, load_rows, read_ids
+from sdbrain.errors import InputError
+from sdbrain.evaluation import validity_tables as vt
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def rows_for(features, key: str, ids: np.ndarray, source: str) -> np.ndarray:
@@ -58,4 +59,4 @@ def main():
              overall.pivot(index="method", columns="metric", values="mean").round(3).to_string())
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain import controls
-from sdbrain.errors import guarded
-from sdbrain.io import load_rows, read_ids, save_array, write_ids
-from sdbrain.logs import setup
+from sdbrain.data.io import load_rows, read_ids, save_array, write_ids
+from sdbrain.evaluation import controls
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -26,4 +26,4 @@ def main():
              np.unique(train_ids).size)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

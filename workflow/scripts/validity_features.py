@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdbrain import controls, evaluate, nsd
-from sdbrain.errors import guarded
-from sdbrain.io import read_ids
-from sdbrain.logs import setup
-from sdbrain.networks import load_network
+from sdbrain.data import nsd
+from sdbrain.data.io import read_ids
+from sdbrain.evaluation import controls, evaluate
+from sdbrain.evaluation.networks import load_network
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 BLOCK = 512  # training images read and passed at a time (NSD: tens of thousands)
 
@@ -48,4 +49,4 @@ def main():
     log.info("%s of %d test and %d training images", key, len(test_ids), len(train_ids))
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

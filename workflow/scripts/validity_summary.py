@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdbrain import figures
-from sdbrain import validity_tables as vt
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.evaluation import validity_tables as vt
+from sdbrain.maps import figures
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def gather(paths) -> pd.DataFrame:
@@ -26,4 +26,4 @@ def main():
     log.info("%s", text)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

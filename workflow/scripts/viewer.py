@@ -1,9 +1,9 @@
 """Rule viewer: a static pycortex WebGL viewer of every encoding map of a subject, one layer each."""
 from pathlib import Path
 
-from sdbrain import pycortex_env, viewer
-from sdbrain.errors import guarded
-from sdbrain.logs import setup
+from sdbrain.maps import pycortex_env, viewer
+from sdbrain.workflow import job
+from sdbrain.workflow.logs import setup
 
 
 def main():
@@ -30,4 +30,4 @@ def main():
              sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20)
 
 
-guarded(main, snakemake)
+job.run(main, snakemake)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sdbrain.data.io import atomic_file
 from sdbrain.errors import InputError
-from sdbrain.io import atomic_file
 from sdbrain.rate import db, simulate
 from sdbrain.rate.trials import TrialSet
 

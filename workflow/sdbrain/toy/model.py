@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from tokenizers.pre_tokenizers import ByteLevel
 
-from ..io import atomic_dir
+from sdbrain.data.io import atomic_dir
 
 SPECIAL = ("<|startoftext|>", "<|endoftext|>")
 

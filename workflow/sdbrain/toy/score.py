@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import world
+from sdbrain.toy import world
 
 HEADS = {"shape": list(world.SHAPES), "colour": list(world.COLOURS), "background": list(world.COLOURS)}
 

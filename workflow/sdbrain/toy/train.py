@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import score, world
-from .model import build_text_encoder, build_tokenizer, build_vae, save_pipeline
+from sdbrain.toy import score, world
+from sdbrain.toy.model import build_text_encoder, build_tokenizer, build_vae, save_pipeline
 
 
 def fast_malloc() -> None:

@@ -21,8 +21,8 @@ import pandas as pd
 import scipy.io
 from PIL import Image, ImageDraw
 
-from ..maps import save_nifti
-from ..nsd import Layout
+from sdbrain.data.nsd import Layout
+from sdbrain.maps.volumes import save_nifti
 
 SHAPES = ("circle", "square", "triangle", "star")
 COLOURS = {

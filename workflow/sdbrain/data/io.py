@@ -1,0 +1,102 @@
+"""File contracts between stages: float32 arrays with the 73k ids of their rows.
+
+Every array that crosses a stage boundary is a ``.npy`` file whose rows are
+stimuli or trials; the 73k ids (1-based, as NSD's ``73KID``) of those rows sit
+beside it in a one-column TSV. Readers check the ids instead of assuming an order.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdbrain.errors import InputError
+
+ID_COLUMN = "nsd_id"
+
+
+@contextmanager
+def atomic_dir(out: str | Path):
+    """Yield a fresh folder ``<out>.tmp`` to fill; on success it replaces ``out``, on failure it is removed.
+
+    A ``.tmp`` folder left by a killed attempt is removed first, so none of its files reach ``out``."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+@contextmanager
+def atomic_file(path: str | Path, suffix: str = ""):
+    """Yield a temporary name ``<path>.tmp<suffix>`` to write; on success it replaces ``path``, on failure
+    it is removed (``suffix`` for writers that append one, as ``np.save`` appends '.npy')."""
+    tmp = Path(f"{path}.tmp{suffix}")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def write_ids(path: str | Path, ids) -> None:
+    with atomic_file(path) as tmp:
+        pd.DataFrame({ID_COLUMN: np.asarray(ids, dtype=np.int64)}).to_csv(tmp, sep="\t", index=False)
+
+
+def read_ids(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: id file is missing")
+    table = pd.read_csv(path, sep="\t")
+    if ID_COLUMN not in table:
+        raise InputError(f"{path}: expected a column '{ID_COLUMN}', found {list(table.columns)}")
+    return table[ID_COLUMN].to_numpy(np.int64)
+
+
+def save_array(path: str | Path, array: np.ndarray) -> None:
+    """Write float32 ``.npy`` atomically (temporary name, then rename); a failed write leaves nothing."""
+    try:
+        with atomic_file(path, ".npy") as tmp:
+            np.save(tmp, np.asarray(array, dtype=np.float32))
+    except OSError as err:  # e.g. the disk is full: no half-written file stays behind
+        raise InputError(f"{path}: could not be written ({err.strerror or err})") from None
+
+
+def load_rows(array_path: str | Path, ids_path: str | Path, expected_ids=None, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Load an array and its row ids; check they agree in length and, if given, with ``expected_ids``."""
+    array = np.load(array_path, mmap_mode="r" if mmap else None)
+    ids = read_ids(ids_path)
+    if array.shape[0] != len(ids):
+        raise InputError(f"{array_path}: {array.shape[0]} rows but {ids_path} lists {len(ids)} ids")
+    if expected_ids is not None and not np.array_equal(ids, np.asarray(expected_ids)):
+        raise InputError(f"{ids_path}: row ids do not match the expected stimulus order")
+    return array, ids
+
+
+def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: str) -> np.ndarray:
+    """Rows of ``array`` (labelled ``ids``) in the order of ``wanted``; every wanted id must be present.
+
+    Rows are matched by id, never by position: a file whose ids do not label its rows one to
+    one (another count, an id twice) is refused, since its order cannot be trusted."""
+    if len(ids) != len(array):
+        raise InputError(f"{source}: {len(array)} rows but {len(ids)} stimulus ids: its rows cannot be matched to stimuli")
+    position = {int(i): r for r, i in enumerate(ids)}
+    if len(position) != len(ids):
+        twice = [int(i) for i, n in zip(*np.unique(ids, return_counts=True)) if n > 1]
+        raise InputError(f"{source}: stimulus ids appear more than once, e.g. {twice[:5]}: its row order is ambiguous")
+    missing = list(dict.fromkeys(int(i) for i in wanted if int(i) not in position))
+    if missing:
+        raise InputError(f"{source}: no row for {len(missing)} stimulus ids, e.g. {missing[:5]}")
+    return array[[position[int(i)] for i in wanted]]

@@ -1,0 +1,187 @@
+"""``sdbrain-weights fetch DIR``: download the published evaluation weights (and optionally SD v1.4)
+once, on a machine with internet, check each file, and print the config lines that use them.
+
+The workflow itself never downloads: every stage reads local files. Where the sources are
+is config (``config/weights.yaml``), so the command can be pointed at a mirror.
+
+Checks, per file:
+- torchvision's files carry the first hex digits of their SHA-256 in their name, which is
+  what torch.hub checks (``sha256_prefix``); a full ``sha256`` is checked where given;
+- Hugging Face repositories publish every file's hash in their tree listing: SHA-256 of
+  large (LFS) files, the git blob SHA-1 of small ones;
+- SwAV's checkpoint has no published hash: its SHA-256 is printed for the record;
+- every evaluation file is then loaded strictly as the workflow will load it, and SD's
+  directory checked as a diffusers pipeline.
+A file that fails a check is deleted (it is downloaded under a temporary name) and the
+command stops with one line naming it and a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from sdbrain.data.io import atomic_dir
+from sdbrain.errors import InputError
+
+DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "config" / "weights.yaml"
+CHUNK = 1 << 20
+
+
+def read_sources(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"weights sources '{path}': no such file")
+    sources = yaml.safe_load(path.read_text()) or {}
+    for key in ("hub", "files", "repos"):
+        if key not in sources:
+            raise InputError(f"weights sources '{path}': key '{key}' is missing")
+    return sources
+
+
+def _open(url: str, timeout: float):
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 -- the URLs are the user's config
+    except OSError as error:
+        raise InputError(f"download of {url} failed: {getattr(error, 'reason', error)}") from None
+
+
+def download(url: str, target: Path, timeout: float = 60) -> dict[str, str]:
+    """Stream ``url`` to ``target`` under a temporary name (``part``) and hash it as it streams."""
+    part = target.with_name(target.name + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    sha256 = hashlib.sha256()
+    with _open(url, timeout) as response, open(part, "wb") as out:
+        while chunk := response.read(CHUNK):
+            sha256.update(chunk)
+            out.write(chunk)
+    return {"sha256": sha256.hexdigest(), "part": str(part)}
+
+
+def git_blob_sha1(path: str | Path) -> str:
+    """The id git (and the hub) gives a small file: SHA-1 of 'blob <size>\\0' and the content."""
+    data = Path(path).read_bytes()
+    return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()  # noqa: S324 -- git's id, not security
+
+
+def _refuse(part: str, message: str):
+    Path(part).unlink(missing_ok=True)
+    raise InputError(message)
+
+
+def fetch_file(name: str, entry: dict, directory: Path, timeout: float) -> Path:
+    """One evaluation weight file: downloaded, hash-checked, loaded strictly."""
+    from sdbrain.evaluation.networks import build_network
+    url = entry["url"]
+    target = directory / Path(urllib.parse.urlparse(url).path).name
+    got = download(url, target, timeout)
+    if entry.get("sha256") and got["sha256"] != entry["sha256"]:
+        _refuse(got["part"], f"{target.name} from {url}: SHA-256 {got['sha256']} is not the published {entry['sha256']}")
+    if entry.get("sha256_prefix") and not got["sha256"].startswith(entry["sha256_prefix"]):
+        _refuse(got["part"], f"{target.name} from {url}: SHA-256 {got['sha256'][:16]}... does not start with the "
+                             f"published {entry['sha256_prefix']}")
+    try:
+        build_network(name, got["part"], seed=0, clip_config={})
+    except InputError as error:
+        _refuse(got["part"], f"{target.name} from {url} does not load as {name}: {error}")
+    Path(got["part"]).replace(target)
+    checked = "SHA-256 checked" if entry.get("sha256") or entry.get("sha256_prefix") else "no published hash"
+    print(f"{name}: {target} ({checked}; sha256 {got['sha256']}; loads strictly)", file=sys.stderr)
+    return target
+
+
+def repo_tree(hub: str, repo: str, revision: str, folder: str, timeout: float) -> dict[str, dict]:
+    """Path -> entry of the hub's tree listing of one folder of a repository."""
+    url = f"{hub}/api/models/{repo}/tree/{revision}" + (f"/{folder}" if folder else "")
+    with _open(url, timeout) as response:
+        try:
+            entries = json.loads(response.read())
+        except json.JSONDecodeError:
+            raise InputError(f"{url}: not a JSON tree listing") from None
+    return {e["path"]: e for e in entries if e.get("type") == "file"}
+
+
+def fetch_repo(name: str, entry: dict, hub: str, directory: Path, timeout: float) -> Path:
+    """Files of a Hugging Face repository, each checked against the hash the hub lists for it."""
+    repo, revision = entry["repo"], entry.get("revision", "main")
+    target = directory / repo.split("/")[-1]
+    listings: dict[str, dict] = {}
+    for folder in sorted({str(Path(f).parent) if "/" in f else "" for f in entry["files"]}):
+        listings.update(repo_tree(hub, repo, revision, folder, timeout))
+    with atomic_dir(target) as staging:  # checked whole before it takes the target's place
+        for path in entry["files"]:
+            listed = listings.get(path)
+            if listed is None:
+                raise InputError(f"{repo}@{revision}: the hub lists no file '{path}'")
+            got = download(f"{hub}/{repo}/resolve/{revision}/{path}", staging / path, timeout)
+            expected, actual, kind = ((listed["lfs"]["oid"], got["sha256"], "SHA-256") if listed.get("lfs")
+                                      else (listed["oid"], git_blob_sha1(got["part"]), "git blob SHA-1"))
+            if actual != expected:
+                raise InputError(f"{repo}@{revision}/{path}: {kind} {actual} is not the listed {expected}")
+            Path(got["part"]).replace(staging / path)
+        if name == "clip":
+            from sdbrain.evaluation.networks import load_clip
+            load_clip(staging)
+        else:
+            from sdbrain.sd.pipeline import check_model_dir
+            check_model_dir(staging)
+    print(f"{name}: {target} ({len(entry['files'])} files, each checked against the hub's listed hash)", file=sys.stderr)
+    return target
+
+
+def config_lines(paths: dict[str, Path]) -> str:
+    lines = []
+    if "sd" in paths:
+        lines.append(f"model_dir: {paths['sd']}")
+    weights = {k: v for k, v in paths.items() if k != "sd"}
+    if weights:
+        lines += ["evaluate:", "  weights:"] + [f"    {k}: {v}" for k, v in weights.items()]
+    return "\n".join(lines)
+
+
+def fetch(directory: str | Path, sources: dict, only=None, with_sd: bool = False, timeout: float = 60) -> dict[str, Path]:
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    wanted = list(only) if only else [*sources["files"], *[r for r in sources["repos"] if r != "sd" or with_sd]]
+    unknown = [n for n in wanted if n not in sources["files"] and n not in sources["repos"]]
+    if unknown:
+        raise InputError(f"sdbrain-weights: unknown name(s) {unknown}; the sources list "
+                         f"{sorted([*sources['files'], *sources['repos']])}")
+    paths = {}
+    for name in wanted:
+        if name in sources["files"]:
+            paths[name] = fetch_file(name, sources["files"][name], directory, timeout)
+        else:
+            paths[name] = fetch_repo(name, sources["repos"][name], sources["hub"].rstrip("/"), directory, timeout)
+    return paths
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="sdbrain-weights", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    get = sub.add_parser("fetch", help="download, check and list the weights")
+    get.add_argument("directory")
+    get.add_argument("--sources", default=str(DEFAULT_SOURCES), help="YAML file of download locations and hashes")
+    get.add_argument("--only", nargs="+", help="names to fetch (default: every evaluation network)")
+    get.add_argument("--with-sd", action="store_true", help="also Stable Diffusion v1.4 in diffusers format (about 5 GB)")
+    get.add_argument("--timeout", type=float, default=60, help="seconds without data before a download fails")
+    args = parser.parse_args(argv)
+    try:
+        paths = fetch(args.directory, read_sources(args.sources), args.only, args.with_sd, args.timeout)
+    except InputError as error:
+        print(f"sdbrain-weights: {error}", file=sys.stderr)
+        return 1
+    print("# add to your config (e.g. config/nsd.yaml):")
+    print(config_lines(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

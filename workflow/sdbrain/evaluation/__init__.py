@@ -1,0 +1,3 @@
+"""Evaluation of reconstructions: the feature networks (``networks``) and each group's metric recipes
+(``recipes``), two-way identification (``evaluate``), and whether a method reconstructs or retrieves
+(``validity``, ``validity_tables``, ``controls``)."""

@@ -1,0 +1,2 @@
+"""Stable Diffusion: the pipeline loaded offline and run (``pipeline``), the stimuli's image latent z and caption
+embedding c (``features``), and z_c with U-Net activations during image-to-image denoising (``diffusion``)."""

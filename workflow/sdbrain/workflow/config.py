@@ -1,0 +1,57 @@
+"""Config validation against the JSON schema, with defaults filled in and one-line errors."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from sdbrain.errors import InputError
+
+
+def _fill_defaults(node: dict, schema: dict) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in node and "default" in sub:
+            node[key] = copy.deepcopy(sub["default"])
+        if isinstance(node.get(key), dict):
+            _fill_defaults(node[key], sub)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    path = ""
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Fill defaults into ``config`` in place; raise InputError naming the first bad key."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    _fill_defaults(config, schema)
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        error = errors[0]
+        key = _key_path(error)
+        where = f"config key '{key}'" if key else "config"
+        raise InputError(f"{where}: {error.message}")
+    encode = config.get("encode", {})
+    if encode.get("joint_maps") == "banded" and encode.get("joint") != "banded":
+        # the figures would pull in banded jobs that encode.joint says not to run
+        raise InputError("config key 'encode.joint_maps': banded maps need encode.joint: banded")
+    if config.get("toy", {}).get("enabled") and "{subject}" in config.get("flatmaps", {}).get("pycortex_subject", ""):
+        # the toy world is generated on one pycortex subject's grid and drawn on the same subject
+        raise InputError("config key 'flatmaps.pycortex_subject': the toy world needs one pycortex subject "
+                         "(e.g. S1 with xfm fullhead), not one per subject")
+    return config
+
+
+def check_data_paths(config: dict) -> None:
+    """Outside the toy world (which builds them), ``nsd_root`` and ``model_dir`` must be existing
+    folders before anything is planned: a dry run with a wrong path stops here, with one line."""
+    if config["toy"]["enabled"]:
+        return
+    missing = [key for key in ("nsd_root", "model_dir") if not Path(config[key]).is_dir()]
+    if missing:
+        raise InputError("; ".join(f"config key '{key}': folder {config[key]} does not exist" for key in missing)
+                         + f" (set it in your config file or with --config {missing[0]}=/path)")

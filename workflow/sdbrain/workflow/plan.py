@@ -1,0 +1,220 @@
+"""What a config asks the workflow for, named in the grammar of ``sdbrain.spaces``: the
+reconstruction methods, the encoding models, the encoding figures (Figs. 6-9: rows,
+columns, panels, title, colour style), and the config keys each job reads.
+
+The rules take all of it from here. Each job's params hold only the keys its script
+reads (``keys``): Snakemake reruns a job whose params changed, so editing a key reruns
+exactly the jobs that read it, not every job of the key's section.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sdbrain.workflow import spaces
+
+# --- the config keys each job reads, per config section --------------------------------
+
+# features: rule features (z and c)
+FEATURES = ("n_chunks", "batch_size", "device", "z_size", "z_posterior", "seed")
+# features: rule diffusion_features (its steps and U-Net layers only at the captured levels)
+DIFFUSION = ("n_chunks", "device", "unet_pool")
+# reconstruct: the image-to-image pass that gives z_c (rule diffusion_features; one sample)
+GENERATE = ("image_size", "steps", "guidance_scale", "eta", "seed", "batch_size", "noise_start", "x_z_resample")
+# reconstruct: rule reconstruct (the strength is the method's)
+RECONSTRUCT = GENERATE + ("n_samples", "n_chunks", "device")
+# decode: rule decode (the ROI is passed per target)
+DECODE = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning")
+# encode: rules encode, encode_level and encode_steps (the models and figures asked for are rule all's)
+ENCODE = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
+          "voxel_block", "fdr_q", "backend", "solver")
+# encode: rule encode_banded
+BANDED = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
+          "voxel_block", "fdr_q", "backend", "banded")
+# evaluate: rules eval_originals and evaluate
+EVALUATE = ("recipes", "batch_size", "seed", "weights", "clip_random")
+# evaluate: rule validity_features (one network of the late feature)
+NETWORKS = ("batch_size", "seed", "weights", "clip_random")
+# validity: rule validity (validity.feature is the features' and the summary's)
+VALIDITY = ("n_way", "pools", "top", "bootstrap", "permutations", "collapse_k", "memory_mb", "seed")
+# toy: rule toy_nsd (the generator; streams is toy_grid's, model and train are other rules')
+TOY_NSD = ("seed", "n_subjects", "n_sessions", "trials_per_session", "n_shared", "shared_repeats", "train_repeats",
+           "image_size", "noise_sd", "amplitude", "mixed_amplitude", "novel")
+
+
+def keys(section: dict, names: tuple[str, ...]) -> dict:
+    """The keys ``names`` of a config section (those it sets: optional keys may be absent)."""
+    return {name: section[name] for name in names if name in section}
+
+
+# --- what the run is -----------------------------------------------------------------------
+
+# the toy world's default model directory: the only one the workflow builds itself (rule toy_model)
+RANDOM_MODEL = "results/toy/sd_random"
+
+
+def builds_model(config: dict) -> bool:
+    """Whether the workflow builds its diffusion model (seeded random weights) instead of loading one."""
+    return config["toy"]["enabled"] and config["model_dir"] == RANDOM_MODEL
+
+
+def model_note(config: dict) -> str:
+    """The line under every figure of the toy world, saying so (and whether its model has random weights);
+    empty on NSD."""
+    if builds_model(config):
+        return "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
+    if config["toy"]["enabled"]:
+        return f"toy world (simulated fMRI), diffusion model {config['model_dir']}: not NSD results"
+    return ""
+
+
+# --- reconstruction methods -------------------------------------------------------------
+
+
+def methods(config: dict) -> list[str]:
+    """z, c and zc at each strength of reconstruct.strengths."""
+    return spaces.methods(config["reconstruct"]["strengths"])
+
+
+def main_method(config: dict) -> str:
+    """zc at the first strength: Figs. 3-5, the community table and the validity controls."""
+    return spaces.method(config["reconstruct"]["strengths"][0])
+
+
+def fig3_labels(config: dict) -> list[str]:
+    """Fig. 3's row labels: one per method it shows (z, c, the main zc)."""
+    return ["X_z", "X_c", f"X_zc (s={spaces.level_name(config['reconstruct']['strengths'][0])})"]
+
+
+# --- encoding models --------------------------------------------------------------------
+
+
+@dataclass
+class Models:
+    single: list[str]                       # one model per space
+    joint: list[str]                        # spaces modelled jointly with z
+    layer_groups: dict[str, list[str]]      # unet<s>-<step> -> its layers' spaces (best layer per voxel)
+    captured: list[str]                     # noise levels (as named) whose steps and U-Net layers are captured
+
+
+def encoding_models(config: dict) -> Models:
+    """Every encoding model of the config: Figs. 6-7 at ``noise_levels``, Figs. 8-9 at ``step_levels``."""
+    encode, steps, layers = config["encode"], config["features"]["steps"], config["features"]["unet_layers"]
+    single = ["z", "c"] + [spaces.name("zc", s) for s in encode["noise_levels"]]
+    joint = [spaces.name("zc", s) for s in encode["noise_levels"]]
+    groups = {}
+    for s in encode["step_levels"]:
+        at_steps = [spaces.name(f"zc-{step}", s) for step in steps]
+        single += [x for x in at_steps if x not in single]
+        joint += [x for x in at_steps if x not in joint]
+        for step in steps:
+            group = [spaces.name(f"unet-{layer}-{step}", s) for layer in layers]
+            groups[spaces.name(f"unet-{step}", s)] = group
+            single += group
+    return Models(single, joint, groups, [spaces.level_name(s) for s in encode["step_levels"]])
+
+
+@dataclass
+class LevelModels:
+    """The models one job fits at one noise level, as diffusion features (``spaces.name`` puts them at a level):
+    rule encode_level the final z_c (Figs. 6-7), rule encode_steps z_c and the U-Net layers at each step
+    (Figs. 8-9)."""
+    single: list[str]                       # zc, zc-<step>, unet-<layer>-<step>
+    joint: list[str]                        # those also modelled jointly with z
+    layer_groups: dict[str, list[str]]      # unet-<step> -> its layers (best layer per voxel)
+
+    def count(self) -> int:
+        """Ridge models fitted (single and joint)."""
+        return len(self.single) + len(self.joint)
+
+    def at(self, level: float | str) -> LevelModels:
+        """The same models named as spaces at ``level`` (a '{level}' text gives a rule's patterns)."""
+        return LevelModels([spaces.name(f, level) for f in self.single], [spaces.name(f, level) for f in self.joint],
+                           {spaces.name(g, level): [spaces.name(f, level) for f in members]
+                            for g, members in self.layer_groups.items()})
+
+
+def level_models(config: dict, steps: bool) -> LevelModels:
+    """What rule encode_level (``steps`` False: a level of encode.noise_levels) or encode_steps (True: a level of
+    encode.step_levels) fits; together they are ``encoding_models``' spaces other than z and c."""
+    if not steps:
+        return LevelModels(["zc"], ["zc"], {})
+    at_steps = [f"zc-{step}" for step in config["features"]["steps"]]
+    groups = {f"unet-{step}": [f"unet-{layer}-{step}" for layer in config["features"]["unet_layers"]]
+              for step in config["features"]["steps"]}
+    return LevelModels(at_steps + [f for members in groups.values() for f in members], at_steps, groups)
+
+
+# --- the encoding figures (Figs. 6-9, subjects side by side) ----------------------------
+
+TITLES = {
+    6: "Fig. 6: prediction accuracy (r) of z, c and z_c, significant voxels",
+    7: "Fig. 7: unique variance of z and z_c in joint models, by noise level",
+    8: "Fig. 8: unique variance of z and z_c in joint models, by denoising step",
+    9: "Fig. 9: the U-Net layer that predicts each voxel best, by denoising step",
+}
+# a colour scale without vmax is one scale for the whole figure; categories: one colour per layer
+_HOT = {"cmap": "hot", "vmin": 0.0, "vmax": None}
+
+
+@dataclass
+class Figure:
+    rows: list[str]             # row labels
+    columns: list[str]          # column labels
+    panels: list[list[dict]]    # per row and column: subject, map, mask (or None), zero_is_empty
+    title: str
+    style: dict                 # colormap and scale (sdbrain.flatmaps.figure_style)
+
+    def maps(self) -> list[str]:
+        """Every volume the panels read (maps and their masks)."""
+        return [p[key] for row in self.panels for p in row for key in ("map", "mask") if p[key]]
+
+
+def fig6_zc(config: dict) -> str | None:
+    """The z_c row of Fig. 6: the middle noise level of encode.noise_levels (none without them)."""
+    levels = config["encode"]["noise_levels"]
+    return spaces.name("zc", levels[len(levels) // 2]) if levels else None
+
+
+def step_level(config: dict) -> str | None:
+    """The noise level of Figs. 8-9: the first of encode.step_levels (none without them)."""
+    levels = config["encode"]["step_levels"]
+    return spaces.level_name(levels[0]) if levels else None
+
+
+def encoding_figures(config: dict) -> list[int]:
+    """Fig. 6 always, Fig. 7 with noise levels, Figs. 8-9 with step levels."""
+    return [6] + ([7] if config["encode"]["noise_levels"] else []) + ([8, 9] if step_level(config) else [])
+
+
+def _panel(subject: str, space: str, name: str, mask: str | None = "fdr_mask") -> dict:
+    enc = "results/encode/{s}/{space}/{name}.nii.gz"
+    return {"subject": subject, "map": enc.format(s=subject, space=space, name=name),
+            "mask": enc.format(s=subject, space=space, name=mask) if mask else None, "zero_is_empty": not mask}
+
+
+def encoding_figure(config: dict, fig: int) -> Figure:
+    """Rows, columns, panels, title and style of Fig. ``fig`` (6-9)."""
+    subjects, steps = list(config["subjects"]), list(config["features"]["steps"])
+    level = config["encode"]["step_levels"][0] if config["encode"]["step_levels"] else None  # Figs. 8-9
+    if fig == 6:
+        zc = fig6_zc(config)
+        rows = ["z", "c"] + ([zc] if zc else [])
+        return Figure(rows, subjects, [[_panel(s, space, "r") for s in subjects] for space in rows], TITLES[6],
+                      {**_HOT, "label": "r"})
+    if fig in (7, 8):
+        noise = config["encode"]["noise_levels"]
+        others = ([spaces.name("zc", s) for s in noise] if fig == 7
+                  else [spaces.name(f"zc-{step}", level) for step in steps])
+        labels = ([f"s = {spaces.level_name(s)}" for s in noise] if fig == 7
+                  else [f"{step} step (s = {spaces.level_name(level)})" for step in steps])
+        maps = "/banded" if config["encode"]["joint_maps"] == "banded" else ""
+        columns = [f"{s}: {what}" for s in subjects for what in ("unique to z", "unique to z_c")]
+        panels = [[_panel(s, f"z+{o}{maps}", name) for s in subjects for name in ("unique_z", f"unique_{o}")]
+                  for o in others]
+        return Figure(labels, columns, panels, TITLES[fig], {**_HOT, "label": "unique variance (r^2)"})
+    if fig == 9:
+        return Figure([f"{step} step (s = {spaces.level_name(level)})" for step in steps], subjects,
+                      [[_panel(s, spaces.name(f"unet-{step}", level), "best_layer", mask=None) for s in subjects]
+                       for step in steps],
+                      TITLES[9], {"categories": list(config["features"]["unet_layers"])})
+    raise ValueError(f"no encoding figure {fig} (Figs. 6-9)")
