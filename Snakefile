@@ -42,6 +42,7 @@ include: "workflow/rules/validity.smk"
 include: "workflow/rules/rate.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/flatmaps.smk"
+include: "workflow/rules/report.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -2,8 +2,8 @@
 
 Toy size, CPU: a synthetic subject of --trials training trials (each image seen twice),
 two spaces of --features columns each, --voxels voxels, 100 test images; the
-concatenated joint model (sdbrain.encode.fit_voxels, eigh solver, one alpha per voxel)
-and the banded one (sdbrain.banded.fit_voxels, random search: n_iter band weights x the
+concatenated joint model (sdbrain.linear.encode.fit_voxels, eigh solver, one alpha per voxel)
+and the banded one (sdbrain.linear.banded.fit_voxels, random search: n_iter band weights x the
 alphas) with each banded solver (encode.banded.solver: himalaya, eigh), in one run, with
 the settings of config/config.yaml.
 

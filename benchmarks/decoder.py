@@ -1,7 +1,7 @@
-"""Decoder fit time: the workflow's ridge (sdbrain.ridge) against the reference approach.
+"""Decoder fit time: the workflow's ridge (sdbrain.linear.ridge) against the reference approach.
 
 Reference: himalaya's numpy backend in float64 with a scikit-learn StandardScaler
-pipeline (what a direct port of the reference code does). Ours: sdbrain.ridge.fit with
+pipeline (what a direct port of the reference code does). Ours: sdbrain.linear.ridge.fit with
 its default solver ``eigh`` (torch float32, CPU here) and, for comparison, with
 ``solver="himalaya"`` (himalaya's torch backend). Same data, same alpha grid, same
 5-fold CV; predictions are compared so the speed is not bought with error. The eigh
@@ -11,7 +11,7 @@ GEMM rate, to say how close it runs to the hardware limit.
 Usage: python benchmarks/decoder.py [--sizes 2498x700x6400 8000x6000x6400]
 (trials x voxels x targets, one row each; default: NSD's 24,980 trials x ~7,000 early voxels
 scaled by 1/10, and a design as wide as NSD's (6,000 inputs) at 8,000 trials, both -> z's
-6,400 targets). The eigh solver decomposes in float64 (see sdbrain.ridge); its matrix-product
+6,400 targets). The eigh solver decomposes in float64 (see sdbrain.linear.ridge); its matrix-product
 work counted here is the float32 part.
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main():
     args = parser.parse_args()
     rate = gemm_rate()
     print("| problem (trials x voxels -> targets) | reference: himalaya numpy float64 + StandardScaler | "
-          "sdbrain.ridge himalaya | sdbrain.ridge eigh (default) | speed-up of the default | max relative "
+          "sdbrain.linear.ridge himalaya | sdbrain.linear.ridge eigh (default) | speed-up of the default | max relative "
           "difference of predictions (himalaya, eigh) | eigh solver's float32 GEMM work rate vs the machine's "
           "float32 GEMM |")
     print("|---|---|---|---|---|---|---|")

@@ -1,4 +1,4 @@
-"""Encoding-model fit throughput (voxels per second): sdbrain.encode.fit_voxels with each ridge solver.
+"""Encoding-model fit throughput (voxels per second): sdbrain.linear.encode.fit_voxels with each ridge solver.
 
 A synthetic subject at 1/10 of NSD's size (2,498 training trials of 1,000 images, 640
 features after PCA; NSD: 24,980 trials, 6,400 features), 20,000 voxels in blocks of

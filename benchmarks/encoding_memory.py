@@ -6,7 +6,7 @@ memory budget (encode.memory_mb), against fitting all voxels as one block.
 A synthetic subject at NSD's width (200k voxels) with fewer trials (1,000 training
 trials, 256 PCA features, 100 test images; 8 alphas, 5 folds, intercept) so that it runs
 on this CPU. Training responses are a memory-mapped .npy on disk, as the ingested betas
-are. Each row is a fresh process running ``sdbrain.encode.fit_voxels``; peak memory is the
+are. Each row is a fresh process running ``sdbrain.linear.encode.fit_voxels``; peak memory is the
 largest anonymous resident memory (RssAnon, sampled every 2 ms) above its value just
 before the fit: the process's own arrays, not the memory-mapped file's pages, which the
 kernel can drop at will.

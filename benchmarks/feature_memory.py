@@ -4,7 +4,7 @@ keeping every hooked activation at full resolution.
     python benchmarks/feature_memory.py [--images 64 400]
 
 Each row is a fresh process that loads the shipped toy model (resources/toy_sd), renders
-toy stimuli with their captions, and runs ``sdbrain.diffusion.extract`` exactly as rule
+toy stimuli with their captions, and runs ``sdbrain.sd.diffusion.extract`` exactly as rule
 diffusion_features does (noise level 0.5, the default config's steps, U-Net layers and
 batch size). Ours pools each activation to the configured grid inside the forward hook;
 the reference keeps the same activations at full resolution (a pooling grid as large as

@@ -2,18 +2,18 @@
 
 - decoder fit: 24,980 training trials x 7,500 early-ROI voxels (subj01's streams label 1
   has about 7,500 voxels at 1.8 mm) -> 6,400 targets (z) and -> 59,136 targets (c),
-  11 alphas, 5 folds, through sdbrain.ridge.fit (float32 on the GPU; the default eigh
+  11 alphas, 5 folds, through sdbrain.linear.ridge.fit (float32 on the GPU; the default eigh
   solver, and himalaya's RidgeCV at 6,400 targets for comparison);
 - img2img throughput of a pipeline with SD v1.4's architecture (U-Net 860M, VAE, CLIP
   ViT-L/14 text encoder) and seeded random weights, saved and loaded back through
-  sdbrain.sd.load_pipeline (fp16), 512 px, 50 DDIM steps at strength 0.8, guidance 5,
-  batch sizes 1 and 8, through sdbrain.reconstruct.generate;
+  sdbrain.sd.pipeline.load_pipeline (fp16), 512 px, 50 DDIM steps at strength 0.8, guidance 5,
+  batch sizes 1 and 8, through sdbrain.reconstruction.reconstruct.generate;
 - diffusion features (z_c and five U-Net layers at three steps, hooks and pooling) at
-  batch 8, through sdbrain.diffusion.extract, with its peak GPU memory;
+  batch 8, through sdbrain.sd.diffusion.extract, with its peak GPU memory;
 - encoding fit: 24,980 trials x 6,400 features -> 20,000 voxels, through
-  sdbrain.encode.fit_voxels (eigh solver), as voxels per second;
+  sdbrain.linear.encode.fit_voxels (eigh solver), as voxels per second;
 - banded ridge joint model (encode.joint: banded): 24,980 trials x (6,400 + 6,400) features
-  -> one block of 4,000 voxels, through sdbrain.banded.fit_voxels with config/nsd.yaml's
+  -> one block of 4,000 voxels, through sdbrain.linear.banded.fit_voxels with config/nsd.yaml's
   settings but encode.banded.solver: himalaya (on torch_cuda), and 200,000 voxels in
   nsd.yaml's blocks estimated from it (its work repeats per block and band weight).
 

@@ -4,7 +4,7 @@ After features are extracted, the workflow scores 982 test images x 5 samples fo
 every layer of both protocols. This script draws random features of each layer's
 real size (ViT-L/14 CLIP, AlexNet, Inception v3, EfficientNet-B1, ResNet-50 at their
 protocol input sizes), one layer at a time, and times the vectorised scores
-(sdbrain.evaluate). The reference, a double loop of np.corrcoef, is timed on
+(sdbrain.evaluation.evaluate). The reference, a double loop of np.corrcoef, is timed on
 a subset of images and scaled to the full size (its cost grows with images squared).
 
 Usage: python benchmarks/identification.py [--images 982] [--samples 5] [--loop-images 40]

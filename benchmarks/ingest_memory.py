@@ -5,7 +5,7 @@ Usage (after `snakemake results/toy/grid.npz` has written pycortex S1's grid):
 
 Writes a one-subject toy NSD of the given size on S1's grid (31 x 100 x 100, 47,530
 brain voxels), then runs, each in a fresh process under /usr/bin/time -v:
-  ingest     -- sdbrain.ingest.ingest_subject (the workflow's code path)
+  ingest     -- sdbrain.data.ingest.ingest_subject (the workflow's code path)
   reference  -- read every session's betas into memory, then mask (the naive approach)
 and prints the maximum resident set size of each next to the data sizes.
 """
@@ -22,8 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-ROIS = {"early": {"file": "streams", "labels": [1]}, "ventral": {"file": "streams", "labels": [5]},
-        "brain": {"file": "brainmask", "labels": [1]}}
+ROIS = {"early": ("streams", (1,)), "ventral": ("streams", (5,)), "brain": ("brainmask", (1,))}  # label file, labels
 
 
 def make_tree(workdir: Path, grid_path: Path, sessions: int, trials: int) -> Path:
@@ -40,7 +39,8 @@ def run_ingest(root: Path, out: Path, sessions: int) -> None:
     from sdbrain.data import ingest, nsd
     layout = nsd.Layout(root)
     ids = nsd.test_ids(layout, ["subj01"], range(1, sessions + 1))
-    ingest.ingest_subject(layout, "subj01", list(range(1, sessions + 1)), ROIS, ids, out)
+    rois = {name: ingest.RoiLabels(*spec) for name, spec in ROIS.items()}
+    ingest.ingest_subject(layout, "subj01", list(range(1, sessions + 1)), rois, ids, out)
 
 
 def run_reference(root: Path, sessions: int) -> None:

@@ -1,6 +1,6 @@
 """Reconstruction throughput: one batched process against one process per image.
 
-Both run the workflow's code (sdbrain.reconstruct.run, method zc) on the same
+Both run the workflow's code (sdbrain.reconstruction.reconstruct.run, method zc) on the same
 decoded features with the toy-sized random model; the per-image reference starts a
 fresh Python process for every image (load the model, reconstruct, exit), as a
 naive job-per-image cluster submission would.

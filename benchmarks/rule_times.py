@@ -2,7 +2,7 @@
 
     python benchmarks/rule_times.py WORKDIR [--before OTHER_WORKDIR]
 
-Prints the Markdown table of ``sdbrain.rule_times`` (the report's, from rule run_logs), with
+Prints the Markdown table of ``sdbrain.workflow.rule_times`` (the report's, from rule run_logs), with
 ``--before`` another run's columns beside it and the ratio of summed wall times.
 """
 from __future__ import annotations

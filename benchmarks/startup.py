@@ -1,7 +1,7 @@
 """What a job pays before and after its work: each module's import in a fresh Python process, the
 evaluation networks' construction, a CPU job's compute with glibc's default allocator against the
-workflow's (``sdbrain.hardware.ALLOCATOR``), and the exit of a process that loaded the SD pipeline with
-and without ``gc.freeze`` (what ``sdbrain.errors.guarded`` does after a job's main).
+workflow's (``sdbrain.workflow.hardware.ALLOCATOR``), and the exit of a process that loaded the SD pipeline with
+and without ``gc.freeze`` (what ``sdbrain.workflow.job.run`` does after a job's main).
 
     python benchmarks/startup.py [--repeats 3]
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 # what the rules' scripts import, alone and as the package modules they use
 MODULES = ["numpy", "pandas", "nibabel", "matplotlib.pyplot", "sklearn.decomposition", "torch", "diffusers", "cortex",
-           "sdbrain.encode", "sdbrain.maps", "sdbrain.evaluate"]
+           "sdbrain.linear.encode", "sdbrain.maps.volumes", "sdbrain.evaluation.evaluate"]
 
 NETWORKS = """
 import time, torch

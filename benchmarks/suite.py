@@ -46,7 +46,7 @@ SECTIONS = [
         "about": "2,498 trials x 700 voxels -> 6,400 targets (NSD's early ROI -> z scaled by 1/10), and 8,000 "
                  "trials x 6,000 inputs -> 6,400 targets (as wide as NSD's ROIs and z), 11 alphas, 5-fold CV, "
                  "intercept. Reference: himalaya's numpy backend in float64 with a scikit-learn StandardScaler "
-                 "pipeline. Ours: sdbrain.ridge.fit with its default eigh solver (one eigendecomposition of the "
+                 "pipeline. Ours: sdbrain.linear.ridge.fit with its default eigh solver (one eigendecomposition of the "
                  "Gram matrix per fold, formed and decomposed in float64; one float32 matrix product per alpha) "
                  "and with solver himalaya (RidgeCV on its torch backend). The last column compares the eigh "
                  "solver's float32 matrix-product work per second with the machine's measured float32 GEMM rate.",
@@ -60,7 +60,7 @@ SECTIONS = [
         "args": ["benchmarks/encoding.py"],
         "about": "A synthetic subject at 1/10 of NSD's size: 2,498 training trials of 1,000 images, 640 features "
                  "after PCA -> 20,000 voxels in blocks of 5,000; 8 alphas, 5-fold CV; 98 test images. Both "
-                 "columns run sdbrain.encode.fit_voxels, with solver himalaya (reference) and the default eigh.",
+                 "columns run sdbrain.linear.encode.fit_voxels, with solver himalaya (reference) and the default eigh.",
         "read": "Test r differ only where the two solvers pick neighbouring alphas on near-ties of the CV score.",
     },
     {
@@ -69,7 +69,7 @@ SECTIONS = [
         "about": "982 test images against 9,000 training images (a subject's NSD training set; the searches are "
                  "linear in it, so 27,000 takes three times as long) in the late feature (768, CLIP ViT-L/14's "
                  "embedding), z (6,400) and c (59,136); training features memory-mapped from disk as the workflow's "
-                 "feature files are; each search through sdbrain.validity in a fresh process with "
+                 "feature files are; each search through sdbrain.evaluation.validity in a fresh process with "
                  "validity.memory_mb = 2,000. Peak = largest anonymous resident memory above its value on entry "
                  "(sampled every 2 ms), loading the 982 test (and decoded) vectors included.",
         "read": "Each search is one matrix product per block of training candidates, so memory stays at the budget "
@@ -80,8 +80,8 @@ SECTIONS = [
     {
         "title": "Banded ridge joint models",
         "args": ["benchmarks/banded.py"],
-        "about": "Joint z + z_c models, concatenated (sdbrain.encode.fit_voxels, eigh, one alpha per voxel) and "
-                 "banded (sdbrain.banded.fit_voxels: random search over n_iter band weights x the alphas, one alpha "
+        "about": "Joint z + z_c models, concatenated (sdbrain.linear.encode.fit_voxels, eigh, one alpha per voxel) and "
+                 "banded (sdbrain.linear.banded.fit_voxels: random search over n_iter band weights x the alphas, one alpha "
                  "per space and voxel) with each solver of encode.banded.solver, on the CPU. Toy size with "
                  "config/config.yaml's settings, a reduced size with config/nsd.yaml's. The NSD row is an estimate "
                  "from times measured on an NVIDIA H100 on 2026-11-28: torch.linalg.svd of a fold's 19,984 x 12,800 "
@@ -98,8 +98,8 @@ SECTIONS = [
         "args": ["benchmarks/encoding_memory.py"],
         "about": "A synthetic subject at NSD's width (200,000 voxels) with 1,000 training trials, 256 features and "
                  "100 test images (8 alphas, 5 folds); training responses memory-mapped from disk as the ingested "
-                 "betas are. sdbrain.encode.fit_voxels in a fresh process per row, voxel blocks planned from the "
-                 "budget (encode.memory_mb) by sdbrain.encode.planned_block. Reference: all voxels as one block. "
+                 "betas are. sdbrain.linear.encode.fit_voxels in a fresh process per row, voxel blocks planned from the "
+                 "budget (encode.memory_mb) by sdbrain.linear.encode.planned_block. Reference: all voxels as one block. "
                  "Peak = largest anonymous resident memory (sampled every 2 ms) above its value before the fit.",
         "read": "The planned blocks keep the fit within its budget whatever the number of voxels, at the same "
                 "speed; one block grows with the brain (at NSD's 24,980 trials and 6,400 features the plan's "
@@ -108,7 +108,7 @@ SECTIONS = [
     {
         "title": "Diffusion features peak memory",
         "args": ["benchmarks/feature_memory.py"],
-        "about": "The shipped toy model, toy stimuli with captions, sdbrain.diffusion.extract as rule "
+        "about": "The shipped toy model, toy stimuli with captions, sdbrain.sd.diffusion.extract as rule "
                  "diffusion_features runs it (noise level 0.5; z_c at three steps and five U-Net layers at three "
                  "steps: 19 spaces). Ours pools each activation to the configured 4 x 4 grid inside the forward "
                  "hook; the reference keeps every hooked activation at full resolution. Peak = largest anonymous "
@@ -121,7 +121,7 @@ SECTIONS = [
         "title": "Reconstruction throughput",
         "args": ["benchmarks/reconstruction.py"],
         "about": "8 test images, toy-sized random model, 64 px, 20 DDIM steps, img2img at strength 0.8, "
-                 "guidance 5, one sample each, through sdbrain.reconstruct.run. Reference: one Python process "
+                 "guidance 5, one sample each, through sdbrain.reconstruction.reconstruct.run. Reference: one Python process "
                  "per image (load the model, reconstruct one image), as a job-per-image submission would.",
         "read": "Most of the reference's time is starting Python and loading the model for every image.",
     },
@@ -130,7 +130,7 @@ SECTIONS = [
         "args": ["benchmarks/identification.py"],
         "about": "Random features of each layer's real size (AlexNet, Inception v3, CLIP ViT-L/14 embedding and "
                  "hidden states, EfficientNet-B1, SwAV ResNet-50), 982 images x 5 samples. Ours: "
-                 "sdbrain.evaluate (one matrix product per layer and sample). Reference: a double loop "
+                 "sdbrain.evaluation.evaluate (one matrix product per layer and sample). Reference: a double loop "
                  "of np.corrcoef, timed on 40 images of one 4,096-wide layer and scaled by images squared.",
         "read": "The two CLIP hidden-state layers (263,168 values per image) take most of the vectorised time.",
     },

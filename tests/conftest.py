@@ -22,13 +22,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from sdbrain.data import nsd  # noqa: E402
+from sdbrain.data import ingest, nsd  # noqa: E402
 from sdbrain.toy import world  # noqa: E402
 
 SMALL = dict(seed=3, n_subjects=2, n_sessions=3, trials_per_session=40, n_shared=10, shared_repeats=3,
              train_repeats=2, image_size=32, noise_sd=1.0, amplitude=1.0, mixed_amplitude=0.5)
-ROIS = {"early": {"file": "streams", "labels": [1]}, "ventral": {"file": "streams", "labels": [5]},
-        "brain": {"file": "brainmask", "labels": [1]}}
+ROIS = {"early": ingest.RoiLabels("streams", (1,)), "ventral": ingest.RoiLabels("streams", (5,)),
+        "brain": ingest.RoiLabels("brainmask", (1,))}
 
 
 def small_grid() -> dict:

@@ -148,7 +148,7 @@ def local_profile(root: Path, directory: Path) -> str:
     profile["slurm-no-account"] = True
     for resources in profile["set-resources"].values():
         resources["slurm_partition"] = PARTITION
-        # the test cluster's node has no GPU: a job given one would stop at once (sdbrain.hardware)
+        # the test cluster's node has no GPU: a job given one would stop at once (sdbrain.workflow.hardware)
         resources.pop("gpu", None)
         resources.pop("cpus_per_gpu", None)
     profile.update({"latency-wait": 5, "slurm-init-seconds-before-status-checks": 2, "seconds-between-status-checks": 1})

@@ -1,5 +1,6 @@
 """Banded ridge joint models (encode.joint: banded) against the concatenated one, and their comparison."""
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -8,13 +9,16 @@ import yaml
 from sklearn.model_selection import KFold
 
 from conftest import ROOT, snakemake
+from sdbrain.errors import ArgumentError
 from sdbrain.linear import banded, encode, partition, ridge
 from sdbrain.workflow.config import validate_config
 from test_workflow import planned_jobs
 
-PARAMS = dict(alphas=[10.0 ** k for k in range(-1, 8)], folds=5, fit_intercept=True, n_targets_batch=10000,
-              voxel_block=100000, fdr_q=0.05, backend="torch", seed=0,
-              banded={"n_iter": 20, "concentration": [0.1, 1.0]})
+RIDGE = ridge.Settings([10.0 ** k for k in range(-1, 8)], folds=5, fit_intercept=True, n_targets_batch=10000,
+                       backend="torch")
+PARAMS = encode.Settings(RIDGE, fdr_q=0.05, voxel_block=100000)
+BAND = banded.Settings(n_iter=20, concentration=(0.1, 1.0))
+SEED = 0
 
 
 def two_spaces(rng, n_train, n_test, n_voxels, widths, shares):
@@ -39,14 +43,14 @@ def test_banded_split_recovers_each_spaces_share_where_one_alpha_does_not(solver
     spaces, (y_train, y_test) = two_spaces(np.random.default_rng(0), 300, 400, 40, (8, 256), truth)
     train, test = [x for x, _ in spaces], [x for _, x in spaces]
     rows = np.arange(len(y_train))
-    fit = banded.fit_voxels(train, rows, test, y_train, y_test, with_solver(PARAMS, solver))
+    fit = banded.fit_voxels(train, rows, test, y_train, y_test, PARAMS, replace(BAND, solver=solver), SEED)
     assert fit.backend.startswith({"eigh": "banded eigh/", "himalaya": "himalaya BandedRidgeCV/"}[solver])
     tolerance = 0.05  # on the mean over voxels; the sampling spread of one voxel's split is about 0.04
     assert np.all(np.abs(fit.split.mean(1) - truth) < tolerance), fit.split.mean(1)
     assert np.median(fit.alphas[1]) > 100 * np.median(fit.alphas[0]), "the wide, signal-free space is penalised more"
 
-    concatenated = ridge.fit(np.hstack(train), y_train, PARAMS["alphas"], PARAMS["folds"], True)
-    split = banded.split_r2(y_test, banded.split_concatenated(test, concatenated)).mean(1)
+    concatenated = ridge.fit(np.hstack(train), y_train, RIDGE)
+    split = banded.split_r2(y_test, split_by_space(test, concatenated)).mean(1)
     assert abs(split[0] - truth[0]) > 3 * tolerance, f"one alpha shrinks the narrow space's part: {split}"
     assert split[1] < -tolerance / 2, f"and the wide space's part is negative: {split}"
 
@@ -58,8 +62,12 @@ def test_banded_split_recovers_each_spaces_share_where_one_alpha_does_not(solver
     assert abs(encode.unique_variance(fit.r, alone).mean()) < 0.02
 
 
-def with_solver(params, solver):
-    return {**params, "banded": {**params["banded"], "solver": solver}}
+def split_by_space(x_test: list, model: ridge.RidgeFit) -> np.ndarray:
+    """A concatenated model's test prediction split by space, as banded ridge splits its own: (spaces, test images,
+    voxels)."""
+    standardised = model.standardiser(np.hstack(x_test))
+    edges = np.cumsum([0] + [x.shape[1] for x in x_test])
+    return np.stack([standardised[:, lo:hi] @ model.weights[lo:hi] for lo, hi in zip(edges[:-1], edges[1:])])
 
 
 def standardised(xs, rows, tests):
@@ -75,11 +83,15 @@ def test_eigh_solver_makes_himalayas_choices():
     (a, b), (y_train, _) = two_spaces(np.random.default_rng(3), 300, 60, 50, (10, 40), (0.2, 0.2))
     rows = np.r_[np.arange(150), np.arange(150)]
     train, test = standardised([a[0][:150], b[0][:150]], rows, [a[1], b[1]])
-    params = {**PARAMS, "banded": {"n_iter": 5, "concentration": [0.1, 1.0]}}
+    band = banded.Settings(n_iter=5, concentration=(0.1, 1.0))
     ridge.choose_backend("torch")
     folds = KFold(n_splits=5, shuffle=False)
-    parts, penalties = banded.fit_block(train, y_train, test, params, folds)
-    eigh_parts, eigh_penalties = banded.fit_eigh(train, y_train, test, params, folds)
+    parts, penalties = banded.fit_block(train, y_train, test, RIDGE, band, SEED, folds)
+    eigh_parts = np.zeros_like(parts)
+    eigh_penalties = np.zeros_like(penalties)
+    search = banded.EighSearch(train, test, RIDGE, band, SEED, folds)
+    for index, part, penalty in search.fit(lambda i: y_train[:, i], y_train.shape[1], y_train.shape[1]):
+        eigh_parts[:, :, index], eigh_penalties[:, index] = part, penalty
     # measured: 50 of 50 equal, parts within 1.2e-6 of the largest part (seeds 0-3, n_iter 5 and 20)
     assert np.isclose(eigh_penalties, penalties, rtol=1e-4).all(0).sum() == 50
     assert np.abs(eigh_parts - parts).max() < 1e-4 * np.abs(parts).max()
@@ -99,13 +111,14 @@ def test_eigh_decompositions_do_not_grow_with_voxel_blocks(monkeypatch):
     monkeypatch.setattr(torch.linalg, "eigh", counted)
     (a, b), (y_train, y_test) = two_spaces(np.random.default_rng(4), 200, 30, 24, (5, 12), (0.3, 0.3))
     args = ([a[0], b[0]], np.arange(200), [a[1], b[1]], y_train, y_test)
-    params = {**PARAMS, "banded": {"n_iter": 4, "concentration": [1.0]}}
+    band = banded.Settings(n_iter=4, concentration=(1.0,))
     counts = []
     for size in (24, 5, 1):
         calls.clear()
-        banded.fit_voxels(*args, {**params, "voxel_block": size, "n_targets_batch": size})
+        settings = encode.Settings(replace(RIDGE, n_targets_batch=size), voxel_block=size)
+        banded.fit_voxels(*args, settings, band, SEED)
         counts.append(len(calls))
-    search = 4 * PARAMS["folds"]
+    search = 4 * RIDGE.folds
     assert counts[0] == counts[1] == counts[2] and search < counts[0] <= search + 4, counts
 
 
@@ -124,36 +137,37 @@ def test_split_r2_sums_to_the_joint_r2():
 def test_banded_voxel_blocks_do_not_change_results(solver):
     (a, b), (y_train, y_test) = two_spaces(np.random.default_rng(2), 120, 30, 11, (3, 6), (0.3, 0.3))
     rows = np.r_[np.arange(60), np.arange(60)]  # each training image seen twice
-    params = {**PARAMS, "banded": {"n_iter": 4, "concentration": [1.0], "solver": solver}}
+    band = banded.Settings(n_iter=4, concentration=(1.0,), solver=solver)
     args = ([a[0][:60], b[0][:60]], rows, [a[1], b[1]], y_train, y_test)
-    whole = banded.fit_voxels(*args, params)
-    blocks = banded.fit_voxels(*args, {**params, "voxel_block": 4})
+    whole = banded.fit_voxels(*args, PARAMS, band, SEED)
+    blocks = banded.fit_voxels(*args, replace(PARAMS, voxel_block=4), band, SEED)
     assert np.allclose(whole.r, blocks.r, atol=1e-5) and np.allclose(whole.split, blocks.split, atol=1e-5)
     assert np.allclose(whole.alphas, blocks.alphas)
-    some = banded.fit_voxels(*args, {**params, "voxel_block": 2}, columns=[0, 5, 10])
+    some = banded.fit_voxels(*args, replace(PARAMS, voxel_block=2), band, SEED, columns=[0, 5, 10])
     assert np.allclose(some.r, whole.r[[0, 5, 10]], atol=1e-5)
 
 
+NSD_BLOCKS = encode.Settings(ridge.Settings([1.0 + k for k in range(8)], folds=5), memory_mb=16000, voxel_block=50000)
+
+
 def test_banded_blocks_leave_room_for_the_hat_matrices():
-    params = {"alphas": [1.0] * 8, "folds": 5, "memory_mb": 16000, "voxel_block": 50000,
-              "banded": {"solver": "himalaya"}}
     # NSD: 24,980 trials, 8 alphas x 4,996 validation x 19,984 training trials x 4 bytes = 3,047 MB
     hat = 8 * 4996 * 19984 * 4 / 2**20
-    assert banded.block_size(params, 24980, 12800, 982) == encode.planned_block(24980, 12800, 982, 16000 - hat)
-    with pytest.raises(Exception, match="config key 'encode.memory_mb': 3000 MB does not hold banded ridge's hat "
-                                        "matrices \\(3047 MB for 8 alphas and 24980 trials\\)"):
-        banded.block_size({**params, "memory_mb": 3000}, 24980, 12800, 982)
+    assert banded.block_size(NSD_BLOCKS, "himalaya", 24980, 12800, 982) == encode.planned_block(24980, 12800, 982,
+                                                                                             16000 - hat)
+    with pytest.raises(ArgumentError, match="^argument 'memory_mb': 3000 MB does not hold banded ridge's hat "
+                                            "matrices \\(3047 MB for 8 alphas and 24980 trials\\)"):
+        banded.block_size(replace(NSD_BLOCKS, memory_mb=3000), "himalaya", 24980, 12800, 982)
 
 
 def test_eigh_batches_leave_room_for_the_decompositions():
-    params = {"alphas": [1.0] * 8, "folds": 5, "memory_mb": 16000, "voxel_block": 50000, "banded": {"solver": "eigh"}}
     # NSD: 24,980 trials, 6,400 + 6,400 features, 982 test images: ~9 GB fixed, ~0.4 MB per voxel
-    assert 15000 < banded.block_size(params, 24980, 12800, 982) < 20000
-    with pytest.raises(Exception, match="config key 'encode.memory_mb': 3000 MB does not hold banded ridge's "
-                                        "decompositions"):
-        banded.block_size({**params, "memory_mb": 3000}, 24980, 12800, 982)
-    with pytest.raises(Exception, match="config key 'encode.banded.solver': 'svd' is not one of eigh, himalaya"):
-        banded.block_size({**params, "banded": {"solver": "svd"}}, 24980, 12800, 982)
+    assert 15000 < banded.block_size(NSD_BLOCKS, "eigh", 24980, 12800, 982) < 20000
+    with pytest.raises(ArgumentError, match="^argument 'memory_mb': 3000 MB does not hold banded ridge's "
+                                            "decompositions"):
+        banded.block_size(replace(NSD_BLOCKS, memory_mb=3000), "eigh", 24980, 12800, 982)
+    with pytest.raises(ArgumentError, match="^argument 'solver': 'svd' is not one of eigh, himalaya"):
+        banded.Settings(solver="svd")
 
 
 def test_negative_shares_rows_and_agreement_on_known_values():

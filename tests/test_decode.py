@@ -9,7 +9,7 @@ from sdbrain.linear import decode, ridge
 from sdbrain.sd import features, pipeline
 from sdbrain.toy import model as toy_model
 
-PARAMS = dict(alphas=[1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=1000, backend="auto")
+PARAMS = ridge.Settings([1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=1000, backend="auto")
 
 
 @pytest.mark.parametrize("n, p", [(120, 40), (40, 120)])  # primal and kernel (dual) forms
@@ -21,7 +21,7 @@ def test_matches_closed_form_ridge(n, p, intercept, solver):
     y = (x @ rng.normal(size=(p, 6)) + 5 + rng.normal(size=(n, 6))).astype(np.float32)
     x_new = rng.normal(2.0, 3.0, size=(15, p)).astype(np.float32)
     alpha = 7.0
-    model = ridge.fit(x, y, [alpha], fit_intercept=intercept, solver=solver)
+    model = ridge.fit(x, y, ridge.Settings([alpha], fit_intercept=intercept, solver=solver))
     # reference: numpy, float64, standardised with training statistics, explicit intercept
     mean, sd_ = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
     xs, xs_new = (x - mean) / sd_, (x_new - mean) / sd_
@@ -46,8 +46,8 @@ def test_eigh_solver_chooses_himalayas_alphas(n, p):
     y = (x @ signal + rng.normal(size=(n, 40)) * 3).astype(np.float32)
     x_new = rng.normal(size=(20, p)).astype(np.float32)
     grid = [1e-6, 1e-3, 1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
-    ours = ridge.fit(x, y, grid, folds=5, fit_intercept=True, n_targets_batch=16, solver="eigh")
-    theirs = ridge.fit(x, y, grid, folds=5, fit_intercept=True, n_targets_batch=16, solver="himalaya")
+    ours = ridge.fit(x, y, ridge.Settings(grid, folds=5, fit_intercept=True, n_targets_batch=16, solver="eigh"))
+    theirs = ridge.fit(x, y, ridge.Settings(grid, folds=5, fit_intercept=True, n_targets_batch=16, solver="himalaya"))
     assert ours.backend.startswith("eigh/") and theirs.backend.startswith("himalaya/")
     same = np.isclose(ours.alphas, theirs.alphas, rtol=1e-5)  # himalaya keeps alphas in float32
     assert same.mean() >= 0.9 and len(set(ours.alphas)) >= 3, "a range of alphas is chosen"
@@ -68,7 +68,7 @@ def test_eigh_solver_is_exact_at_tiny_alphas_in_kernel_form():
     centre, y_mean = xs.mean(0), y.mean(0, dtype=np.float64)
     coef = np.linalg.solve((xs - centre).T @ (xs - centre) + 1e-6 * np.eye(200), (xs - centre).T @ (y - y_mean))
     expected = (xs_new - centre) @ coef + y_mean
-    model = ridge.fit(x, y, [1e-6], fit_intercept=True, solver="eigh")
+    model = ridge.fit(x, y, ridge.Settings([1e-6], fit_intercept=True, solver="eigh"))
     assert np.allclose(model.predict(x_new), expected, atol=1e-5 * np.abs(expected).max())
 
 
@@ -76,42 +76,43 @@ def test_alpha_choice_and_edges():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 20)).astype(np.float32)
     y = np.concatenate([x @ rng.normal(size=(20, 3)), rng.normal(size=(200, 3))], 1).astype(np.float32)
-    model = ridge.fit(x, y, [1e-3, 1e6], fit_intercept=True)
+    model = ridge.fit(x, y, ridge.Settings([1e-3, 1e6], fit_intercept=True))
     assert np.allclose(model.alphas[:3], 1e-3) and np.allclose(model.alphas[3:], 1e6), "signal: little, noise: much"
     assert ridge.alpha_edges(model.alphas, [1e-3, 1e6]) == (0.5, 0.5)
 
 
-def test_ridge_errors_name_the_callers_key():
-    """The schema refuses an empty decode.alphas or encode.alphas; the ridge that decode calls names decode's
-    keys (encode's: tests/test_encode.py), and a call from code names its argument."""
-    from sdbrain.errors import InputError
-    x, ids = np.zeros((10, 2), np.float32), np.arange(10)
-    with pytest.raises(InputError, match=r"^config key 'decode\.alphas': the ridge alpha grid is empty$"):
-        decode.decode(x, ids, x, ids, np.zeros((10, 3)), ids, {**PARAMS, "alphas": []})
-    with pytest.raises(InputError, match=r"^config key 'decode\.solver': 'lsqr' is not one of eigh, himalaya$"):
-        decode.decode(x, ids, x, ids, np.zeros((10, 3)), ids, {**PARAMS, "solver": "lsqr"})
-    with pytest.raises(InputError, match=r"^ridge argument 'alphas': the ridge alpha grid is empty$"):
-        ridge.fit(x, np.zeros((10, 1), np.float32), [])
+def test_ridge_settings_name_a_bad_argument():
+    """The schema refuses an empty decode.alphas or an unknown solver at parse time (tests/test_errors.py); code that
+    builds the settings itself gets its argument named (a job names the config key: tests/test_jobs.py)."""
+    from sdbrain.errors import ArgumentError
+    with pytest.raises(ArgumentError, match=r"^argument 'alphas': the ridge alpha grid is empty$") as err:
+        ridge.Settings([])
+    assert err.value.argument == "alphas"
+    with pytest.raises(ArgumentError, match=r"^argument 'solver': 'lsqr' is not one of eigh, himalaya$") as err:
+        ridge.Settings([1.0], solver="lsqr")
+    assert err.value.argument == "solver"
 
 
 def test_rows_that_do_not_match_are_a_bug_not_bad_input():
     """Callers align targets to the inputs' rows by id first: a mismatch left is a programming error."""
     from sdbrain.errors import InputError
-    prepared = ridge.prepare(np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32), [1.0])
+    prepared = ridge.prepare(np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32), ridge.Settings([1.0]))
     with pytest.raises(ValueError, match="10 trials of inputs but 9 rows of targets") as err:
         prepared.fit(np.zeros((9, 1), np.float32))
     assert not isinstance(err.value, InputError)
 
 
-def test_from_config_is_the_section_unpacked():
-    """ridge.from_config fits exactly as the keywords of the config section passed one by one."""
+def test_settings_pick_the_ridge_keys_of_a_config_section():
+    """Settings.pick takes the ridge settings a config section names (decode's edge_warning is not one), with the
+    defaults for those it does not name; the fit is the same as with the settings spelled out."""
     rng = np.random.default_rng(4)
     x = rng.normal(size=(60, 8)).astype(np.float32)
     y = (x @ rng.normal(size=(8, 5)) + rng.normal(size=(60, 5))).astype(np.float32)
-    params = {**PARAMS, "n_targets_batch": 2}
-    ours = ridge.from_config(x, params, "decode").fit(y)
-    theirs = ridge.fit(x, y, params["alphas"], params["folds"], params["fit_intercept"], params["n_targets_batch"],
-                       params["backend"], "eigh")
+    section = {"alphas": [1.0, 100.0], "folds": 3, "fit_intercept": True, "n_targets_batch": 2, "edge_warning": 0.5}
+    picked = ridge.Settings.pick(section)
+    assert picked == ridge.Settings((1.0, 100.0), folds=3, fit_intercept=True, n_targets_batch=2)
+    assert (picked.backend, picked.solver) == ("auto", "eigh")
+    ours, theirs = ridge.fit(x, y, picked), ridge.fit(x, y, ridge.Settings([1.0, 100.0], 3, True, n_targets_batch=2))
     assert np.array_equal(ours.weights, theirs.weights) and np.array_equal(ours.alphas, theirs.alphas)
 
 
@@ -121,7 +122,7 @@ def decoding_world(tmp_path_factory):
     root = tmp_path_factory.mktemp("decode")
     layout = write_tree(root, n_subjects=1, n_sessions=2, trials_per_session=200, n_shared=40, noise_sd=0.5)
     test = nsd.test_ids(layout, ["subj01"], [1, 2])
-    rois = {"early": {"file": "streams", "labels": [1]}, "ventral": {"file": "streams", "labels": [5]}}
+    rois = {"early": ingest.RoiLabels("streams", (1,)), "ventral": ingest.RoiLabels("streams", (5,))}
     ingest.ingest_subject(layout, "subj01", [1, 2], rois, test, root / "fmri")
     model_params = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     captions = nsd.read_captions(layout)

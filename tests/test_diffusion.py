@@ -1,12 +1,14 @@
 """Diffusion features: z_c at noise levels and steps, and hook-captured U-Net layers, in one pass."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from sdbrain.errors import InputError
-from sdbrain.sd import diffusion, features
+from sdbrain.errors import ArgumentError
+from sdbrain.sd import diffusion, features, pipeline
 
-PARAMS = dict(image_size=32, steps=6, guidance_scale=5.0, eta=0.0, seed=0, batch_size=2)
+PARAMS = pipeline.Sampling(image_size=32, steps=6, guidance_scale=5.0, eta=0.0, seed=0, batch_size=2)
 STEPS = {"early": 0.0, "middle": 0.5, "late": 1.0}
 LAYERS = {"down1": "down_blocks.0", "down2": "down_blocks.1", "mid": "mid_block", "up1": "up_blocks.0",
           "up2": "up_blocks.1"}
@@ -74,7 +76,7 @@ def test_hook_features_equal_a_separate_forward_pass(pipe, captured):
 
 def test_features_do_not_depend_on_batching(pipe, stimuli, captured):
     ids, images, c = stimuli
-    alone = diffusion.extract(pipe, images[2:], c[2:], ids[2:], 0.5, {**PARAMS, "batch_size": 1}, STEPS, LAYERS, grid=4)
+    alone = diffusion.extract(pipe, images[2:], c[2:], ids[2:], 0.5, replace(PARAMS, batch_size=1), STEPS, LAYERS, grid=4)
     for name in ("zc", "zc-middle", "unet-down2-early", "unet-up2-late"):
         assert np.allclose(alone[name][0], captured[0][name][2], atol=1e-5), name
 
@@ -92,13 +94,18 @@ def test_step_indices():
     assert diffusion.step_indices(1, STEPS) == {"early": 0, "middle": 0, "late": 0}
 
 
-def test_strength_too_small_names_the_callers_key(pipe, stimuli):
+def test_strength_too_small_names_the_argument(pipe, stimuli):
+    """The config's strengths are checked at parse time (tests/test_errors.py); a call from code names the argument."""
     ids, images, c = stimuli
-    with pytest.raises(InputError, match="config key 'encode.noise_levels': strength 0.1 with 5 steps leaves no"):
-        diffusion.extract(pipe, images, c, ids, 0.1, {**PARAMS, "steps": 5})
+    with pytest.raises(ArgumentError, match="^argument 'strength': strength 0.1 with 5 steps leaves no") as err:
+        diffusion.extract(pipe, images, c, ids, 0.1, replace(PARAMS, steps=5))
+    assert err.value.argument == "strength"
 
 
 def test_unknown_layer_is_named(pipe, stimuli):
+    """A U-Net module that the model lacks is named with the modules it has (a job names features.unet_layers)."""
     ids, images, c = stimuli
-    with pytest.raises(InputError, match="features.unet_layers.*'up_blocks.7'"):
+    with pytest.raises(ArgumentError, match="^argument 'layers': this U-Net has no module 'up_blocks.7' \\(for up9\\); "
+                                            "its blocks are down_blocks.0-1, mid_block, up_blocks.0-1") as err:
         diffusion.extract(pipe, images, c, ids, 0.5, PARAMS, STEPS, {"up9": "up_blocks.7"})
+    assert err.value.argument == "layers"

@@ -1,16 +1,19 @@
 """Encoding models: PCA on training images only, voxel blocks, and the toy world's ground truth."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import yaml
 
 from conftest import ROOT, write_tree
 from sdbrain.data import ingest, nsd
-from sdbrain.linear import encode, stats
+from sdbrain.errors import ArgumentError
+from sdbrain.linear import encode, ridge, stats
 from sdbrain.sd import features, pipeline
 from sdbrain.toy import model as toy_model
 
-PARAMS = dict(alphas=[1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=10000,
-              voxel_block=100000, fdr_q=0.05, backend="auto")
+RIDGE = ridge.Settings([1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6], folds=5, fit_intercept=True, n_targets_batch=10000)
+PARAMS = encode.Settings(RIDGE, fdr_q=0.05, voxel_block=100000)
 
 
 def test_pca_is_fitted_on_training_images_only():
@@ -30,14 +33,14 @@ def test_pca_is_fitted_on_training_images_only():
     assert narrow.train.shape == (40, 8) and narrow.explained_variance.size == 0, "no PCA below the size"
 
 
-@pytest.mark.parametrize("change, message", [({"alphas": []}, "config key 'encode.alphas': the ridge alpha grid is empty"),
-                                             ({"solver": "lsqr"}, "config key 'encode.solver': 'lsqr' is not one of")])
-def test_ridge_errors_name_encodes_keys(change, message):
-    """The ridge that encode calls names encode's keys, not decode's."""
-    from sdbrain.errors import InputError
-    x, y = np.zeros((10, 3), np.float32), np.zeros((10, 4), np.float32)
-    with pytest.raises(InputError, match=message):
-        encode.fit_voxels(x, np.arange(10), x, y, y, {**PARAMS, **change})
+def test_settings_pick_the_keys_of_the_encode_section():
+    """encode.Settings.pick takes the ridge's and its own keys from config section encode (not pca_components,
+    seed or banded, which other calls take)."""
+    section = {"alphas": [1.0, 10.0], "folds": 4, "fit_intercept": True, "n_targets_batch": 5, "memory_mb": 300,
+               "voxel_block": 7, "fdr_q": 0.01, "backend": "torch", "solver": "himalaya", "pca_components": 8,
+               "seed": 1, "banded": {"n_iter": 2}}
+    assert encode.Settings.pick(section) == encode.Settings(
+        ridge.Settings((1.0, 10.0), 4, True, "torch", "himalaya", 5), fdr_q=0.01, memory_mb=300, voxel_block=7)
 
 
 def test_voxel_blocks_do_not_change_results():
@@ -48,10 +51,10 @@ def test_voxel_blocks_do_not_change_results():
     x_test = rng.normal(size=(15, 12)).astype(np.float32)
     y_test = (x_test @ rng.normal(size=(12, 23))).astype(np.float32)
     whole = encode.fit_voxels(x, rows, x_test, y, y_test, PARAMS)
-    blocks = encode.fit_voxels(x, rows, x_test, y, y_test, {**PARAMS, "voxel_block": 7})
+    blocks = encode.fit_voxels(x, rows, x_test, y, y_test, replace(PARAMS, voxel_block=7))
     assert np.allclose(whole.r, blocks.r, atol=1e-5) and np.array_equal(whole.alphas, blocks.alphas)
     chosen = np.array([0, 3, 4, 10, 22])
-    some = encode.fit_voxels(x, rows, x_test, y, y_test, {**PARAMS, "voxel_block": 2}, columns=chosen)
+    some = encode.fit_voxels(x, rows, x_test, y, y_test, replace(PARAMS, voxel_block=2), columns=chosen)
     assert np.allclose(some.r, whole.r[chosen], atol=1e-5), "columns select voxels without copying the rest"
 
 
@@ -62,11 +65,13 @@ def test_voxel_blocks_are_planned_from_the_memory_budget():
     per_voxel = (5 * 24980 + 5 * 6400 + 2 * 982) * 4
     assert block == (16000 * 2**20 - design) // per_voxel  # about 19,900: 11 blocks for 200k voxels
     assert 19000 < block < 21000
-    assert encode.voxel_block({"memory_mb": 16000, "voxel_block": 50000}, 24980, 6400, 982) == block
-    assert encode.voxel_block({"memory_mb": 16000, "voxel_block": 5000}, 24980, 6400, 982) == 5000
-    assert encode.voxel_block({"voxel_block": 7}, 24980, 6400, 982) == 7
-    with pytest.raises(Exception, match="config key 'encode.memory_mb': 500 MB does not hold the design matrix and work buffers' 3759 MB"):
+    assert encode.voxel_block(encode.Settings(RIDGE, memory_mb=16000, voxel_block=50000), 24980, 6400, 982) == block
+    assert encode.voxel_block(encode.Settings(RIDGE, memory_mb=16000, voxel_block=5000), 24980, 6400, 982) == 5000
+    assert encode.voxel_block(encode.Settings(RIDGE, voxel_block=7), 24980, 6400, 982) == 7
+    with pytest.raises(ArgumentError, match="^argument 'memory_mb': 500 MB does not hold the design matrix and work "
+                                            "buffers' 3759 MB") as err:
         encode.planned_block(n_trials=24980, n_features=6400, n_test=982, budget_mb=500)
+    assert err.value.argument == "memory_mb"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +79,7 @@ def encoded(tmp_path_factory):
     root = tmp_path_factory.mktemp("encode")
     layout = write_tree(root, n_subjects=1, n_sessions=2, trials_per_session=200, n_shared=40, noise_sd=0.5)
     test = nsd.test_ids(layout, ["subj01"], [1, 2])
-    ingest.ingest_subject(layout, "subj01", [1, 2], {"brain": {"file": "brainmask", "labels": [1]}}, test, root / "fmri")
+    ingest.ingest_subject(layout, "subj01", [1, 2], {"brain": ingest.RoiLabels("brainmask", (1,))}, test, root / "fmri")
     model = yaml.safe_load((ROOT / "config/config.yaml").read_text())["toy"]["model"]
     captions = nsd.read_captions(layout)
     toy_model.build_random_pipeline(root / "sd", {w for t in captions.values() for c in t for w in c.split()}, model)
@@ -168,34 +173,12 @@ def test_features_are_matched_by_stimulus_id_not_by_row_order():
         encode.reduce(values, np.array([10, 11, 12, 12, 14, 15]), ids[:2], ids[4:], 8, 0, source="zc0.5.npy")
 
 
-def test_joint_parts_reduce_each_space_on_its_own(tmp_path):
-    """A joint model's two spaces are read by their ids and PCA-reduced each on its own, as a single model's
-    space is: z narrow (kept), X wide (reduced to encode.pca_components)."""
-    from sdbrain.data.io import save_array, write_ids
-    rng = np.random.default_rng(6)
-    ids = np.arange(100, 130)
-    data = encode.Responses(None, None, ids[:24], np.arange(24), ids[24:], None, None)
-    files = {}
-    for name, width in (("z", 6), ("zc0.5", 40)):
-        values = rng.standard_normal((30, width)).astype(np.float32)
-        order = rng.permutation(30)  # rows in another order than the ids of the subject's images
-        save_array(tmp_path / f"{name}.npy", values[order])
-        write_ids(tmp_path / f"{name}_ids.tsv", ids[order])
-        files[name] = (tmp_path / f"{name}.npy", tmp_path / f"{name}_ids.tsv")
-    z, other = encode.joint_parts(files["z"], files["zc0.5"], data, {"pca_components": 8, "seed": 0})
-    for got, name in ((z, "z"), (other, "zc0.5")):
-        want = encode.reduced_space(*files[name], data, 8, 0)
-        np.testing.assert_array_equal(got.train, want.train)
-        np.testing.assert_array_equal(got.test, want.test)
-    assert z.train.shape == (24, 6) and other.train.shape == (24, 8) and other.test.shape == (6, 8)
-
-
 def test_noise_ceiling_from_ncsnr_matches_the_toy_worlds_signal(tmp_path):
     """ncsnr (signal sd / noise sd, as NSD defines it) gives the r^2 that the true signal reaches on the averaged test betas."""
     # four sessions recorded, three analysed: some test images lose repeats, as in the paper's 37 of 40
     layout = write_tree(tmp_path, n_subjects=1, n_sessions=4, trials_per_session=120, n_shared=60, noise_sd=1.0)
     test = nsd.test_ids(layout, ["subj01"], [1, 2, 3])
-    ingest.ingest_subject(layout, "subj01", [1, 2, 3], {"brain": {"file": "brainmask", "labels": [1]}}, test,
+    ingest.ingest_subject(layout, "subj01", [1, 2, 3], {"brain": ingest.RoiLabels("brainmask", (1,))}, test,
                           tmp_path / "fmri")
     y_test, test_ids, voxels = ingest.load_betas(tmp_path / "fmri", "brain", "test")
     repeats = nsd.test_repeats(layout, "subj01", [1, 2, 3], test_ids)

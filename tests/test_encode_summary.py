@@ -1,5 +1,5 @@
-"""The encoding models' per-ROI summaries and noise-ceiling ratio (sdbrain.encode), and the encoding
-figures' colour styles (sdbrain.flatmaps)."""
+"""The encoding models' per-ROI summaries and noise-ceiling ratio (sdbrain.linear.encode), and the encoding
+figures' colour styles (sdbrain.maps.flatmaps)."""
 import numpy as np
 import pandas as pd
 import pytest

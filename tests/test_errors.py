@@ -65,7 +65,7 @@ def test_session_missing_from_responses(toy_tree):
 
 def test_empty_roi(toy_tree, tmp_path):
     with pytest.raises(InputError, match=r"ROI 'v4' is empty: no voxel of .*streams.nii.gz has label\(s\) \[2\]"):
-        ingest.ingest_subject(toy_tree, "subj01", [1], {"v4": {"file": "streams", "labels": [2]}}, np.array([1]), tmp_path)
+        ingest.ingest_subject(toy_tree, "subj01", [1], {"v4": ingest.RoiLabels("streams", (2,))}, np.array([1]), tmp_path)
     assert not list(tmp_path.iterdir()), "no partial output"
 
 
@@ -219,21 +219,15 @@ def test_nsd_dry_run_with_a_missing_nsd_root_stops_at_once(tmp_path):
 def test_fault_injection_fails_only_the_first_attempt_of_the_rules_named(tmp_path, monkeypatch):
     """config key fault_injection.fail_first_attempt (tests of retries): the named rule's job fails once, with
     the key named; its retry, other jobs of the rule and other rules run."""
-    from types import SimpleNamespace
-
     from sdbrain.workflow import faults
     monkeypatch.chdir(tmp_path)
-    config = {"fault_injection": {"fail_first_attempt": ["decode"]}, "decode": {"alphas": []}}
-
-    def job(rule, output):
-        return SimpleNamespace(rule=rule, output=[output], config=config)
-
+    settings = {"fail_first_attempt": ["decode"]}
     with pytest.raises(InputError, match="^config key 'fault_injection.fail_first_attempt': rule decode fails its "
                                          "first attempt on purpose$"):
-        faults.injected_failure(job("decode", "results/decode/subj01/z.npy"))
-    faults.injected_failure(job("decode", "results/decode/subj01/z.npy"))  # the retry
+        faults.injected_failure("decode", ["results/decode/subj01/z.npy"], settings)
+    faults.injected_failure("decode", ["results/decode/subj01/z.npy"], settings)  # the retry
     with pytest.raises(InputError):
-        faults.injected_failure(job("decode", "results/decode/subj02/z.npy"))
-    faults.injected_failure(job("encode", "results/encode/subj01/z"))
-    faults.injected_failure(SimpleNamespace(rule="decode", output=["x"], config={}))
+        faults.injected_failure("decode", ["results/decode/subj02/z.npy"], settings)
+    faults.injected_failure("encode", ["results/encode/subj01/z"], settings)
+    faults.injected_failure("decode", ["x"], {})
     assert len(list((tmp_path / "logs/fault_injection").iterdir())) == 2

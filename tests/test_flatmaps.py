@@ -91,11 +91,9 @@ def test_demo_grid_equals_pycortex_cortical_mask_and_roi_masks(cortex):
         pycortex_env.demo_grid(cortex, "S1", "fullhead", {1: ["V9"]})
 
 
-def test_subject_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
-    """The flatmap rules' mapper: pycortex subject and transform from the rule's params, outlines from the NSD
+def test_streams_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
+    """The flatmap rules' mapper of an NSD subject: its pycortex subject and transform, outlines from the NSD
     subject's streams volume (as a Flatmapper given that volume)."""
-    from types import SimpleNamespace
-
     import nibabel as nib
 
     from sdbrain.data import nsd
@@ -104,8 +102,6 @@ def test_subject_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
     path = nsd.Layout(tmp_path).roi("subj01", "streams")
     path.parent.mkdir(parents=True)
     nib.save(nib.Nifti1Image(labels.T, np.eye(4)), path)
-    params = SimpleNamespace(pycortex_dir=tmp_path, nsd_root=tmp_path, cx_subject="S1", xfm="fullhead", height=256,
-                             outline_labels=[1, 5])
-    mapper = flatmaps.subject_mapper(params, "subj01")
+    mapper = flatmaps.streams_mappers(tmp_path, tmp_path, {"subj01": "S1"}, "fullhead", 256, [1, 5])["subj01"]
     direct = flatmaps.Flatmapper(cortex, "S1", "fullhead", height=256, outlines=labels, outline_labels=[1, 5])
     assert len(mapper.outlines) == 1 and np.array_equal(mapper.outlines[0], direct.outlines[0])

@@ -120,15 +120,17 @@ def test_a_job_uses_exactly_its_declared_threads(tmp_path):
         assert got["pools"] and all(threads == n for _, threads in got["pools"]), (name, got)
 
 
-def test_jobs_start_with_the_allocator_settings_unless_the_user_set_them(monkeypatch):
-    from sdbrain.workflow import hardware
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+def test_jobs_start_offline_with_the_allocator_settings_unless_the_user_set_them(monkeypatch):
+    from sdbrain.workflow import job
+    for name in ("MALLOC_MMAP_THRESHOLD_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")  # the user's own choice stays
-    hardware.keep_freed_memory()
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['MALLOC_MMAP_THRESHOLD_'], "
-                            "os.environ['MALLOC_TRIM_THRESHOLD_'])"], capture_output=True, text=True, check=True)
-    assert child.stdout.split() == [str(32 * 2**20), "12345"]
-    assert "hardware.keep_freed_memory()" in (ROOT / "Snakefile").read_text()
+    job.prepare_environment()
+    names = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"]
+    child = subprocess.run([sys.executable, "-c", f"import os; print(*(os.environ[n] for n in {names}))"],
+                           capture_output=True, text=True, check=True)
+    assert child.stdout.split() == [str(32 * 2**20), "12345", "1", "1"]
+    assert "job.prepare_environment()" in (ROOT / "Snakefile").read_text()
 
 
 def test_torch_threads_set_when_torch_is_imported_later(monkeypatch):
@@ -146,10 +148,11 @@ def test_torch_threads_set_when_torch_is_imported_later(monkeypatch):
 
 class FakeJob:
     """The parts of Snakemake's ``snakemake`` object that ``job.run`` reads."""
-    def __init__(self, tmp_path, gpu):
+    def __init__(self, tmp_path, gpu, params=None):
         self.rule, self.threads, self.output, self.config = "features", 1, [], {}
         self.resources = {"gpu": gpu}
         self.log = [str(tmp_path / "job.log")]
+        self.params = params or {}
 
 
 def broken_cuda(monkeypatch):
@@ -166,20 +169,24 @@ def broken_cuda(monkeypatch):
     monkeypatch.setattr(torch.version, "cuda", "12.8")
 
 
-def run_guarded(tmp_path, gpu, main, capsys):
-    from sdbrain.errors import guarded
-    from sdbrain.workflow import hardware, logs
+def run_job(tmp_path, gpu, main, params=None):
+    """``job.run(main)`` as a job given ``gpu``: its exit status and log."""
+    from sdbrain import machine
+    from sdbrain.workflow import job, logs
     try:
         with pytest.raises(SystemExit) as stop:
-            guarded(main, FakeJob(tmp_path, gpu))
+            job.run(main, FakeJob(tmp_path, gpu, params))
     finally:
         logs.release()
-        hardware.expect_gpu(False)
+        os.environ.pop(machine.GPU_GIVEN, None)
     return stop.value.code, (tmp_path / "job.log").read_text()
 
 
 RIDGE = dict(alphas=[1.0, 10.0], folds=2, fit_intercept=True, n_targets_batch=10, backend="auto", voxel_block=10,
              fdr_q=0.05, seed=0, banded={"n_iter": 2, "concentration": [1.0]})
+# each job's params: a config section's keys in one dict named as the section
+PARAMS = {"sd": {"features": {"device": "auto"}}, "decode": {"decode": RIDGE}, "encode": {"encode": RIDGE},
+          "banded": {"encode": RIDGE}}
 
 
 def fit_on_auto(where: str) -> None:
@@ -187,83 +194,104 @@ def fit_on_auto(where: str) -> None:
     and banded encode (each must name its own config key)."""
     import numpy as np
 
-    from sdbrain.linear import banded, decode, encode
-    from sdbrain.sd import pipeline
+    from sdbrain import devices
+    from sdbrain.linear import banded, decode, encode, ridge
     x, ids = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32), np.arange(8)
+    settings = encode.Settings.pick(RIDGE)
     if where == "sd":
-        pipeline.device("auto", "features.device")
+        devices.cuda_or_cpu("auto")
     elif where == "decode":
-        decode.decode(x, ids, x, ids, x, ids, RIDGE)
+        decode.decode(x, ids, x, ids, x, ids, ridge.Settings.pick(RIDGE))
     elif where == "encode":
-        encode.fit_voxels(x, ids, x, x, x, RIDGE)
+        encode.fit_voxels(x, ids, x, x, x, settings)
     else:
-        banded.fit_voxels([x, x], ids, [x, x], x, x, RIDGE)
+        banded.fit_voxels([x, x], ids, [x, x], x, x, settings, banded.Settings.pick(RIDGE["banded"]), 0)
 
 
 @pytest.mark.parametrize("where, key", [("sd", "features.device"), ("decode", "decode.backend"),
                                         ("encode", "encode.backend"), ("banded", "encode.backend")])
-def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch, capsys, where, key):
+def test_a_job_given_a_gpu_stops_when_torch_cannot_use_it(tmp_path, monkeypatch, where, key):
     broken_cuda(monkeypatch)
 
     def main():
         fit_on_auto(where)
         raise AssertionError("the job went on on the CPU")
 
-    code, log = run_guarded(tmp_path, 1, main, capsys)
+    code, log = run_job(tmp_path, 1, main, PARAMS[where])
     assert code == 1
     errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1, log
     line = errors[0]
-    assert f"config key '{key}'" in line and "was given a GPU" in line
+    assert line.startswith(f"ERROR: config key '{key}': ") and "was given a GPU" in line
     assert "built for CUDA 12.8" in line and "driver on your system is too old (found version 11040)" in line
     assert "Traceback" not in log
 
 
-def test_auto_and_cpu_stay_on_the_cpu_where_they_should(tmp_path, monkeypatch):
+def test_an_argument_error_names_the_config_key_that_set_it(tmp_path):
+    """The method layer names its argument; the job names the config key: from the one params section that holds
+    the argument, from the script's own keys, and as the argument where neither says."""
+    from sdbrain.errors import ArgumentError
+    from sdbrain.workflow import job
+
+    error = ArgumentError("memory_mb", "500 MB does not hold the design")
+    assert str(error) == "argument 'memory_mb': 500 MB does not hold the design"
+    assert job.error_line(error, {"encode": {"memory_mb": 500}, "nsd_root": "x"}) == \
+        "ERROR: config key 'encode.memory_mb': 500 MB does not hold the design"
+    assert job.error_line(ArgumentError("layers", "no module 'x'"), {"features": {}}, {"layers": "features.unet_layers"}) \
+        == "ERROR: config key 'features.unet_layers': no module 'x'"
+    two = {"features": {"seed": 0}, "reconstruct": {"seed": 0}}
+    assert job.error_line(ArgumentError("seed", "bad"), two) == "ERROR: argument 'seed': bad", "ambiguous: as the argument"
+    code, log = run_job(tmp_path, 0, lambda: (_ for _ in ()).throw(error), {"encode": {"memory_mb": 500}})
+    assert code == 1 and log.splitlines()[-1] == "ERROR: config key 'encode.memory_mb': 500 MB does not hold the design"
+
+
+def test_auto_and_cpu_stay_on_the_cpu_where_they_should(monkeypatch):
     """Without a GPU given to the job, auto means the CPU; an explicit cpu is honoured on a GPU job."""
+    from sdbrain import devices, machine
+    from sdbrain.errors import ArgumentError
     from sdbrain.linear import ridge
-    from sdbrain.sd import pipeline
-    from sdbrain.workflow import hardware
     broken_cuda(monkeypatch)
-    hardware.expect_gpu(False)
-    assert pipeline.device("auto", "features.device") == "cpu" and ridge._device("auto") == "cpu"
-    hardware.expect_gpu(True)
-    try:
-        assert pipeline.device("cpu", "features.device") == "cpu" and ridge._device("torch") == "cpu"
-        with pytest.raises(Exception, match="'cuda:1' was requested"):
-            pipeline.device("cuda:1", "reconstruct.device")
-    finally:
-        hardware.expect_gpu(False)
+    monkeypatch.setenv(machine.GPU_GIVEN, "0")
+    assert devices.cuda_or_cpu("auto") == "cpu" and ridge.device("auto") == "cpu"
+    monkeypatch.setenv(machine.GPU_GIVEN, "1")
+    assert devices.cuda_or_cpu("cpu") == "cpu" and ridge.device("torch") == "cpu"
+    with pytest.raises(ArgumentError, match="'cuda:1' was requested") as err:
+        devices.cuda_or_cpu("cuda:1")
+    assert err.value.argument == "device"
+    with pytest.raises(ArgumentError, match="or set it to torch") as err:
+        ridge.device("auto")
+    assert err.value.argument == "backend"
 
 
 def test_nvidia_smi_runs_once_for_the_driver_and_the_gpus(tmp_path, monkeypatch):
-    """hardware.driver (in the CUDA error) and hardware.gpus (in every job's host line) share one nvidia-smi run."""
-    from sdbrain.workflow import hardware
+    """machine.driver (in the CUDA error) and machine.gpus (in every job's host line) share one nvidia-smi run."""
+    from sdbrain import machine
     smi, runs = tmp_path / "nvidia-smi", tmp_path / "runs"
     smi.write_text(f"#!/bin/sh\necho run >> {runs}\necho 'NVIDIA H100 80GB HBM3, 550.54.15'\n"
                    "echo 'NVIDIA H100 80GB HBM3, 550.54.15'\n")
     smi.chmod(0o755)
-    monkeypatch.setattr(hardware.shutil, "which", lambda name: str(smi) if name == "nvidia-smi" else None)
-    hardware._nvidia_smi.cache_clear()
+    monkeypatch.setattr(machine.shutil, "which", lambda name: str(smi) if name == "nvidia-smi" else None)
+    machine._nvidia_smi.cache_clear()
     try:
-        assert hardware.driver() == "NVIDIA driver 550.54.15"
-        assert hardware.gpus() == "GPU NVIDIA H100 80GB HBM3, 550.54.15; NVIDIA H100 80GB HBM3, 550.54.15 (name, driver)"
+        assert machine.driver() == "NVIDIA driver 550.54.15"
+        assert machine.gpus() == "GPU NVIDIA H100 80GB HBM3, 550.54.15; NVIDIA H100 80GB HBM3, 550.54.15 (name, driver)"
         assert runs.read_text() == "run\n"
-        hardware._nvidia_smi.cache_clear()
-        monkeypatch.setattr(hardware.shutil, "which", lambda name: None)
-        assert hardware.driver() == "no nvidia-smi on the PATH"
-        assert hardware.gpus() == "no NVIDIA GPU (no nvidia-smi on the PATH)"
+        machine._nvidia_smi.cache_clear()
+        monkeypatch.setattr(machine.shutil, "which", lambda name: None)
+        assert machine.driver() == "no nvidia-smi on the PATH"
+        assert machine.gpus() == "no NVIDIA GPU (no nvidia-smi on the PATH)"
     finally:
-        hardware._nvidia_smi.cache_clear()
+        machine._nvidia_smi.cache_clear()
 
 
 def test_a_finished_job_leaves_its_objects_to_the_exit_uncollected(tmp_path):
-    """After a job's main, guarded freezes the objects its imports made, so that Python's garbage
+    """After a job's main, job.run freezes the objects its imports made, so that Python's garbage
     collections at exit skip them (1.3 s of a toy job's 10); a failed job stops before that."""
     import gc
 
-    from sdbrain.errors import InputError, guarded
-    from sdbrain.workflow import hardware, logs
+    from sdbrain import machine
+    from sdbrain.errors import InputError
+    from sdbrain.workflow import job, logs
 
     def fail():
         raise InputError("config key 'x': a user error")
@@ -271,12 +299,12 @@ def test_a_finished_job_leaves_its_objects_to_the_exit_uncollected(tmp_path):
     gc.unfreeze()
     try:
         with pytest.raises(SystemExit):
-            guarded(fail, FakeJob(tmp_path, 0))
+            job.run(fail, FakeJob(tmp_path, 0))
         logs.release()
         assert gc.get_freeze_count() == 0
-        guarded(lambda: None, FakeJob(tmp_path, 0))
+        job.run(lambda: None, FakeJob(tmp_path, 0))
         assert gc.get_freeze_count() > 10_000, "the process's objects are frozen"
     finally:
         gc.unfreeze()
         logs.release()
-        hardware.expect_gpu(False)
+        os.environ.pop(machine.GPU_GIVEN, None)

@@ -36,7 +36,7 @@ def test_loads_offline_with_no_cache_and_generates(model_dir, tmp_path):
     """A fresh process, no hub cache, offline: loading and a 2-step generation work."""
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'workflow')!r})\n"
-        "from sdbrain.sd import load_pipeline\n"
+        "from sdbrain.sd.pipeline import load_pipeline\n"
         f"pipe = load_pipeline({str(model_dir)!r})\n"
         "assert len(pipe.tokenizer) > 500 and pipe.tokenizer.model_max_length == 77\n"
         "image = pipe('a red circle', num_inference_steps=2, height=64, width=64, output_type='np').images\n"

@@ -1,4 +1,4 @@
-"""What a config asks the workflow for (sdbrain.plan): methods, encoding models, figure layouts, job keys."""
+"""What a config asks the workflow for (sdbrain.workflow.plan): methods, encoding models, figure layouts, job keys."""
 import pytest
 import yaml
 
@@ -137,9 +137,10 @@ def test_figures_follow_the_levels_asked_for():
         plan.encoding_figure(config, 5)
 
 
-KEYS = {("features", "FEATURES"), ("features", "DIFFUSION"), ("reconstruct", "GENERATE"),
-        ("reconstruct", "RECONSTRUCT"), ("decode", "DECODE"), ("encode", "ENCODE"), ("encode", "BANDED"),
-        ("evaluate", "EVALUATE"), ("evaluate", "NETWORKS"), ("validity", "VALIDITY"), ("toy", "TOY_NSD")}
+KEYS = {("features", "FEATURES_KEYS"), ("features", "DIFFUSION_KEYS"), ("reconstruct", "GENERATE_KEYS"),
+        ("reconstruct", "RECONSTRUCT_KEYS"), ("decode", "DECODE_KEYS"), ("encode", "ENCODE_KEYS"),
+        ("encode", "BANDED_KEYS"), ("evaluate", "EVALUATE_KEYS"), ("evaluate", "NETWORKS_KEYS"),
+        ("validity", "VALIDITY_KEYS"), ("toy", "TOY_NSD_KEYS")}
 
 
 @pytest.mark.parametrize("section, keys", sorted(KEYS))
@@ -152,9 +153,9 @@ def test_every_job_key_is_a_config_key(section, keys):
 def test_keys_pick_only_the_named_keys():
     assert plan.keys({"a": 1, "b": [2], "c": 3}, ("b", "a", "d")) == {"b": [2], "a": 1}
     # the keys that select what is planned are no job's
-    for names in (plan.ENCODE, plan.BANDED):
+    for names in (plan.ENCODE_KEYS, plan.BANDED_KEYS):
         assert not {"noise_levels", "step_levels", "joint", "joint_maps"} & set(names)
-    assert "strengths" not in plan.RECONSTRUCT
+    assert "strengths" not in plan.RECONSTRUCT_KEYS
 
 
 def test_the_model_note_says_what_the_run_is():

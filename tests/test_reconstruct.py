@@ -1,15 +1,16 @@
 """Reconstruction: shapes, determinism, independence from chunking and batching, bad sizes."""
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 from sdbrain.reconstruction import reconstruct
 from sdbrain.sd import features, pipeline
 from sdbrain.workflow import chunks, spaces
 
-PARAMS = dict(image_size=32, steps=3, guidance_scale=5.0, eta=0.0, n_samples=2, seed=0, batch_size=3)
+PARAMS = pipeline.Sampling(image_size=32, steps=3, guidance_scale=5.0, eta=0.0, n_samples=2, seed=0, batch_size=3)
 Z_SIZE = 24  # -> 4 x 6 x 6 latent with the toy VAE's factor 4
 
 
@@ -28,7 +29,7 @@ def test_shapes_and_rerun_identity(pipe, decoded, method):
     name, strength = spaces.parse_method(method)
     first = reconstruct.run(pipe, name, strength, ids, z, c, Z_SIZE, PARAMS)
     again = reconstruct.run(pipe, name, strength, ids, z, c, Z_SIZE, PARAMS)
-    samples = 1 if name == "z" else PARAMS["n_samples"]
+    samples = 1 if name == "z" else PARAMS.n_samples
     assert first.shape == (3, samples, 32, 32, 3) and first.dtype == np.uint8
     assert np.array_equal(first, again), "the same chunk run twice gives identical images"
     if samples > 1:
@@ -39,20 +40,20 @@ def test_shapes_and_rerun_identity(pipe, decoded, method):
 def test_chunking_does_not_change_images(pipe, decoded, method):
     ids, z, c = decoded
     name, strength = spaces.parse_method(method)
-    params = {**PARAMS, "batch_size": 1}
+    params = replace(PARAMS, batch_size=1)
     whole = reconstruct.run(pipe, name, strength, ids, z, c, Z_SIZE, params)
     for n_chunks in (2, 3):
         parts = []
         for k in range(n_chunks):
-            rows = np.isin(ids, chunks.job_chunk(ids, k, n_chunks, params["batch_size"]))
+            rows = np.isin(ids, chunks.job_chunk(ids, k, n_chunks, params.batch_size))
             parts.append(reconstruct.run(pipe, name, strength, ids[rows], z[rows], c[rows], Z_SIZE, params))
         assert np.array_equal(whole, np.concatenate(parts))
 
 
 def test_batch_size_changes_rounding_only(pipe, decoded):
     ids, z, c = decoded
-    a = reconstruct.run(pipe, "zc", 0.8, ids, z, c, Z_SIZE, {**PARAMS, "batch_size": 3}).astype(int)
-    b = reconstruct.run(pipe, "zc", 0.8, ids, z, c, Z_SIZE, {**PARAMS, "batch_size": 1}).astype(int)
+    a = reconstruct.run(pipe, "zc", 0.8, ids, z, c, Z_SIZE, replace(PARAMS, batch_size=3)).astype(int)
+    b = reconstruct.run(pipe, "zc", 0.8, ids, z, c, Z_SIZE, replace(PARAMS, batch_size=1)).astype(int)
     difference = np.abs(a - b)
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
 
@@ -65,9 +66,11 @@ def test_chunks_are_whole_batches():
 
 
 def test_strength_too_small_for_the_steps(pipe, decoded):
+    """A strength that leaves no denoising step is an argument error here; the config's strengths are refused at
+    parse time (tests/test_errors.py)."""
     ids, z, c = decoded
-    with pytest.raises(InputError, match="'reconstruct.strengths': strength 0.05 with 10 steps leaves no denoising step"):
-        reconstruct.run(pipe, "zc", 0.05, ids, z, c, Z_SIZE, {**PARAMS, "steps": 10})
+    with pytest.raises(ArgumentError, match="^argument 'strength': strength 0.05 with 10 steps leaves no denoising"):
+        reconstruct.run(pipe, "zc", 0.05, ids, z, c, Z_SIZE, replace(PARAMS, steps=10))
 
 
 def test_png_names_round_trip():
@@ -79,11 +82,11 @@ def test_png_names_round_trip():
 
 
 def test_reconstruct_imports_no_torch():
-    """reconstruct_manifest (a torch-free rule) parses the PNG names with sdbrain.reconstruct."""
+    """reconstruct_manifest (a torch-free rule) parses the PNG names with sdbrain.reconstruction.reconstruct."""
     import subprocess
     import sys
-    code = "import sys, sdbrain.reconstruct; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(Path(features.__file__).parents[1])})
+    code = "import sys, sdbrain.reconstruction.reconstruct; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(Path(features.__file__).parents[2])})
 
 
 def test_decoded_features_of_the_wrong_size(pipe):
@@ -142,8 +145,24 @@ def test_compvis_x_z_is_truncated_and_bicubic(pipe, decoded):
         x = ((pipe.vae.decode(latents).sample.clamp(-1, 1) + 1) / 2).permute(0, 2, 3, 1).numpy()
     truncated = (x * 255).astype(np.uint8)
     expected = np.stack([np.asarray(Image.fromarray(im).resize((32, 32), Image.BICUBIC)) for im in truncated])
-    got = reconstruct.run(pipe, "z", None, ids, z, None, Z_SIZE, {**PARAMS, "x_z_resample": "compvis"})[:, 0]
+    got = reconstruct.run(pipe, "z", None, ids, z, None, Z_SIZE, replace(PARAMS, x_z_resample="compvis"))[:, 0]
     assert np.abs(got.astype(int) - expected).max() <= 1, "float32 rounding of (x + 1) * 127.5 vs (x + 1) / 2 * 255"
     assert (got == expected).mean() > 0.99
-    lanczos = reconstruct.run(pipe, "z", None, ids, z, None, Z_SIZE, {**PARAMS, "x_z_resample": "lanczos"})[:, 0]
+    lanczos = reconstruct.run(pipe, "z", None, ids, z, None, Z_SIZE, replace(PARAMS, x_z_resample="lanczos"))[:, 0]
     assert not np.array_equal(got, lanczos)
+
+
+def test_sampling_takes_the_reconstruct_section_and_refuses_unknown_details():
+    """Sampling.pick takes the sampler's keys of config section reconstruct (not strengths, n_chunks or device), with
+    changes (the diffusion features take one sample); the released code's details are the defaults."""
+    section = {"image_size": 64, "strengths": [0.8], "steps": 20, "guidance_scale": 5.0, "eta": 0.0, "n_samples": 5,
+               "seed": 0, "batch_size": 10, "n_chunks": 1, "device": "auto", "noise_start": "diffusers",
+               "x_z_resample": "lanczos"}
+    assert pipeline.Sampling.pick(section, n_samples=1) == pipeline.Sampling(64, 20, 5.0, 0.0, 0, 10, 1, "diffusers",
+                                                                             "lanczos")
+    default = pipeline.Sampling(64, 20, 5.0, 0.0, 0, 10)
+    assert (default.noise_start, default.x_z_resample, default.n_samples) == ("compvis", "compvis", 1)
+    for key, value in (("noise_start", "ddpm"), ("x_z_resample", "nearest")):
+        with pytest.raises(ArgumentError, match=f"^argument '{key}': '{value}' is not one of") as err:
+            replace(default, **{key: value})
+        assert err.value.argument == key

@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from conftest import ROOT
-from sdbrain.reconstruction import reconstruct
 from sdbrain.sd import features, pipeline
 from sdbrain.toy import score as toy_score
 from sdbrain.toy import train as toy_train
@@ -24,7 +23,7 @@ from sdbrain.toy import world
 
 MODEL = ROOT / "resources/toy_sd"
 SCORER = ROOT / "resources/toy_scorer.pt"
-GEN = {"image_size": 64, "steps": 20, "guidance_scale": 5.0, "eta": 0.0, "n_samples": 1, "seed": 7, "batch_size": 24}
+GEN = pipeline.Sampling(image_size=64, steps=20, guidance_scale=5.0, eta=0.0, n_samples=1, seed=7, batch_size=24)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +44,7 @@ def test_loads_offline_with_no_cache_and_no_network(tmp_path):
         "def refuse(*a, **k): raise OSError('network call attempted')\n"
         "socket.socket.connect = refuse; socket.create_connection = refuse\n"
         f"sys.path.insert(0, {str(ROOT / 'workflow')!r})\n"
-        "from sdbrain.sd import load_pipeline\n"
+        "from sdbrain.sd.pipeline import load_pipeline\n"
         f"pipe = load_pipeline({str(MODEL)!r})\n"
         "print(len(pipe.tokenizer), pipe.tokenizer.model_max_length, pipe.scheduler.config.prediction_type)\n")
     env = {**os.environ, "HF_HOME": str(tmp_path / "empty_hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -71,7 +70,7 @@ def test_text_to_image_follows_held_out_captions(pipe, scorer):
     """48 captions of unseen scenes, balanced over shapes (chance: 1/6 colours, 1/4 shapes)."""
     scenes, texts = toy_train.held_out_captions(48, seed=2024)
     c = features.embed_captions(pipe, texts).numpy().reshape(len(texts), -1)
-    images = reconstruct.generate(pipe, c, np.arange(len(texts)), GEN)[:, 0]
+    images = pipeline.generate(pipe, c, np.arange(len(texts)), GEN)[:, 0]
     acc = toy_score.accuracy(scorer, images, scenes, texts)  # background: the 29 captions that name it
     # measured with the shipped weights: colour 0.94, background 1.0, shape 0.48 (0.94, 1.0, 0.51
     # on the 200 captions of training.json). Shape is the model's weak attribute: the bound
@@ -101,7 +100,7 @@ def test_image_to_image_keeps_layout_and_adopts_the_new_caption(pipe, scorer):
         colour, background = rng.choice([c for c in colours if c not in (s.colour, s.background)], 2, replace=False)
         new.append(world.Scene(s.shape, str(colour), str(background), s.size, s.x, s.y))
     c = features.embed_captions(pipe, [world.captions(s)[0] for s in new]).numpy().reshape(len(new), -1)
-    out = reconstruct.generate(pipe, c, np.arange(len(new)), GEN, init=images, strength=0.8)[:, 0]
+    out = pipeline.generate(pipe, c, np.arange(len(new)), GEN, init=images, strength=0.8)[:, 0]
     moved = np.linalg.norm(np.stack([object_centre(o) - object_centre(i) for o, i in zip(out, images)]), axis=1)
     # baseline: how far apart the objects of two different source images are
     shuffled = np.linalg.norm(np.stack([object_centre(images[(k + 1) % len(images)]) - object_centre(images[k])

@@ -1,4 +1,4 @@
-"""Checks of validity (sdbrain.validity) on hand-built cases with known answers."""
+"""Checks of validity (sdbrain.evaluation.validity) on hand-built cases with known answers."""
 import tracemalloc
 from math import comb
 
@@ -168,8 +168,9 @@ def test_retrieval_ranks_with_one_better_and_one_tied():
     s[1, 4] = 1.0   # item 1's truth tied with another: the tie ranks above it
     ranks = v.retrieval_ranks(s)
     assert ranks.tolist() == [2, 2, 1, 1, 1, 1]
-    assert v.retrieval_summary(ranks[:1]) == {"top1": 0.0, "top5": 1.0, "mean_rank": 2.0}
-    assert v.retrieval_summary(ranks, ks=(1,)) == {"top1": 4 / 6, "mean_rank": 8 / 6}
+    hits = v.retrieval_hits(ranks)
+    assert hits["top1"].tolist() == [0, 0, 1, 1, 1, 1] and hits["top5"].tolist() == [1] * 6
+    assert list(v.retrieval_hits(ranks, ks=(1,))) == ["top1"]
 
 
 # --- statistics -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The validity analysis's controls and tables (sdbrain.controls, sdbrain.validity_tables) on
+"""The validity analysis's controls and tables (sdbrain.evaluation.controls, sdbrain.evaluation.validity_tables) on
 cases built by hand: what each control must score is known by construction."""
 import numpy as np
 import pandas as pd
@@ -8,8 +8,8 @@ from sdbrain.errors import InputError
 from sdbrain.evaluation import controls
 from sdbrain.evaluation import validity_tables as vt
 
-P = {"seed": 0, "memory_mb": 1, "pools": 20, "n_way": [2, 10, 50], "top": [1, 5], "bootstrap": 200,
-     "permutations": 500, "collapse_k": 3}
+P = vt.Settings(seed=0, memory_mb=1, pools=20, n_way=(2, 10, 50), top=(1, 5), bootstrap=200, permutations=500,
+                collapse_k=3)
 
 
 def test_generated_inputs_are_the_truth_and_the_training_mean():

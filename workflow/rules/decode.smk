@@ -3,19 +3,13 @@
 
 rule decode:
     input:
-        train=lambda w: f"results/fmri/{w.subject}/train_{config['decode']['roi'][w.target]}.npy",
-        test=lambda w: f"results/fmri/{w.subject}/test_{config['decode']['roi'][w.target]}.npy",
-        voxels=lambda w: f"results/fmri/{w.subject}/voxels_{config['decode']['roi'][w.target]}.tsv",
-        train_ids="results/fmri/{subject}/train_ids.tsv",
-        test_ids="results/fmri/{subject}/test_ids.tsv",
-        features="results/features/{target}.npy",
-        feature_ids="results/features/{target}_ids.tsv",
+        unpack(decoder_betas),
+        **paths.with_ids("features", paths.features("{target}")),
     output:
-        prediction="results/decode/{subject}/{target}_test.npy",
-        ids="results/decode/{subject}/{target}_test_ids.tsv",
-        alphas="results/decode/{subject}/{target}_alphas.npy",
-        target_scores="results/decode/{subject}/{target}_scores_targets.tsv",
-        image_scores="results/decode/{subject}/{target}_scores_images.tsv",
+        **paths.with_ids("prediction", paths.decoded()),
+        alphas=paths.decode_alphas(),
+        target_scores=paths.decode_scores("targets"),
+        image_scores=paths.decode_scores("images"),
     log:
         "logs/decode/{subject}_{target}.log",
     benchmark:
@@ -24,14 +18,14 @@ rule decode:
         target="z|c",
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         # X, Y, the Gram matrix and its eigenvectors per fold
         mem_mb=mem_from_input(4000, 3),
         runtime=120,
     params:
         roi=lambda w: config["decode"]["roi"][w.target],
-        decode=plan.keys(config["decode"], plan.DECODE),
+        decode=plan.keys(config["decode"], plan.DECODE_KEYS),
     script:
         "../scripts/decode.py"

@@ -8,16 +8,9 @@ rule encode:
     input:
         unpack(betas),
         nsd_tree(),
-        features="results/features/{space}.npy",
-        feature_ids="results/features/{space}_ids.tsv",
+        **paths.with_ids("features", paths.features()),
     output:
-        r="results/encode/{subject}/{space}/r.nii.gz",
-        p="results/encode/{subject}/{space}/p.nii.gz",
-        fdr="results/encode/{subject}/{space}/fdr_mask.nii.gz",
-        nc="results/encode/{subject}/{space}/r2_over_nc.nii.gz",
-        table="results/encode/{subject}/{space}/voxels.tsv",
-        pca="results/encode/{subject}/{space}/pca_explained_variance.tsv",
-        png="results/encode/{subject}/{space}/r_slices.png",
+        **paths.model_files(paths.SINGLE),
     log:
         "logs/encode/{subject}_{space}.log",
     benchmark:
@@ -26,22 +19,21 @@ rule encode:
         space="z|c",
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=encode_mem,
         runtime=240,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         sessions=config["sessions"],
-        encode=plan.keys(config["encode"], plan.ENCODE),
+        encode=plan.keys(config["encode"], plan.ENCODE_KEYS),
     script:
         "../scripts/encode.py"
 
 
 # One job per subject and noise level fits every model at that level in one process
-# (sdbrain.encode_outputs; the patterns and params come from common.smk).
-# At each of encode.noise_levels: the final z_c and z + z_c (Figs. 6-7).
+# (sdbrain.linear.encode_maps). At each of encode.noise_levels: the final z_c and z + z_c (Figs. 6-7).
 rule encode_level:
     input:
         unpack(level_inputs(False)),
@@ -56,19 +48,18 @@ rule encode_level:
         level=level_pattern(False),
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=encode_mem,
         runtime=60 + 30 * LEVEL_MODELS[False].count(),
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         sessions=config["sessions"],
-        encode=plan.keys(config["encode"], plan.ENCODE),
+        encode=plan.keys(config["encode"], plan.ENCODE_KEYS),
         single=level_models(False, "single"),
         joint=level_models(False, "joint"),
         layer_groups=level_models(False, "layer_groups"),
-        folder=lambda wildcards: f"results/encode/{wildcards.subject}",
     script:
         "../scripts/encode_level.py"
 
@@ -89,20 +80,19 @@ rule encode_steps:
         level=level_pattern(True),
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=encode_mem,
         runtime=60 + 30 * LEVEL_MODELS[True].count(),
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         sessions=config["sessions"],
-        encode=plan.keys(config["encode"], plan.ENCODE),
+        encode=plan.keys(config["encode"], plan.ENCODE_KEYS),
         single=level_models(True, "single"),
         joint=level_models(True, "joint"),
         layer_groups=level_models(True, "layer_groups"),
-        layers=LAYER_NAMES,
-        folder=lambda wildcards: f"results/encode/{wildcards.subject}",
+        layers=UNET_LAYERS,
     script:
         "../scripts/encode_level.py"
 
@@ -115,37 +105,28 @@ rule encode_banded:
     input:
         unpack(betas),
         nsd_tree(),
-        z="results/features/z.npy",
-        z_ids="results/features/z_ids.tsv",
-        other="results/features/{space}.npy",
-        other_ids="results/features/{space}_ids.tsv",
-        z_table="results/encode/{subject}/z/voxels.tsv",
-        other_table="results/encode/{subject}/{space}/voxels.tsv",
+        **paths.with_ids("z", paths.features("z")),
+        **paths.with_ids("other", paths.features()),
+        z_table=paths.model_file(paths.SINGLE, "table", "z"),
+        other_table=paths.model_file(paths.SINGLE, "table"),
     output:
-        r="results/encode/{subject}/z+{space}/banded/r.nii.gz",
-        fdr="results/encode/{subject}/z+{space}/banded/fdr_mask.nii.gz",
-        split_z="results/encode/{subject}/z+{space}/banded/split_z.nii.gz",
-        split_other="results/encode/{subject}/z+{space}/banded/split_{space}.nii.gz",
-        unique_z="results/encode/{subject}/z+{space}/banded/unique_z.nii.gz",
-        unique_other="results/encode/{subject}/z+{space}/banded/unique_{space}.nii.gz",
-        table="results/encode/{subject}/z+{space}/banded/voxels.tsv",
-        png="results/encode/{subject}/z+{space}/banded/unique_slices.png",
+        **paths.model_files(paths.BANDED, paths.banded()),
     log:
         "logs/encode/{subject}_z+{space}_banded.log",
     benchmark:
         "logs/benchmarks/encode/{subject}_z+{space}_banded.tsv"
     wildcard_constraints:
-        space=SPACE_PATTERN,
+        space=spaces.PATTERN,
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=encode_mem,
         runtime=480,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        encode=plan.keys(config["encode"], plan.BANDED),
+        encode=plan.keys(config["encode"], plan.BANDED_KEYS),
     script:
         "../scripts/encode_banded.py"
 
@@ -153,22 +134,19 @@ rule encode_banded:
 rule encode_compare:
     input:
         nsd_tree(),
-        concatenated=expand("results/encode/{{subject}}/z+{space}/voxels.tsv", space=ENCODE.joint),
-        banded=expand("results/encode/{{subject}}/z+{space}/banded/voxels.tsv", space=ENCODE.joint),
-        truth=[TOY_TRUTH] if TOY else [],
+        concatenated=model_tables(paths.JOINT, [paths.joint(s) for s in ENCODING_MODELS.joint], ENCODING_MODELS.joint),
+        banded=model_tables(paths.BANDED, [paths.banded(s) for s in ENCODING_MODELS.joint], ENCODING_MODELS.joint),
+        truth=toy_truth(),
     output:
-        rois=report(
-            "results/encode/{subject}/joint_comparison.tsv",
-            caption="../report/encode_tables.rst",
-            category="Tables",
-            subcategory="{subject}",
-        ),
-        agreement=report(
-            "results/encode/{subject}/joint_agreement.tsv",
-            caption="../report/encode_tables.rst",
-            category="Tables",
-            subcategory="{subject}",
-        ),
+        **{
+            name: report(
+                paths.joint_comparison(table),
+                caption="../report/encode_tables.rst",
+                category="Tables",
+                subcategory="{subject}",
+            )
+            for name, table in (("rois", "comparison"), ("agreement", "agreement"))
+        },
     log:
         "logs/encode/{subject}_compare.log",
     benchmark:
@@ -180,7 +158,7 @@ rule encode_compare:
         runtime=20,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        joint=ENCODE.joint,
+        joint=ENCODING_MODELS.joint,
         clearly_negative=config["encode"]["banded"]["clearly_negative"],
         truth=TOY,
     script:
@@ -189,28 +167,19 @@ rule encode_compare:
 
 rule encode_summary:
     input:
-        single=expand("results/encode/{{subject}}/{space}/voxels.tsv", space=ENCODE.single),
-        joint=expand("results/encode/{{subject}}/z+{space}/voxels.tsv", space=ENCODE.joint),
-        layers=expand("results/encode/{{subject}}/{group}/best_layer.tsv", group=ENCODE.layer_groups),
+        single=model_tables(paths.SINGLE, ENCODING_MODELS.single),
+        joint=model_tables(paths.JOINT, [paths.joint(s) for s in ENCODING_MODELS.joint], ENCODING_MODELS.joint),
+        layers=model_tables(paths.LAYERS, list(ENCODING_MODELS.layer_groups)),
     output:
-        single=report(
-            "results/encode/{subject}/roi_summary.tsv",
-            caption="../report/encode_tables.rst",
-            category="Tables",
-            subcategory="{subject}",
-        ),
-        unique=report(
-            "results/encode/{subject}/unique_summary.tsv",
-            caption="../report/encode_tables.rst",
-            category="Tables",
-            subcategory="{subject}",
-        ),
-        layers=report(
-            "results/encode/{subject}/layer_summary.tsv",
-            caption="../report/encode_tables.rst",
-            category="Tables",
-            subcategory="{subject}",
-        ),
+        **{
+            name: report(
+                paths.encode_summary(table),
+                caption="../report/encode_tables.rst",
+                category="Tables",
+                subcategory="{subject}",
+            )
+            for name, table in (("single", "roi"), ("unique", "unique"), ("layers", "layer"))
+        },
     log:
         "logs/encode/{subject}_summary.log",
     benchmark:
@@ -222,9 +191,9 @@ rule encode_summary:
         runtime=20,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        single=ENCODE.single,
-        joint=ENCODE.joint,
-        groups=list(ENCODE.layer_groups),
-        layers=list(config["features"]["unet_layers"]),
+        single=ENCODING_MODELS.single,
+        joint=ENCODING_MODELS.joint,
+        groups=list(ENCODING_MODELS.layer_groups),
+        layers=UNET_LAYERS,
     script:
         "../scripts/encode_summary.py"

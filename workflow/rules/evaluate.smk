@@ -5,23 +5,23 @@
 rule eval_originals:
     input:
         nsd_tree(),
-        test_ids="results/fmri/test_ids.tsv",
+        test_ids=paths.TEST_IDS,
     output:
-        "results/evaluate/originals.npz",
+        paths.ORIGINALS,
     log:
         "logs/evaluate/originals.log",
     benchmark:
         "logs/benchmarks/evaluate/originals.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=mem_from_input(6000, 3),
         runtime=60,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        evaluate=plan.keys(config["evaluate"], plan.EVALUATE),
+        evaluate=plan.keys(config["evaluate"], plan.EVALUATE_KEYS),
     script:
         "../scripts/eval_originals.py"
 
@@ -29,46 +29,46 @@ rule eval_originals:
 rule evaluate:
     input:
         nsd_tree(),
-        test_ids="results/fmri/test_ids.tsv",
-        originals="results/evaluate/originals.npz",
-        manifest="results/reconstruct/{subject}/{method}/manifest.tsv",
+        test_ids=paths.TEST_IDS,
+        originals=paths.ORIGINALS,
+        manifest=paths.manifest(),
     output:
-        "results/evaluate/{subject}/{method}_scores.tsv",
+        paths.scores(),
     log:
         "logs/evaluate/{subject}_{method}.log",
     benchmark:
         "logs/benchmarks/evaluate/{subject}_{method}.tsv"
     wildcard_constraints:
-        method=METHOD_PATTERN,
+        method=spaces.METHOD_PATTERN,
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         # the feature networks and every reconstruction of the subject in memory
         mem_mb=mem_from_input(6000, 3),
         runtime=120,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
-        evaluate=plan.keys(config["evaluate"], plan.EVALUATE),
+        evaluate=plan.keys(config["evaluate"], plan.EVALUATE_KEYS),
     script:
         "../scripts/evaluate.py"
 
 
 rule eval_summary:
     input:
-        scores=expand("results/evaluate/{subject}/{method}_scores.tsv", subject=SUBJECTS, method=METHODS),
+        scores=[paths.scores(method, subject) for subject in SUBJECTS for method in METHODS],
         # the raters' accuracy (rule rate_analysis) only when answers are given: Fig. 5's subjective panel
-        subjective=["results/rate/accuracy.tsv"] if RATE_ANSWERS else [],
+        subjective=[paths.RATE_ACCURACY] if RATE_ANSWERS else [],
     output:
-        scores="results/evaluate/scores.tsv",
-        summary=report("results/evaluate/identification.tsv", caption="../report/tables.rst", category="Tables"),
-        table=report("results/evaluate/community_table.tsv", caption="../report/tables.rst", category="Tables"),
-        markdown="results/evaluate/community_table.md",
+        scores=paths.SCORES,
+        summary=report(paths.IDENTIFICATION, caption="../report/tables.rst", category="Tables"),
+        table=report(paths.COMMUNITY_TABLE, caption="../report/tables.rst", category="Tables"),
+        markdown=paths.COMMUNITY_MARKDOWN,
         fig5=report(
-            "results/figures/fig5.png", caption="../report/fig5.rst", category="Figures", subcategory="Reconstruction"
+            paths.figure("fig5"), caption="../report/fig5.rst", category="Figures", subcategory="Reconstruction"
         ),
-        fig5_pdf="results/figures/fig5.pdf",
+        fig5_pdf=paths.figure("fig5", "pdf"),
     log:
         "logs/evaluate/summary.log",
     benchmark:

@@ -3,14 +3,12 @@
 # image-to-image pass from the true z with the true c giving z_c, and at the levels
 # of encode.step_levels also z_c and five U-Net layers at early/middle/late steps.
 
-FEATURE_CHUNKS = range(config["features"]["n_chunks"])
-
 
 rule stimuli:
     input:
-        expand("results/fmri/{subject}/{split}_ids.tsv", subject=SUBJECTS, split=["train", "test"]),
+        [paths.trial_ids(split, subject) for subject in SUBJECTS for split in ("train", "test")],
     output:
-        "results/features/stimuli.tsv",
+        paths.STIMULI,
     log:
         "logs/features/stimuli.log",
     benchmark:
@@ -29,10 +27,9 @@ rule features:
     input:
         nsd_tree(),
         model_input(),
-        stimuli="results/features/stimuli.tsv",
+        stimuli=paths.STIMULI,
     output:
-        values="results/features/{target}/chunk{chunk}.npy",
-        ids="results/features/{target}/chunk{chunk}_ids.tsv",
+        **paths.with_ids("values", paths.feature_chunk()),
     log:
         "logs/features/{target}_chunk{chunk}.log",
     benchmark:
@@ -42,15 +39,15 @@ rule features:
         chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=mem_from_input(6000, 2),
         runtime=60,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         model_dir=lambda wildcards: config["model_dir"],
-        features=plan.keys(config["features"], plan.FEATURES),
+        features=plan.keys(config["features"], plan.FEATURES_KEYS),
     script:
         "../scripts/features.py"
 
@@ -59,11 +56,10 @@ rule diffusion_features:
     input:
         nsd_tree(),
         model_input(),
-        stimuli="results/features/stimuli.tsv",
-        c="results/features/c.npy",
-        c_ids="results/features/c_ids.tsv",
+        **paths.with_ids("c", paths.features("c")),
+        stimuli=paths.STIMULI,
     output:
-        directory("results/features/diffusion{level}/chunk{chunk}"),
+        directory(paths.diffusion_chunk()),
     log:
         "logs/features/diffusion{level}_chunk{chunk}.log",
     benchmark:
@@ -73,19 +69,20 @@ rule diffusion_features:
         chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=mem_from_input(6000, 2),
         runtime=240,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         model_dir=lambda wildcards: config["model_dir"],
-        features=plan.keys(config["features"], plan.DIFFUSION),
-        generate=plan.keys(config["reconstruct"], plan.GENERATE),
+        features=plan.keys(config["features"], plan.DIFFUSION_KEYS),
+        # the image-to-image pass of the reconstructions (one sample)
+        reconstruct=plan.keys(config["reconstruct"], plan.GENERATE_KEYS),
         # the denoising steps and U-Net layers captured, only at encode.step_levels
-        steps=lambda w: config["features"]["steps"] if w.level in ENCODE.captured else {},
-        layers=lambda w: config["features"]["unet_layers"] if w.level in ENCODE.captured else {},
+        steps=lambda w: config["features"]["steps"] if w.level in ENCODING_MODELS.captured else {},
+        layers=lambda w: config["features"]["unet_layers"] if w.level in ENCODING_MODELS.captured else {},
     script:
         "../scripts/diffusion_features.py"
 
@@ -94,14 +91,13 @@ rule features_merge:
     input:
         unpack(feature_chunks),
     output:
-        values="results/features/{target}.npy",
-        ids="results/features/{target}_ids.tsv",
+        **paths.with_ids("values", paths.features("{target}")),
     log:
         "logs/features/{target}_merge.log",
     benchmark:
         "logs/benchmarks/features/{target}_merge.tsv"
     wildcard_constraints:
-        target=SPACE_PATTERN,
+        target=spaces.PATTERN,
     conda:
         "../../envs/data.yaml"
     resources:

@@ -4,16 +4,16 @@
 rule fig3:
     input:
         nsd_tree(),
-        test_ids="results/fmri/test_ids.tsv",
-        manifests=lambda w: [f"results/reconstruct/{w.subject}/{m}/manifest.tsv" for m in ("z", "c", ZC_MAIN)],
+        test_ids=paths.TEST_IDS,
+        manifests=lambda w: manifests([w.subject], ["z", "c", ZC_MAIN]),
     output:
         png=report(
-            "results/figures/fig3_{subject}.png",
+            paths.figure("fig3_{subject}"),
             caption="../report/fig3.rst",
             category="Figures",
             subcategory="Reconstruction",
         ),
-        pdf="results/figures/fig3_{subject}.pdf",
+        pdf=paths.figure("fig3_{subject}", "pdf"),
     log:
         "logs/figures/fig3_{subject}.log",
     benchmark:
@@ -36,13 +36,11 @@ rule fig3:
 rule fig4:
     input:
         nsd_tree(),
-        test_ids="results/fmri/test_ids.tsv",
-        manifests=expand("results/reconstruct/{subject}/{method}/manifest.tsv", subject=SUBJECTS, method=ZC_MAIN),
+        test_ids=paths.TEST_IDS,
+        manifests=manifests(SUBJECTS, [ZC_MAIN]),
     output:
-        png=report(
-            "results/figures/fig4.png", caption="../report/fig4.rst", category="Figures", subcategory="Reconstruction"
-        ),
-        pdf="results/figures/fig4.pdf",
+        png=report(paths.figure("fig4"), caption="../report/fig4.rst", category="Figures", subcategory="Reconstruction"),
+        pdf=paths.figure("fig4", "pdf"),
     log:
         "logs/figures/fig4.log",
     benchmark:

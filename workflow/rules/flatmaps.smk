@@ -6,9 +6,9 @@
 rule pycortex_import:
     input:
         # FreeSurfer's tools run only on an NSD tree that rule split has checked
-        checked="results/fmri/inventory.tsv",
+        checked=paths.INVENTORY,
     output:
-        f"{config['pycortex_dir']}/db/{{subject}}/transforms/{FLAT['xfm']}/matrices.xfm",
+        transform("{subject}"),
     log:
         "logs/flatmaps/{subject}_import.log",
     benchmark:
@@ -21,8 +21,8 @@ rule pycortex_import:
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=lambda wildcards, output: output[0].split("/db/")[0],
-        xfm=FLAT["xfm"],
-        patch=FLAT["flat_patch"],
+        xfm=FLATMAPS["xfm"],
+        patch=FLATMAPS["flat_patch"],
     script:
         "../scripts/pycortex_import.py"
 
@@ -30,18 +30,9 @@ rule pycortex_import:
 rule flatmap_rois:
     input:
         nsd_tree(),
-        imported=lambda w: (
-            []
-            if FLAT["pycortex_subject"] != "{subject}"
-            else f"{config['pycortex_dir']}/db/{w.subject}/transforms/{FLAT['xfm']}/matrices.xfm"
-        ),
+        imported=lambda w: [] if FLATMAPS["pycortex_subject"] != "{subject}" else transform(w.subject),
     output:
-        report(
-            "results/flatmaps/{subject}/rois.png",
-            caption="../report/rois.rst",
-            category="Flatmaps",
-            subcategory="{subject}",
-        ),
+        flatmap_reports(["rois"], "rois"),
     log:
         "logs/flatmaps/{subject}_rois.log",
     benchmark:
@@ -55,8 +46,8 @@ rule flatmap_rois:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
         cx_subject=lambda w: cx_subject(w.subject),
-        xfm=FLAT["xfm"],
-        height=FLAT["height"],
+        xfm=FLATMAPS["xfm"],
+        height=FLATMAPS["height"],
         note="",
     script:
         "../scripts/flatmap_rois.py"
@@ -64,42 +55,13 @@ rule flatmap_rois:
 
 rule flatmaps:
     input:
+        unpack(encoding_maps),
         nsd_tree(),
-        rois="results/flatmaps/{subject}/rois.png",  # pycortex's caches are built there, once
-        r=expand("results/encode/{{subject}}/{space}/r.nii.gz", space=ENCODE.single),
-        fdr=expand("results/encode/{{subject}}/{space}/fdr_mask.nii.gz", space=ENCODE.single),
-        unique_z=expand("results/encode/{{subject}}/z+{space}/unique_z.nii.gz", space=ENCODE.joint),
-        unique_other=[f"results/encode/{{subject}}/z+{s}/unique_{s}.nii.gz" for s in ENCODE.joint],
-        joint_fdr=expand("results/encode/{{subject}}/z+{space}/fdr_mask.nii.gz", space=ENCODE.joint),
-        best=expand("results/encode/{{subject}}/{group}/best_layer.nii.gz", group=ENCODE.layer_groups),
+        rois=paths.flatmap("rois"),  # pycortex's caches are built there, once
     output:
-        r=[
-            report(
-                f"results/flatmaps/{{subject}}/{space}_r.png",
-                caption="../report/flatmap_r.rst",
-                category="Flatmaps",
-                subcategory="{subject}",
-            )
-            for space in ENCODE.single
-        ],
-        unique=[
-            report(
-                f"results/flatmaps/{{subject}}/z+{space}_unique.png",
-                caption="../report/flatmap_unique.rst",
-                category="Flatmaps",
-                subcategory="{subject}",
-            )
-            for space in ENCODE.joint
-        ],
-        best=[
-            report(
-                f"results/flatmaps/{{subject}}/{group}_best_layer.png",
-                caption="../report/flatmap_layers.rst",
-                category="Flatmaps",
-                subcategory="{subject}",
-            )
-            for group in ENCODE.layer_groups
-        ],
+        r=flatmap_reports([f"{space}_r" for space in ENCODING_MODELS.single], "flatmap_r"),
+        unique=flatmap_reports([f"{paths.joint(space)}_unique" for space in ENCODING_MODELS.joint], "flatmap_unique"),
+        best=flatmap_reports([f"{group}_best_layer" for group in ENCODING_MODELS.layer_groups], "flatmap_layers"),
     log:
         "logs/flatmaps/{subject}.log",
     benchmark:
@@ -113,14 +75,14 @@ rule flatmaps:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
         cx_subject=lambda w: cx_subject(w.subject),
-        xfm=FLAT["xfm"],
-        height=FLAT["height"],
+        xfm=FLATMAPS["xfm"],
+        height=FLATMAPS["height"],
         fdr_q=config["encode"]["fdr_q"],
         outline_labels=OUTLINE_LABELS,
-        single=ENCODE.single,
-        joint=ENCODE.joint,
-        groups=list(ENCODE.layer_groups),
-        layers=LAYER_NAMES,
+        single=ENCODING_MODELS.single,
+        joint=ENCODING_MODELS.joint,
+        groups=list(ENCODING_MODELS.layer_groups),
+        layers=UNET_LAYERS,
         note=MODEL_NOTE,
     script:
         "../scripts/flatmaps.py"
@@ -128,21 +90,13 @@ rule flatmaps:
 
 rule viewer:
     input:
-        rois="results/flatmaps/{subject}/rois.png",  # pycortex's caches are built there, once
-        r=expand("results/encode/{{subject}}/{space}/r.nii.gz", space=ENCODE.single),
-        fdr=expand("results/encode/{{subject}}/{space}/fdr_mask.nii.gz", space=ENCODE.single),
-        unique_z=expand("results/encode/{{subject}}/z+{space}/unique_z.nii.gz", space=ENCODE.joint),
-        unique_other=[f"results/encode/{{subject}}/z+{s}/unique_{s}.nii.gz" for s in ENCODE.joint],
-        joint_fdr=expand("results/encode/{{subject}}/z+{space}/fdr_mask.nii.gz", space=ENCODE.joint),
-        best=expand("results/encode/{{subject}}/{group}/best_layer.nii.gz", group=ENCODE.layer_groups),
+        unpack(encoding_maps),
+        rois=paths.flatmap("rois"),  # pycortex's caches are built there, once
     output:
         # the folder also holds the surfaces (CTM) and one PNG per map under data/
-        html="results/viewer/{subject}/index.html",
+        html=paths.viewer(),
         layers=report(
-            "results/viewer/{subject}/layers.tsv",
-            caption="../report/viewer.rst",
-            category="Flatmaps",
-            subcategory="{subject}",
+            paths.viewer_layers(), caption="../report/viewer.rst", category="Flatmaps", subcategory="{subject}"
         ),
     log:
         "logs/flatmaps/{subject}_viewer.log",
@@ -156,44 +110,24 @@ rule viewer:
     params:
         pycortex_dir=config["pycortex_dir"],
         cx_subject=lambda w: cx_subject(w.subject),
-        xfm=FLAT["xfm"],
+        xfm=FLATMAPS["xfm"],
         fdr_q=config["encode"]["fdr_q"],
-        single=ENCODE.single,
-        joint=ENCODE.joint,
-        groups=list(ENCODE.layer_groups),
-        layers=LAYER_NAMES,
+        single=ENCODING_MODELS.single,
+        joint=ENCODING_MODELS.joint,
+        groups=list(ENCODING_MODELS.layer_groups),
+        layers=UNET_LAYERS,
     script:
         "../scripts/viewer.py"
 
 
 rule flatmaps_banded:
     input:
+        unpack(banded_maps),
         nsd_tree(),
-        rois="results/flatmaps/{subject}/rois.png",
-        fdr=expand("results/encode/{{subject}}/z+{space}/banded/fdr_mask.nii.gz", space=ENCODE.joint),
-        unique_z=expand("results/encode/{{subject}}/z+{space}/banded/unique_z.nii.gz", space=ENCODE.joint),
-        unique_other=[f"results/encode/{{subject}}/z+{s}/banded/unique_{s}.nii.gz" for s in ENCODE.joint],
-        split_z=expand("results/encode/{{subject}}/z+{space}/banded/split_z.nii.gz", space=ENCODE.joint),
-        split_other=[f"results/encode/{{subject}}/z+{s}/banded/split_{s}.nii.gz" for s in ENCODE.joint],
+        rois=paths.flatmap("rois"),
     output:
-        unique=[
-            report(
-                f"results/flatmaps/{{subject}}/z+{space}_banded_unique.png",
-                caption="../report/flatmap_banded.rst",
-                category="Flatmaps",
-                subcategory="{subject}",
-            )
-            for space in ENCODE.joint
-        ],
-        split=[
-            report(
-                f"results/flatmaps/{{subject}}/z+{space}_banded_split.png",
-                caption="../report/flatmap_banded.rst",
-                category="Flatmaps",
-                subcategory="{subject}",
-            )
-            for space in ENCODE.joint
-        ],
+        unique=flatmap_reports([f"{paths.joint(s)}_banded_unique" for s in ENCODING_MODELS.joint], "flatmap_banded"),
+        split=flatmap_reports([f"{paths.joint(s)}_banded_split" for s in ENCODING_MODELS.joint], "flatmap_banded"),
     log:
         "logs/flatmaps/{subject}_banded.log",
     benchmark:
@@ -207,11 +141,11 @@ rule flatmaps_banded:
         nsd_root=lambda wildcards: config["nsd_root"],
         pycortex_dir=config["pycortex_dir"],
         cx_subject=lambda w: cx_subject(w.subject),
-        xfm=FLAT["xfm"],
-        height=FLAT["height"],
+        xfm=FLATMAPS["xfm"],
+        height=FLATMAPS["height"],
         fdr_q=config["encode"]["fdr_q"],
         outline_labels=OUTLINE_LABELS,
-        joint=ENCODE.joint,
+        joint=ENCODING_MODELS.joint,
         note=MODEL_NOTE,
     script:
         "../scripts/flatmaps_banded.py"
@@ -220,10 +154,11 @@ rule flatmaps_banded:
 rule encoding_figure:
     input:
         nsd_tree(),
-        lambda w: figure_inputs(int(w.fig)),
+        lambda w: plan.encoding_figure(config, int(w.fig)).maps(),
+        [paths.flatmap("rois", subject) for subject in SUBJECTS],
     output:
-        png=report("results/figures/fig{fig}.png", caption="../report/encoding_figure.rst", category="Figures"),
-        pdf="results/figures/fig{fig}.pdf",
+        png=report(paths.figure("fig{fig}"), caption="../report/encoding_figure.rst", category="Figures"),
+        pdf=paths.figure("fig{fig}", "pdf"),
     log:
         "logs/figures/fig{fig}.log",
     benchmark:
@@ -240,8 +175,8 @@ rule encoding_figure:
         pycortex_dir=config["pycortex_dir"],
         cx_subjects={s: cx_subject(s) for s in SUBJECTS},
         outline_labels=OUTLINE_LABELS,
-        xfm=FLAT["xfm"],
-        height=FLAT["height"],
+        xfm=FLATMAPS["xfm"],
+        height=FLATMAPS["height"],
         row_labels=lambda w: plan.encoding_figure(config, int(w.fig)).rows,
         column_labels=lambda w: plan.encoding_figure(config, int(w.fig)).columns,
         panels=lambda w: plan.encoding_figure(config, int(w.fig)).panels,
@@ -250,53 +185,3 @@ rule encoding_figure:
         note=MODEL_NOTE,
     script:
         "../scripts/figure_encoding.py"
-
-
-rule figures:
-    input:
-        expand("results/figures/fig3_{subject}.png", subject=SUBJECTS),
-        "results/figures/fig4.png",
-        "results/figures/fig5.png",
-        expand("results/figures/fig{fig}.png", fig=ENCODING_FIGURES),
-
-
-rule run_config:
-    output:
-        config=report("results/report/config.yaml", caption="../report/config.rst", category="Run"),
-        provenance=report("results/report/provenance.yaml", caption="../report/provenance.rst", category="Run"),
-    log:
-        "logs/report/config.log",
-    benchmark:
-        "logs/benchmarks/report/config.tsv"
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        config=config,
-        workflow_dir=workflow.basedir,
-    script:
-        "../scripts/run_config.py"
-
-
-rule run_logs:
-    input:
-        [path for path in all_outputs() if not path.startswith("results/report/")],
-    output:
-        logs=report("results/report/logs.txt", caption="../report/logs.rst", category="Logs"),
-        # Markdown, not TSV: times differ from run to run (the tests compare TSVs across runs)
-        rule_times=report("results/report/rule_times.md", caption="../report/rule_times.rst", category="Run"),
-    log:
-        "logs/report/logs.log",
-    benchmark:
-        "logs/benchmarks/report/logs.tsv"
-    conda:
-        "../../envs/data.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        logs="logs",
-    script:
-        "../scripts/run_logs.py"

@@ -6,8 +6,8 @@ rule split:
     input:
         nsd_tree(),
     output:
-        test_ids="results/fmri/test_ids.tsv",
-        inventory="results/fmri/inventory.tsv",
+        test_ids=paths.TEST_IDS,
+        inventory=paths.INVENTORY,
     log:
         "logs/fmri/split.log",
     benchmark:
@@ -29,7 +29,7 @@ rule split:
 
 rule ingest:
     input:
-        test_ids="results/fmri/test_ids.tsv",
+        test_ids=paths.TEST_IDS,
     output:
         ingest_outputs("{subject}"),
     log:

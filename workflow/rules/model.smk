@@ -5,7 +5,7 @@ rule model_summary:
     input:
         model_input(),
     output:
-        report("results/model/summary.tsv", caption="../report/model.rst", category="Model"),
+        report(paths.MODEL_SUMMARY, caption="../report/model.rst", category="Model"),
     log:
         "logs/model/summary.log",
     benchmark:

@@ -6,13 +6,11 @@
 rule rate_trials:
     input:
         nsd_tree(),
-        manifests=expand(
-            "results/reconstruct/{subject}/{method}/manifest.tsv", subject=RATE_SUBJECTS, method=RATE_METHODS
-        ),
+        manifests=manifests(RATE_SUBJECTS, RATE_METHODS),
     output:
-        trials="results/rate/trials.tsv",
-        session="results/rate/session.json",
-        images=directory("results/rate/images"),
+        trials=paths.RATE_TRIALS,
+        session=paths.RATE_SESSION,
+        images=directory(paths.RATE_IMAGES),
     log:
         "logs/rate/trials.log",
     benchmark:
@@ -33,11 +31,11 @@ rule rate_trials:
 rule rate_analysis:
     input:
         answers=RATE_ANSWERS or [],
-        trials="results/rate/trials.tsv",
+        trials=paths.RATE_TRIALS,
     output:
-        accuracy=report("results/rate/accuracy.tsv", caption="../report/rate.rst", category="Tables"),
-        agreement="results/rate/agreement.tsv",
-        markdown="results/rate/accuracy.md",
+        accuracy=report(paths.RATE_ACCURACY, caption="../report/rate.rst", category="Tables"),
+        agreement=paths.RATE_AGREEMENT,
+        markdown=paths.RATE_MARKDOWN,
     log:
         "logs/rate/analysis.log",
     benchmark:

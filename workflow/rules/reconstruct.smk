@@ -1,48 +1,46 @@
 # Reconstruction of the test images from the decoded z and c: X_z, X_c and X_zc
 # (one per strength), in chunks of test images, n samples each.
 
-RECON_CHUNKS = range(config["reconstruct"]["n_chunks"])
-
 
 rule reconstruct:
     input:
         unpack(decoded_inputs),
         model=model_input(),
     output:
-        directory("results/reconstruct/{subject}/{method}/chunk{chunk}"),
+        directory(paths.reconstruction_chunk()),
     log:
         "logs/reconstruct/{subject}_{method}_chunk{chunk}.log",
     benchmark:
         "logs/benchmarks/reconstruct/{subject}_{method}_chunk{chunk}.tsv"
     wildcard_constraints:
-        method=METHOD_PATTERN,
+        method=spaces.METHOD_PATTERN,
         chunk=r"\d+",
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=mem_from_input(6000, 2),
         runtime=240,
     params:
         model_dir=lambda wildcards: config["model_dir"],
-        z_size=config["features"]["z_size"],
-        reconstruct=plan.keys(config["reconstruct"], plan.RECONSTRUCT),
+        features={"z_size": config["features"]["z_size"]},
+        reconstruct=plan.keys(config["reconstruct"], plan.RECONSTRUCT_KEYS),
     script:
         "../scripts/reconstruct.py"
 
 
 rule reconstruct_manifest:
     input:
-        expand("results/reconstruct/{{subject}}/{{method}}/chunk{chunk}", chunk=RECON_CHUNKS),
+        [paths.reconstruction_chunk(chunk=k) for k in RECONSTRUCTION_CHUNKS],
     output:
-        "results/reconstruct/{subject}/{method}/manifest.tsv",
+        paths.manifest(),
     log:
         "logs/reconstruct/{subject}_{method}_manifest.log",
     benchmark:
         "logs/benchmarks/reconstruct/{subject}_{method}_manifest.tsv"
     wildcard_constraints:
-        method=METHOD_PATTERN,
+        method=spaces.METHOD_PATTERN,
     conda:
         "../../envs/data.yaml"
     resources:

@@ -4,7 +4,7 @@
 
 rule toy_grid:
     output:
-        "results/toy/grid.npz",
+        paths.TOY_GRID,
     log:
         "logs/toy/grid.log",
     benchmark:
@@ -16,8 +16,8 @@ rule toy_grid:
         runtime=20,
     params:
         pycortex_dir=config["pycortex_dir"],
-        subject=FLAT["pycortex_subject"],
-        xfm=FLAT["xfm"],
+        subject=FLATMAPS["pycortex_subject"],
+        xfm=FLATMAPS["xfm"],
         streams=config["toy"]["streams"],
     script:
         "../scripts/toy_grid.py"
@@ -25,10 +25,10 @@ rule toy_grid:
 
 rule toy_nsd:
     input:
-        grid="results/toy/grid.npz",
+        grid=paths.TOY_GRID,
     output:
-        root=directory(config["nsd_root"] if TOY else "results/toy/nsd"),
-        truth=directory(TOY_TRUTH),
+        root=directory(config["nsd_root"] if TOY else paths.TOY_NSD),
+        truth=directory(paths.TOY_TRUTH),
     log:
         "logs/toy/nsd.log",
     benchmark:
@@ -39,7 +39,7 @@ rule toy_nsd:
         mem_mb=4000,
         runtime=20,
     params:
-        toy=plan.keys(config["toy"], plan.TOY_NSD),
+        toy=plan.keys(config["toy"], plan.TOY_NSD_KEYS),
     script:
         "../scripts/toy_nsd.py"
 
@@ -48,7 +48,7 @@ rule toy_model:
     input:
         rules.toy_nsd.output.root,
     output:
-        directory(TOY_MODEL),
+        directory(paths.TOY_RANDOM_MODEL),
     log:
         "logs/toy/model.log",
     benchmark:
@@ -68,8 +68,8 @@ rule toy_model:
 # (copy results/toy/sd_trained there to replace it).
 rule train_toy_model:
     output:
-        model=directory("results/toy/sd_trained"),
-        scorer="results/toy/sd_trained_scorer.pt",
+        model=directory(paths.TOY_TRAINED_MODEL),
+        scorer=paths.TOY_TRAINED_SCORER,
     log:
         "logs/toy/train_model.log",
     benchmark:

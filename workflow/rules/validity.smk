@@ -3,24 +3,17 @@
 # of the decoded features, and four controls scored as methods (Shirakawa et al. 2024).
 
 # Controls reconstructed through the generator are pseudo-subjects (GENERATED_CONTROLS, common.smk);
-# shuffled and retrieval need no new images (sdbrain.controls).
+# shuffled and retrieval need no new images (sdbrain.evaluation.controls).
 
 
 rule validity_controls:
     input:
-        z="results/features/z.npy",
-        z_ids="results/features/z_ids.tsv",
-        c="results/features/c.npy",
-        c_ids="results/features/c_ids.tsv",
-        test_ids="results/fmri/test_ids.tsv",
-        train_ids=expand("results/fmri/{subject}/train_ids.tsv", subject=SUBJECTS),
+        **paths.with_ids("z", paths.features("z")),
+        **paths.with_ids("c", paths.features("c")),
+        test_ids=paths.TEST_IDS,
+        train_ids=[paths.trial_ids("train", subject) for subject in SUBJECTS],
     output:
-        expand(
-            "results/validity/controls/{control}/{target}_test{suffix}",
-            control=GENERATED_CONTROLS,
-            target=["z", "c"],
-            suffix=[".npy", "_ids.tsv"],
-        ),
+        **control_features(),
     log:
         "logs/validity/controls.log",
     benchmark:
@@ -37,46 +30,42 @@ rule validity_controls:
 rule validity_features:
     input:
         nsd_tree(),
-        test_ids="results/fmri/test_ids.tsv",
-        train_ids=expand("results/fmri/{subject}/train_ids.tsv", subject=SUBJECTS),
-        manifests=validity_manifests(),
+        test_ids=paths.TEST_IDS,
+        train_ids=[paths.trial_ids("train", subject) for subject in SUBJECTS],
+        manifests=manifests(SUBJECTS, METHODS) + manifests(GENERATED_CONTROLS, [ZC_MAIN]),
     output:
-        "results/validity/features.npz",
+        paths.VALIDITY_FEATURES,
     log:
         "logs/validity/features.log",
     benchmark:
         "logs/benchmarks/validity/features.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: GPU_THREADS
+    threads: gpu_threads
     resources:
-        gpu=GPU,
+        gpu=gpu,
         mem_mb=mem_from_input(6000, 3),
         runtime=120,
     params:
         nsd_root=lambda wildcards: config["nsd_root"],
         feature=config["validity"]["feature"],
-        evaluate=plan.keys(config["evaluate"], plan.NETWORKS),
+        evaluate=plan.keys(config["evaluate"], plan.NETWORKS_KEYS),
     script:
         "../scripts/validity_features.py"
 
 
 rule validity:
     input:
-        features="results/validity/features.npz",
-        train_ids="results/fmri/{subject}/train_ids.tsv",
-        test_ids="results/fmri/{subject}/test_ids.tsv",
-        decoded=expand(
-            "results/decode/{{subject}}/{target}_test{suffix}", target=["z", "c"], suffix=[".npy", "_ids.tsv"]
-        ),
-        true=expand("results/features/{target}{suffix}", target=["z", "c"], suffix=[".npy", "_ids.tsv"]),
-        truth=[TOY_TRUTH] if TOY else [],
+        **paths.with_ids("decoded_z", paths.decoded("z")),
+        **paths.with_ids("decoded_c", paths.decoded("c")),
+        **paths.with_ids("true_z", paths.features("z")),
+        **paths.with_ids("true_c", paths.features("c")),
+        features=paths.VALIDITY_FEATURES,
+        train_ids=paths.trial_ids("train"),
+        test_ids=paths.trial_ids("test"),
+        truth=toy_truth(),
     output:
-        novelty="results/validity/{subject}/novelty.tsv",
-        scores="results/validity/{subject}/scores.tsv",
-        summary="results/validity/{subject}/summary.tsv",
-        tests="results/validity/{subject}/tests.tsv",
-        collapse="results/validity/{subject}/collapse.tsv",
+        **{table: paths.validity(table) for table in ("novelty", "scores", "summary", "tests", "collapse")},
     log:
         "logs/validity/{subject}.log",
     benchmark:
@@ -88,7 +77,7 @@ rule validity:
         mem_mb=mem_from_input(4000, 1),
         runtime=60,
     params:
-        validity=plan.keys(config["validity"], plan.VALIDITY),
+        validity=plan.keys(config["validity"], plan.VALIDITY_KEYS),
         methods=METHODS,
         zc=ZC_MAIN,
         generated=GENERATED_CONTROLS,
@@ -98,19 +87,20 @@ rule validity:
 
 rule validity_summary:
     input:
-        summary=expand("results/validity/{subject}/summary.tsv", subject=SUBJECTS),
-        collapse=expand("results/validity/{subject}/collapse.tsv", subject=SUBJECTS),
-        tests=expand("results/validity/{subject}/tests.tsv", subject=SUBJECTS),
+        **{
+            table: [paths.validity(table, subject) for subject in SUBJECTS]
+            for table in ("summary", "collapse", "tests")
+        },
     output:
-        summary=report("results/validity/summary.tsv", caption="../report/validity.rst", category="Tables"),
-        markdown=report("results/validity/report.md", caption="../report/validity.rst", category="Tables"),
+        summary=report(paths.VALIDITY_SUMMARY, caption="../report/validity.rst", category="Tables"),
+        markdown=report(paths.VALIDITY_REPORT, caption="../report/validity.rst", category="Tables"),
         figure=report(
-            "results/figures/validity.png",
+            paths.figure("validity"),
             caption="../report/validity.rst",
             category="Figures",
             subcategory="Reconstruction",
         ),
-        figure_pdf="results/figures/validity.pdf",
+        figure_pdf=paths.figure("validity", "pdf"),
     log:
         "logs/validity/summary.log",
     benchmark:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from sdbrain.data.ingest import load_betas
 from sdbrain.data.io import load_rows, save_array, write_ids
+from sdbrain.linear import ridge
 from sdbrain.linear.decode import decode
 from sdbrain.workflow import job
 from sdbrain.workflow.logs import setup
@@ -18,10 +19,11 @@ def main():
     betas_dir = Path(snakemake.input.train_ids).parent
     x_train, train_ids, voxels = load_betas(betas_dir, p.roi, "train")
     x_test, test_ids, _ = load_betas(betas_dir, p.roi, "test")
-    features, feature_ids = load_rows(snakemake.input.features, snakemake.input.feature_ids, mmap=True)
+    features, feature_ids = load_rows(snakemake.input.features, snakemake.input.features_ids, mmap=True)
     log.info("%s: %s (%d voxels, %d train trials, %d test images) -> %s (%d targets)", subject, p.roi,
              x_train.shape[1], len(train_ids), len(test_ids), target, features.shape[1])
-    result = decode(x_train, train_ids, x_test, test_ids, features, feature_ids, p.decode, snakemake.input.features)
+    result = decode(x_train, train_ids, x_test, test_ids, features, feature_ids, ridge.Settings.pick(p.decode),
+                    snakemake.input.features)
     low, high = result.edges
     log.info("backend %s; chosen alphas: %s", result.backend,
              dict(zip(*np.unique(result.alphas, return_counts=True))))
@@ -30,7 +32,7 @@ def main():
             log.warning("%.0f%% of the %s alphas are the grid's %s value: widen decode.alphas", 100 * fraction, target, edge)
     log.info("test r: mean over targets %.3f, mean over images %.3f", np.nanmean(result.target_r), np.nanmean(result.image_r))
     save_array(out.prediction, result.prediction)
-    write_ids(out.ids, test_ids)
+    write_ids(out.prediction_ids, test_ids)
     np.save(out.alphas, result.alphas)
     pd.DataFrame({"target": np.arange(len(result.target_r)), "alpha": result.alphas, "r": result.target_r}).to_csv(
         out.target_scores, sep="\t", index=False)

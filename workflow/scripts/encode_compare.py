@@ -4,7 +4,7 @@ import pandas as pd
 
 from sdbrain.data import nsd
 from sdbrain.linear import partition
-from sdbrain.workflow import job
+from sdbrain.workflow import job, paths
 from sdbrain.workflow.logs import setup
 
 STREAMS = {0: "unlabelled", **nsd.STREAMS}
@@ -24,7 +24,7 @@ def main():
             head = {"subject": subject, "joint": f"z+{space}", "approach": approach}
             rois += [{**head, **row} for row in partition.roi_rows(table, space, p.clearly_negative)]
             if p.truth:
-                classes = partition.truth_classes(f"{i.truth[0]}/{subject}.npz", table["voxel"].to_numpy())
+                classes = partition.truth_classes(paths.toy_truth(subject), table["voxel"].to_numpy())
                 significant = table["significant"].to_numpy() == 1
                 for measure, to_z in partition.attributions(table, space).items():
                     agree.append({**head, "by": measure, **partition.agreement(to_z, significant, classes)})

@@ -1,6 +1,7 @@
 """Rule features: z or c of one chunk of the stimuli, with the model loaded once."""
 import numpy as np
 
+from sdbrain import devices
 from sdbrain.data import nsd
 from sdbrain.data.io import read_ids, save_array, write_ids
 from sdbrain.sd import features, pipeline
@@ -13,7 +14,7 @@ def main():
     p = snakemake.params
     target, k = snakemake.wildcards.target, int(snakemake.wildcards.chunk)
     ids = chunks.job_chunk(read_ids(snakemake.input.stimuli), k, p.features["n_chunks"], p.features["batch_size"])
-    device = pipeline.device(p.features["device"], "features.device")
+    device = devices.cuda_or_cpu(p.features["device"])
     pipe = pipeline.load_pipeline(p.model_dir, device)
     layout = nsd.Layout(p.nsd_root)
     if len(ids) == 0:  # more chunks than batches
@@ -28,7 +29,7 @@ def main():
         values = features.encode_c(pipe, [captions.get(int(i), []) for i in ids], ids, p.features["batch_size"])
     log.info("%s of %d stimuli (chunk %d) on %s: %s", target, len(ids), k, device, values.shape)
     save_array(snakemake.output.values, values)
-    write_ids(snakemake.output.ids, ids)
+    write_ids(snakemake.output.values_ids, ids)
 
 
 job.run(main, snakemake)

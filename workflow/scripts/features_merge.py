@@ -39,7 +39,7 @@ def main():
             row += len(ids)
         out.flush()
         del out
-    write_ids(snakemake.output.ids, np.concatenate([ids for _, ids in parts]) if parts else [])
+    write_ids(snakemake.output.values_ids, np.concatenate([ids for _, ids in parts]) if parts else [])
     log.info("%s: %d stimuli x %d values", target, n, width)
 
 

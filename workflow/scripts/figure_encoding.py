@@ -1,7 +1,7 @@
 """Rules fig6-fig9: encoding maps on flatmaps, laid out as in the paper (subjects side by side).
 
 params.panels: rows of panels; each panel names a subject, a map and the FDR mask that
-thresholds it (or none for best-layer maps). params.style: colormap and scale (sdbrain.plan).
+thresholds it (or none for best-layer maps). params.style: colormap and scale (sdbrain.workflow.plan).
 """
 
 from sdbrain.maps import figures, flatmaps
@@ -13,7 +13,8 @@ def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
     mappers = flatmaps.streams_mappers(p.pycortex_dir, p.nsd_root, p.cx_subjects, p.xfm, p.height, p.outline_labels)
-    volumes = [[flatmaps.panel_volume(panel) for panel in row] for row in p.panels]
+    volumes = [[flatmaps.panel_volume(panel["map"], panel["mask"], panel["zero_is_empty"]) for panel in row]
+               for row in p.panels]
     style, colorbar, legend = flatmaps.figure_style(p.style, volumes)
     panels = [[{"mapper": mappers[panel["subject"]], "volume_zyx": v, **style} for panel, v in zip(row, vols)]
               for row, vols in zip(p.panels, volumes)]

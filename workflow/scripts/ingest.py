@@ -1,10 +1,8 @@
 """Rule ingest: per-ROI train/test matrices of one subject, one session in memory at a time."""
-from pathlib import Path
-
 from sdbrain.data import nsd
-from sdbrain.data.ingest import ingest_subject
+from sdbrain.data.ingest import RoiLabels, ingest_subject
 from sdbrain.data.io import read_ids
-from sdbrain.workflow import job
+from sdbrain.workflow import job, paths
 from sdbrain.workflow.logs import setup
 
 
@@ -12,8 +10,9 @@ def main():
     log = setup(snakemake.log[0])
     p = snakemake.params
     subject = snakemake.wildcards.subject
-    outdir = Path(snakemake.output[0]).parent
-    report = ingest_subject(nsd.Layout(p.nsd_root), subject, p.sessions, p.rois, read_ids(snakemake.input.test_ids),
+    outdir = paths.fmri(subject)  # the subject's folder, where sdbrain.data.ingest writes its files
+    rois = {name: RoiLabels(spec["file"], spec["labels"]) for name, spec in p.rois.items()}
+    report = ingest_subject(nsd.Layout(p.nsd_root), subject, p.sessions, rois, read_ids(snakemake.input.test_ids),
                             outdir, zscore=p.ingest["zscore_sessions"], scale=p.ingest["beta_scale"],
                             block=p.ingest["block_trials"])
     for row in report.itertuples():
@@ -23,7 +22,7 @@ def main():
                  row.train_trials, row.test_images)
         if excluded:
             log.warning("%s %s: %d voxels excluded; see voxels_%s.tsv (valid = 0)", subject, row.roi, excluded, row.roi)
-    report.to_csv(outdir / "ingest_report.tsv", sep="\t", index=False)
+    report.to_csv(paths.ingest_report(subject), sep="\t", index=False)
 
 
 job.run(main, snakemake)

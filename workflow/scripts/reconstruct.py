@@ -2,6 +2,7 @@
 import numpy as np
 from PIL import Image
 
+from sdbrain import devices
 from sdbrain.data.io import atomic_dir, load_rows
 from sdbrain.reconstruction import reconstruct
 from sdbrain.sd import pipeline
@@ -20,21 +21,23 @@ def main():
         c, ids = load_rows(snakemake.input.c, snakemake.input.c_ids, expected_ids=None if z is None else ids)
     rows = np.isin(ids, chunks.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
     ids = ids[rows]
-    device = pipeline.device(p.reconstruct["device"], "reconstruct.device")
+    device = devices.cuda_or_cpu(p.reconstruct["device"])
     pipe = pipeline.load_pipeline(p.model_dir, device)
-    reconstruct.check_features(pipe, z, c, p.z_size, source=f"decoded features of {w.subject}")
-    z, c, batch = None if z is None else z[rows], None if c is None else c[rows], p.reconstruct["batch_size"]
+    z_size = p.features["z_size"]
+    reconstruct.check_features(pipe, z, c, z_size, source=f"decoded features of {w.subject}")
+    sampling = pipeline.Sampling.pick(p.reconstruct)
+    z, c, batch = None if z is None else z[rows], None if c is None else c[rows], sampling.batch_size
     with atomic_dir(snakemake.output[0]) as tmp:
         # batch by batch (reconstruct.run's own batches, so the images are the same), each written when done
         for start in range(0, len(ids), batch):
             part = slice(start, start + batch)
             images = reconstruct.run(pipe, method, strength, ids[part], None if z is None else z[part],
-                                     None if c is None else c[part], p.z_size, p.reconstruct)
+                                     None if c is None else c[part], z_size, sampling)
             for i, samples in zip(ids[part], images):
                 for s, image in enumerate(samples):
                     Image.fromarray(image).save(tmp / reconstruct.png_name(i, s))
     log.info("%s %s chunk %s: %d images x %d samples on %s", w.subject, w.method, w.chunk, len(ids),
-             1 if method == "z" else p.reconstruct["n_samples"], device)
+             1 if method == "z" else sampling.n_samples, device)
 
 
 job.run(main, snakemake)

@@ -10,6 +10,7 @@ from sdbrain.data import nsd
 from sdbrain.data.io import read_ids
 from sdbrain.evaluation import controls, evaluate
 from sdbrain.evaluation.networks import load_network
+from sdbrain.evaluation.validity_tables import LateFeatures
 from sdbrain.workflow import job
 from sdbrain.workflow.logs import setup
 
@@ -32,20 +33,19 @@ def main():
 
     test_ids = read_ids(snakemake.input.test_ids)
     train_ids = np.unique(np.concatenate([read_ids(path) for path in snakemake.input.train_ids]))
-    out = {"test_ids": test_ids, "originals": features(nsd.read_images(layout, test_ids)), "train_ids": train_ids,
-           "train": np.concatenate([features(nsd.read_images(layout, train_ids[i:i + BLOCK]))
-                                    for i in range(0, len(train_ids), BLOCK)]),
-           "random_weights": np.array([] if p["weights"].get(name) else [name])}
+    train = np.concatenate([features(nsd.read_images(layout, train_ids[i:i + BLOCK]))
+                            for i in range(0, len(train_ids), BLOCK)])
+    recon = {}
     for manifest in snakemake.input.manifests:
-        source, method = Path(manifest).parts[-3:-1]
+        source, method = Path(manifest).parts[-3:-1]  # a subject (or control) and a method (paths.manifest)
         listed = set(pd.read_csv(manifest, sep="\t")["nsd_id"])
         ids = np.array([i for i in test_ids if i in listed])
-        recon = evaluate.read_reconstructions(manifest, ids)
-        flat = features(recon.reshape(-1, *recon.shape[2:]))
-        out[f"recon__{source}__{method}"] = flat.reshape(recon.shape[0], recon.shape[1], -1)
-        out[f"ids__{source}__{method}"] = ids
-        log.info("%s %s: %d images x %d samples", source, method, *recon.shape[:2])
-    np.savez(snakemake.output[0], **out)
+        images = evaluate.read_reconstructions(manifest, ids)
+        flat = features(images.reshape(-1, *images.shape[2:]))
+        recon[source, method] = (ids, flat.reshape(images.shape[0], images.shape[1], -1))
+        log.info("%s %s: %d images x %d samples", source, method, *images.shape[:2])
+    LateFeatures(test_ids, features(nsd.read_images(layout, test_ids)), train_ids, train, recon,
+                 [] if p["weights"].get(name) else [name]).save(snakemake.output[0])
     log.info("%s of %d test and %d training images", key, len(test_ids), len(train_ids))
 
 

@@ -24,8 +24,18 @@ from sdbrain.data.io import load_rows, save_array, write_ids
 from sdbrain.errors import InputError
 
 
+@dataclass(frozen=True)
+class RoiLabels:
+    """An ROI's definition: a label volume of the subject's func1pt8mm space (e.g. streams) and its labels."""
+
+    file: str
+    labels: tuple[int, ...]
+
+
 @dataclass
 class Roi:
+    """An ROI of a subject: its definition, and its voxels in the functional volume."""
+
     name: str
     file: str
     labels: list[int]
@@ -33,18 +43,18 @@ class Roi:
     shape: tuple[int, int, int]  # the (Z, Y, X) volume
 
 
-def load_rois(layout: nsd.Layout, subject: str, rois: dict) -> list[Roi]:
-    """Every ROI of the config; each label volume is read once, however many ROIs use it."""
+def load_rois(layout: nsd.Layout, subject: str, rois: dict[str, RoiLabels]) -> list[Roi]:
+    """Read each ROI's voxels (name -> definition); each label volume is read once, however many ROIs use it."""
     volumes = {}
     out = []
     for name, spec in rois.items():
-        path = layout.roi(subject, spec["file"])
+        path = layout.roi(subject, spec.file)
         if path not in volumes:
             volumes[path] = nsd.read_volume(path)
-        voxels = np.flatnonzero(nsd.roi_mask(volumes[path], spec["labels"]))
+        voxels = np.flatnonzero(nsd.roi_mask(volumes[path], spec.labels))
         if voxels.size == 0:
-            raise InputError(f"ROI '{name}' is empty: no voxel of {path} has label(s) {spec['labels']}")
-        out.append(Roi(name, spec["file"], list(spec["labels"]), voxels, volumes[path].shape))
+            raise InputError(f"ROI '{name}' is empty: no voxel of {path} has label(s) {list(spec.labels)}")
+        out.append(Roi(name, spec.file, list(spec.labels), voxels, volumes[path].shape))
     return out
 
 
@@ -68,7 +78,7 @@ def zscore_session(x: np.ndarray) -> np.ndarray:
     return (x - mean) / std
 
 
-def ingest_subject(layout: nsd.Layout, subject: str, sessions, rois: dict, test_ids: np.ndarray,
+def ingest_subject(layout: nsd.Layout, subject: str, sessions, rois: dict[str, RoiLabels], test_ids: np.ndarray,
                    outdir: Path, zscore: bool = False, scale: float = 300.0, block: int = 64) -> pd.DataFrame:
     """Write train_/test_{roi}.npy, train_ids.tsv, test_ids.tsv and voxels_{roi}.tsv; return the report."""
     outdir = Path(outdir)

@@ -1,5 +1,5 @@
 """Evaluation of reconstructions: features of fixed networks, identification, PixCorr and SSIM,
-each computed as a named recipe prescribes (``sdbrain.recipes``: takagi, mindeye,
+each computed as a named recipe prescribes (``sdbrain.evaluation.recipes``: takagi, mindeye,
 braindiffuser).
 
 takagi (the paper's protocol): each original is identified against every other

@@ -224,10 +224,10 @@ def retrieval_ranks(similarity: np.ndarray) -> np.ndarray:
     return (s >= np.diag(s)[:, None]).sum(1)  # counts i itself, hence 1-based
 
 
-def retrieval_summary(ranks: np.ndarray, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
-    """Top-k accuracy for each k (keys "top1", "top5", ...) and the mean rank."""
+def retrieval_hits(ranks: np.ndarray, ks=(1, 5)) -> dict[str, np.ndarray]:
+    """Per item, whether its truth ranks within the top k (1.0 or 0.0), for each k: keys "top1", "top5", ..."""
     ranks = np.asarray(ranks)
-    return {**{f"top{k}": float((ranks <= k).mean()) for k in ks}, "mean_rank": float(ranks.mean())}
+    return {f"top{k}": (ranks <= k).astype(float) for k in ks}
 
 
 # --- output-dimension collapse ----------------------------------------------------------------

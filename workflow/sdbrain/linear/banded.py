@@ -1,10 +1,10 @@
 """Banded ridge joint models (``encode.joint: banded``): one alpha per feature space and voxel.
 
-The paper's joint model (``sdbrain.encode``) concatenates z and another space X and fits
+The paper's joint model (``sdbrain.linear.encode``) concatenates z and another space X and fits
 one alpha per voxel, so the wider or noisier space sets the penalty of both. Banded ridge
 (himalaya's BandedRidgeCV, random search on the simplex of band weights times the
 ``encode.alphas`` grid) lets each space have its own. Inputs are the same PCA-reduced
-spaces, standardised on the training trials as ``sdbrain.ridge`` does, with the same
+spaces, standardised on the training trials as ``sdbrain.linear.ridge`` does, with the same
 K-fold CV in trial order and the same averaged test set.
 
 Per voxel: the joint r with its p and BH-FDR mask, and the split r^2 of each space
@@ -16,27 +16,60 @@ Solvers (``encode.banded.solver``):
 - ``eigh`` (default): himalaya's random search (the same band weights, folds, score and
   choice per voxel), with one float64 Gram eigendecomposition per fold and band weight
   that serves every voxel, and one per chosen band weight for the refit; in torch, on
-  the GPU when present, as ``sdbrain.ridge``'s eigh solver. himalaya instead takes a full
+  the GPU when present, as ``sdbrain.linear.ridge``'s eigh solver. himalaya instead takes a full
   SVD of each fold's scaled design per band weight and again for every voxel block
   (``benchmarks/banded.py``).
 - ``himalaya``: himalaya's BandedRidgeCV, one call per voxel block.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
-from sdbrain.errors import InputError
-from sdbrain.linear import ridge, stats
+from sdbrain.errors import ArgumentError
+from sdbrain.linear import encode, ridge, stats
 from sdbrain.linear.encode import Reduced, Responses, planned_block
 
 SOLVERS = ("eigh", "himalaya")
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The random search of band weights.
+
+    Parameters
+    ----------
+    n_iter : int
+        Band weights tried (Dirichlet samples on the simplex, the first replaced by equal weights), each with
+        every alpha of the ridge grid.
+    concentration : sequence of float
+        The Dirichlet concentrations the samples cycle through (himalaya's ``generate_dirichlet_samples``).
+    solver : str
+        'eigh' (shared decompositions) or 'himalaya' (BandedRidgeCV per voxel block): module docstring.
+    """
+
+    n_iter: int = 20
+    concentration: tuple[float, ...] = (0.1, 1.0)
+    solver: str = "eigh"
+
+    def __post_init__(self):
+        object.__setattr__(self, "concentration", tuple(float(c) for c in self.concentration))
+        if self.solver not in SOLVERS:
+            raise ArgumentError("solver", f"'{self.solver}' is not one of {', '.join(SOLVERS)}")
+
+    @classmethod
+    def pick(cls, values: Mapping) -> Settings:
+        """Take the settings that ``values`` names (e.g. config section encode.banded); defaults for the rest."""
+        return cls(**{name: values[name] for name in ("n_iter", "concentration", "solver") if name in values})
+
+
 @dataclass
 class Banded:
+    """A banded joint model's scores per voxel."""
+
     r: np.ndarray             # (voxels,) joint model's Pearson r on the test set
     p: np.ndarray
     significant: np.ndarray
@@ -45,30 +78,50 @@ class Banded:
     backend: str
 
 
-def fit(parts: list[Reduced], data: Responses, params: dict) -> Banded:
-    """The banded joint model of ``parts`` (each reduced on its own) for a subject's voxels."""
+def fit(parts: list[Reduced], data: Responses, settings: encode.Settings, band: Settings, seed: int) -> Banded:
+    """Fit the banded joint model of ``parts`` (each reduced on its own) for a subject's voxels."""
     return fit_voxels([x.train for x in parts], data.train_rows, [x.test for x in parts], data.y_train,
-                      data.y_test, params, columns=data.columns)
+                      data.y_test, settings, band, seed, columns=data.columns)
 
 
-def fit_voxels(x_train: list, train_rows, x_test: list, y_train, y_test, params: dict, columns=None) -> Banded:
-    """Banded ridge from the spaces ``x_train`` (one row per training image, ``train_rows``
-    mapping trials to images, as ``encode.fit_voxels``) to the voxels ``columns``: with the
-    himalaya solver in blocks, with eigh in batches that share the decompositions."""
+def fit_voxels(x_train: list, train_rows, x_test: list, y_train, y_test, settings: encode.Settings, band: Settings,
+               seed: int, columns=None) -> Banded:
+    """Fit banded ridge from the spaces ``x_train`` to the voxels ``columns``.
+
+    Parameters
+    ----------
+    x_train, x_test : list of arrays
+        Each space's rows: one per training image, and one per test image.
+    train_rows : array of int
+        Each training trial's row in ``x_train`` (as ``encode.fit_voxels``).
+    y_train, y_test : arrays
+        Responses (trials, voxels) and (test images, voxels); ``y_train`` may be a memory map.
+    settings : encode.Settings
+        The ridge grid and CV, the FDR level and the memory budget of voxel blocks.
+    band : Settings
+        The search of band weights.
+    seed : int
+        Seeds the Dirichlet samples.
+    columns : array of int, optional
+        The voxels (columns of the responses) to fit; all where None.
+
+    With the himalaya solver voxels are fitted in blocks, with eigh in batches that share the decompositions.
+    """
     from sklearn.model_selection import KFold
 
     columns = np.arange(y_train.shape[1]) if columns is None else np.asarray(columns)
     scalers = [ridge.Standardiser.fit(x[train_rows]) for x in x_train]
     train = [s(x[train_rows]) for s, x in zip(scalers, x_train)]
     test = [s(x) for s, x in zip(scalers, x_test)]
-    # the same folds as sdbrain.ridge: K-fold over trials in their order
-    folds = KFold(n_splits=params["folds"], shuffle=False)
+    # the same folds as sdbrain.linear.ridge: K-fold over trials in their order
+    folds = KFold(n_splits=settings.ridge.folds, shuffle=False)
     n_voxels, n_spaces = len(columns), len(train)
     r, split, alphas = np.full(n_voxels, np.nan), np.zeros((n_spaces, n_voxels)), np.zeros((n_spaces, n_voxels))
-    size = block_size(params, len(train_rows), sum(x.shape[1] for x in train), len(x_test[0]), n_spaces)
-    if solver_name(params) == "eigh":
-        search = EighSearch(train, test, params, folds)
-        batch = min(size, params["n_targets_batch"])
+    size = block_size(settings, band.solver, len(train_rows), sum(x.shape[1] for x in train), len(x_test[0]),
+                      n_spaces)
+    if band.solver == "eigh":
+        search = EighSearch(train, test, settings.ridge, band, seed, folds)
+        batch = min(size, settings.ridge.n_targets_batch or size)
         read = lambda index: np.asarray(y_train[:, columns[index]], dtype=np.float32)  # noqa: E731
         for index, parts, penalties in search.fit(read, n_voxels, batch):
             observed = np.asarray(y_test[:, columns[index]], dtype=np.float32)
@@ -76,40 +129,33 @@ def fit_voxels(x_train: list, train_rows, x_test: list, y_train, y_test, params:
             split[:, index], alphas[:, index] = split_r2(observed, parts), penalties
         backend = search.name
     else:
-        backend = f"himalaya BandedRidgeCV/{ridge.choose_backend(params['backend'], 'encode')}"
+        backend = f"himalaya BandedRidgeCV/{ridge.choose_backend(settings.ridge.backend)}"
         for start in tqdm(range(0, n_voxels, size), desc=f"banded voxel blocks of {size}", unit="block"):
             block = slice(start, start + size)
             targets = columns[block]
             parts, alphas[:, block] = fit_block(train, np.asarray(y_train[:, targets], dtype=np.float32), test,
-                                                params, folds)
+                                                settings.ridge, band, seed, folds)
             observed = np.asarray(y_test[:, targets], dtype=np.float32)
             r[block] = stats.pearson_columns(parts.sum(0), observed)
             split[:, block] = split_r2(observed, parts)
     p = stats.correlation_pvalues(r, y_test.shape[0])
-    return Banded(r, p, stats.fdr_mask(p, params["fdr_q"]), split, alphas, backend)
+    return Banded(r, p, stats.fdr_mask(p, settings.fdr_q), split, alphas, backend)
 
 
-def solver_name(params: dict) -> str:
-    """``encode.banded.solver``; eigh where not given (the schema's default)."""
-    name = params.get("banded", {}).get("solver", "eigh")
-    if name not in SOLVERS:
-        raise InputError(f"config key 'encode.banded.solver': '{name}' is not one of {', '.join(SOLVERS)}")
-    return name
+def fit_block(train: list, y: np.ndarray, test: list, fitting: ridge.Settings, band: Settings, seed: int, folds):
+    """Fit one block of voxels with himalaya's BandedRidgeCV.
 
-
-def fit_block(train: list, y: np.ndarray, test: list, params: dict, folds):
-    """One block of voxels: each space's part of the test prediction (spaces, test images, voxels)
-    and each space's penalty per voxel (spaces, voxels). The intercept goes to no space: the
-    split is scored on centred responses."""
+    Returns each space's part of the test prediction (spaces, test images, voxels) and each space's penalty per
+    voxel (spaces, voxels). The intercept goes to no space: the split is scored on centred responses.
+    """
     from himalaya.backend import get_backend
     from himalaya.ridge import BandedRidgeCV
 
-    settings = params["banded"]
-    batch = params["n_targets_batch"]
-    model = BandedRidgeCV(groups="input", cv=folds, fit_intercept=params["fit_intercept"],
-                          random_state=params["seed"], solver="random_search",
-                          solver_params={"n_iter": settings["n_iter"], "concentration": settings["concentration"],
-                                         "alphas": np.asarray(params["alphas"], dtype=np.float32),
+    batch = fitting.n_targets_batch or y.shape[1]
+    model = BandedRidgeCV(groups="input", cv=folds, fit_intercept=fitting.fit_intercept,
+                          random_state=seed, solver="random_search",
+                          solver_params={"n_iter": band.n_iter, "concentration": list(band.concentration),
+                                         "alphas": np.asarray(fitting.alphas, dtype=np.float32),
                                          "n_targets_batch": batch, "n_targets_batch_refit": batch,
                                          "progress_bar": False})
     model.fit(train, y)
@@ -121,60 +167,33 @@ def fit_block(train: list, y: np.ndarray, test: list, params: dict, folds):
     return parts, np.exp(-np.asarray(b.to_numpy(model.deltas_), dtype=np.float64))
 
 
-def band_weights(params: dict, n_spaces: int) -> np.ndarray:
-    """himalaya's random search candidates: ``n_iter`` Dirichlet samples (``seed``), the first
+def band_weights(band: Settings, n_spaces: int, seed: int) -> np.ndarray:
+    """Draw himalaya's random search candidates: ``n_iter`` Dirichlet samples (``seed``), the first
     replaced by equal weights, in float32 as himalaya uses them (returned as float64)."""
     from himalaya.backend import get_backend
     from himalaya.kernel_ridge import generate_dirichlet_samples
 
-    settings = params["banded"]
-    gammas = generate_dirichlet_samples(n_samples=settings["n_iter"], n_kernels=n_spaces,
-                                        concentration=settings["concentration"], random_state=params["seed"])
+    gammas = generate_dirichlet_samples(n_samples=band.n_iter, n_kernels=n_spaces,
+                                        concentration=list(band.concentration), random_state=seed)
     gammas = np.array(get_backend().to_numpy(gammas), dtype=np.float64)
     gammas[0] = 1 / n_spaces
     return gammas.astype(np.float32).astype(np.float64)
 
 
-class _Ridge:
-    """Ridge on the design ``rows`` (centred) scaled by ``d`` per column, through one eigendecomposition
-    of its smaller float64 Gram matrix ``gram`` (primal X'X, or dual XX' when trials are fewer).
-
-    ``rhs(y)`` are centred responses in the eigenbasis; ``weights`` maps eigenbasis coefficients to
-    the scaled design's weights; ``project(z)`` maps centred rows of the unscaled design to it."""
-
-    def __init__(self, rows, d, gram):
-        self.d, self.primal = d, rows.shape[0] >= rows.shape[1]
-        # directions zero to rounding dropped (a band weight near 0 leaves its space only those)
-        self.values, vectors = ridge.eigh_kept(gram)
-        self.rows, self.vectors = rows, vectors.float()
-        self.weights = self.vectors if self.primal else (rows * d).T @ self.vectors
-
-    def rhs(self, y):
-        if self.primal:
-            return self.vectors.T @ (self.d[:, None] * (self.rows.T @ y))
-        return self.vectors.T @ y
-
-    def project(self, z):
-        return (z * self.d) @ self.weights
-
-
-def _gram(rows):
-    """The float64 X'X of ``rows`` where they are the primal side (at least as many rows as columns),
-    else None: the dual XX' changes with the band weight and is formed for each (``_scaled``)."""
-    if rows.shape[0] < rows.shape[1]:
-        return None
-    x = rows.double()
-    return x.T @ x
-
-
 def _scaled(rows, gram, d64):
-    """The float64 Gram matrix of ``rows`` scaled by ``d64`` per column: D (X'X) D from ``gram``, or XD^2X'.
-    float64 for the reason ``ridge._Eigen`` gives."""
-    import torch
+    """The float64 Gram matrix of ``rows`` scaled by ``d64`` per column: D (X'X) D from ``gram`` (the primal
+    side, formed once per fold), or X D^2 X' (the dual side, which changes with the band weight).
+    float64 for the reason ``ridge.Eigen`` gives."""
     if gram is not None:
+        import torch
         return gram * torch.outer(d64, d64)
     x = rows.double()
     return (x * d64 ** 2) @ x.T
+
+
+def _primal_gram(rows):
+    """``ridge.gram`` of ``rows`` where they are the primal side (at least as many rows as columns), else None."""
+    return ridge.gram(rows) if rows.shape[0] >= rows.shape[1] else None
 
 
 class EighSearch:
@@ -192,16 +211,16 @@ class EighSearch:
     of voxels.
     """
 
-    def __init__(self, train: list, test: list, params: dict, folds):
+    def __init__(self, train: list, test: list, fitting: ridge.Settings, band: Settings, seed: int, folds):
         import torch
-        self.device = ridge._device(params["backend"], "encode")
+        self.device = ridge.device(fitting.backend)
         self.name = f"banded eigh/{'torch_cuda' if self.device == 'cuda' else 'torch'}"
-        self.gammas = band_weights(params, len(train))
-        self.grid = np.asarray(params["alphas"], dtype=np.float32).astype(np.float64)
+        self.gammas = band_weights(band, len(train), seed)
+        self.grid = np.asarray(fitting.alphas, dtype=np.float32).astype(np.float64)
         widths = [x.shape[1] for x in train]
         self.space = np.repeat(np.arange(len(train)), widths)  # each column's space
         self.edges = np.cumsum([0] + widths)
-        self.fit_intercept = params["fit_intercept"]
+        self.fit_intercept = fitting.fit_intercept
         self.x = torch.from_numpy(np.hstack(train)).to(self.device)
         self.test = torch.from_numpy(np.hstack(test)).to(self.device)
         # fold indices on the device, where the rows they pick live
@@ -236,11 +255,11 @@ class EighSearch:
             for fold, (train, val) in enumerate(self.splits):
                 mean = self._centre(self.x[train])
                 rows, val_rows = self.x[train] - mean, self.x[val] - mean
-                gram = _gram(rows)
+                gram = _primal_gram(rows)
                 for g, gamma in enumerate(tqdm(self.gammas, desc=f"banded eigh: fold {fold + 1} of {len(self.splits)}",
                                                unit="band weight")):
                     d, d64 = self._scale(gamma)
-                    model = _Ridge(rows, d, _scaled(rows, gram, d64))
+                    model = ridge.Eigen(rows, _scaled(rows, gram, d64), scale=d)
                     projected = model.project(val_rows)
                     shrink = (1 / (model.values[None, :] + grid[:, None])).float()  # (alphas, components)
                     for start in range(0, n_voxels, batch):
@@ -281,12 +300,12 @@ class EighSearch:
         with torch.no_grad():
             mean = self._centre(self.x)
             rows = self.x - mean
-            gram = _gram(rows)
+            gram = _primal_gram(rows)
             for g in tqdm(np.unique(gamma), desc="banded eigh: refit per chosen band weight", unit="band weight"):
                 d, d64 = self._scale(self.gammas[g])
-                model = _Ridge(rows, d, _scaled(rows, gram, d64))
-                # each space's test rows through the scaled design's weights (unscaled weights = d * weights)
-                test = [(self.test[:, lo:hi] * d[lo:hi]) @ model.weights[lo:hi]
+                model = ridge.Eigen(rows, _scaled(rows, gram, d64), scale=d)
+                # each space's test rows in the eigenbasis of the scaled design (unscaled weights = d * weights)
+                test = [(self.test[:, lo:hi] * d[lo:hi]) @ model.basis[lo:hi]
                         for lo, hi in zip(self.edges[:-1], self.edges[1:])]
                 voxels = np.flatnonzero(gamma == g)
                 for start in range(0, len(voxels), batch):
@@ -298,16 +317,6 @@ class EighSearch:
                     # deltas = log(band weight / alpha): the penalty on each space is exp(-delta)
                     penalties = self.grid[alpha[index]][None, :] / self.gammas[g][:, None]
                     yield index, parts, penalties
-
-
-def fit_eigh(train: list, y: np.ndarray, test: list, params: dict, folds):
-    """``fit_block``'s outputs from the eigh solver, for voxels ``y`` held in memory."""
-    parts = np.zeros((len(train), test[0].shape[0], y.shape[1]), dtype=np.float32)
-    penalties = np.zeros((len(train), y.shape[1]))
-    batch = min(params["n_targets_batch"], y.shape[1])
-    for index, part, penalty in EighSearch(train, test, params, folds).fit(lambda i: y[:, i], y.shape[1], batch):
-        parts[:, :, index], penalties[:, index] = part, penalty
-    return parts, penalties
 
 
 def split_r2(observed: np.ndarray, parts: np.ndarray) -> np.ndarray:
@@ -327,35 +336,30 @@ def split_r2(observed: np.ndarray, parts: np.ndarray) -> np.ndarray:
     return out
 
 
-def split_concatenated(x_test: list, model: ridge.RidgeFit) -> np.ndarray:
-    """A concatenated model's (``sdbrain.ridge``) test prediction split by space, as ``fit_block``
-    splits a banded one: (spaces, test images, voxels)."""
-    standardised = model.standardiser(np.hstack(x_test))
-    edges = np.cumsum([0] + [x.shape[1] for x in x_test])
-    return np.stack([standardised[:, lo:hi] @ model.weights[lo:hi] for lo, hi in zip(edges[:-1], edges[1:])])
+def block_size(settings: encode.Settings, solver: str, n_trials: int, n_features: int, n_test: int,
+               n_spaces: int = 2) -> int:
+    """Voxels per banded fit (himalaya) or per batch (eigh), planned from ``settings.memory_mb`` and at most
+    ``settings.voxel_block``.
 
-
-def block_size(params: dict, n_trials: int, n_features: int, n_test: int, n_spaces: int = 2) -> int:
-    """Voxels per banded fit (himalaya) or per batch (eigh), planned from ``encode.memory_mb``
-    and at most ``encode.voxel_block``: for himalaya the budget less its hat matrices (alphas x
-    one fold's validation trials x its training trials), then planned as ``encode.planned_block``;
-    for eigh as ``eigh_block``."""
-    block = params.get("voxel_block") or 2**31
-    if not params.get("memory_mb"):
+    For himalaya: the budget less its hat matrices (alphas x one fold's validation trials x its training trials),
+    then planned as ``encode.planned_block``; for eigh as ``eigh_block``.
+    """
+    block = settings.voxel_block or 2**31
+    if not settings.memory_mb:
         return block
-    if solver_name(params) == "eigh":
-        return min(block, eigh_block(params, n_trials, n_features, n_test, n_spaces))
-    fold = n_trials // params["folds"]
-    hat_mb = len(params["alphas"]) * fold * (n_trials - fold) * 4 / 2**20
-    if hat_mb >= params["memory_mb"]:
-        raise InputError(f"config key 'encode.memory_mb': {params['memory_mb']:g} MB does not hold banded "
-                         f"ridge's hat matrices ({hat_mb:.0f} MB for {len(params['alphas'])} alphas and "
-                         f"{n_trials} trials)")
-    return min(block, planned_block(n_trials, n_features, n_test, params["memory_mb"] - hat_mb))
+    if solver == "eigh":
+        return min(block, eigh_block(settings, n_trials, n_features, n_test, n_spaces))
+    fitting = settings.ridge
+    fold = n_trials // fitting.folds
+    hat_mb = len(fitting.alphas) * fold * (n_trials - fold) * 4 / 2**20
+    if hat_mb >= settings.memory_mb:
+        raise ArgumentError("memory_mb", f"{settings.memory_mb:g} MB does not hold banded ridge's hat matrices "
+                            f"({hat_mb:.0f} MB for {len(fitting.alphas)} alphas and {n_trials} trials)")
+    return min(block, planned_block(n_trials, n_features, n_test, settings.memory_mb - hat_mb))
 
 
-def eigh_block(params: dict, n_trials: int, n_features: int, n_test: int, n_spaces: int) -> int:
-    """Voxels per batch of the eigh solver within ``encode.memory_mb`` (counted, not measured).
+def eigh_block(settings: encode.Settings, n_trials: int, n_features: int, n_test: int, n_spaces: int) -> int:
+    """Voxels per batch of the eigh solver within ``settings.memory_mb`` (counted, not measured).
 
     Fixed: the design about three times (all trials, one fold's centred rows, a scaled copy)
     and the test rows in float32; the Gram matrix, its scaled copy and eigh's output in
@@ -366,14 +370,14 @@ def eigh_block(params: dict, n_trials: int, n_features: int, n_test: int, n_spac
     Not counted: the table of every voxel's scores in host memory (band weights x alphas x
     8 bytes per voxel, 256 MB at NSD's 200,000 voxels).
     """
-    rank = min(n_trials - n_trials // params["folds"], n_features)
-    val = -(-n_trials // params["folds"])
+    folds, n_alphas = settings.ridge.folds, len(settings.ridge.alphas)
+    rank = min(n_trials - n_trials // folds, n_features)
+    val = -(-n_trials // folds)
     fixed = (4 * (3 * n_trials * n_features + n_test * n_features + n_features * rank + val * rank
                   + n_spaces * n_test * rank) + 8 * 3 * rank ** 2 + 100 * 2**20)
-    per_voxel = 4 * (2 * n_trials + 2 * n_features + rank + 2 * val + n_spaces * n_test) + 8 * len(params["alphas"])
-    free = params["memory_mb"] * 2**20 - fixed
+    per_voxel = 4 * (2 * n_trials + 2 * n_features + rank + 2 * val + n_spaces * n_test) + 8 * n_alphas
+    free = settings.memory_mb * 2**20 - fixed
     if free < per_voxel:
-        raise InputError(f"config key 'encode.memory_mb': {params['memory_mb']:g} MB does not hold banded ridge's "
-                         f"decompositions ({fixed / 2**20:.0f} MB for {n_trials} trials x {n_features} features) "
-                         "and one voxel")
+        raise ArgumentError("memory_mb", f"{settings.memory_mb:g} MB does not hold banded ridge's decompositions "
+                            f"({fixed / 2**20:.0f} MB for {n_trials} trials x {n_features} features) and one voxel")
     return int(free // per_voxel)

@@ -2,7 +2,7 @@
 
 Features larger than ``n_components`` are reduced by PCA fitted on the training
 images only (each image once, not once per trial) and applied to the test images.
-Ridge (``sdbrain.ridge``: features standardised, per-voxel alpha by K-fold CV in trial order)
+Ridge (``sdbrain.linear.ridge``: features standardised, per-voxel alpha by K-fold CV in trial order)
 is fitted in blocks of voxels so that a 200k-voxel brain stays within memory; each
 voxel is scored by Pearson r on the averaged test set, with its one-sided p and
 the BH-FDR mask.
@@ -15,10 +15,11 @@ standardised, one alpha per voxel): one extra fit per pair. With one alpha share
 both spaces, adding a space without signal costs the joint model some accuracy, so the
 difference can be negative (toy run with the random model: about -0.05 in early
 cortex). ``encode.joint: banded`` adds banded ridge joint models, one alpha per space
-(``sdbrain.banded``), and compares the two (``sdbrain.partition``).
+(``sdbrain.linear.banded``), and compares the two (``sdbrain.linear.partition``).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,11 +29,39 @@ from tqdm import tqdm
 
 from sdbrain.data.ingest import valid_columns
 from sdbrain.data.io import align_rows, load_rows
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 from sdbrain.linear import ridge, stats
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
     import pandas as pd
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the voxel-wise models are fitted and scored.
+
+    Parameters
+    ----------
+    ridge : ridge.Settings
+        The alpha grid, CV, intercept, backend and solver.
+    fdr_q : float
+        The Benjamini-Hochberg FDR level of the significance masks.
+    memory_mb : float, optional
+        Working memory of one fit: voxels per block are planned from it (``planned_block``).
+    voxel_block : int, optional
+        At most this many voxels at a time.
+    """
+
+    ridge: ridge.Settings
+    fdr_q: float = 0.05
+    memory_mb: float | None = None
+    voxel_block: int | None = None
+
+    @classmethod
+    def pick(cls, values: Mapping) -> Settings:
+        """Take the settings that ``values`` names (e.g. config section encode); defaults for the rest."""
+        return cls(ridge.Settings.pick(values),
+                   **{name: values[name] for name in ("fdr_q", "memory_mb", "voxel_block") if name in values})
 
 
 @dataclass
@@ -48,6 +77,7 @@ class Responses:
 
 
 def responses(betas_dir, roi: str = "brain") -> Responses:
+    """Read a subject's ingested betas of ``roi`` (``sdbrain.data.ingest``'s folder) as the models' responses."""
     y_train, train_ids, voxels, valid = valid_columns(betas_dir, roi, "train", mmap=True)
     y_test, test_ids, _, _ = valid_columns(betas_dir, roi, "test", mmap=False)
     train_images, train_rows = np.unique(train_ids, return_inverse=True)
@@ -60,12 +90,6 @@ def reduced_space(features_path, ids_path, data: Responses, n_components: int, s
     return reduce(values, ids, data.train_images, data.test_ids, n_components, seed, str(features_path))
 
 
-def joint_parts(z: tuple, other: tuple, data: Responses, params: dict) -> list[Reduced]:
-    """The two spaces of a joint model z + X, each (features, ids) file pair reduced on its own as
-    ``reduced_space`` does (encode.pca_components, encode.seed)."""
-    return [reduced_space(*files, data, params["pca_components"], params["seed"]) for files in (z, other)]
-
-
 def read_voxels(path, voxels: np.ndarray) -> pd.DataFrame:
     """A model's voxels.tsv, which must list ``voxels`` in order (the subject's current brain mask)."""
     import pandas as pd
@@ -75,12 +99,15 @@ def read_voxels(path, voxels: np.ndarray) -> pd.DataFrame:
     return table
 
 
-def fit(x: Reduced, data: Responses, params: dict) -> Encoded:
-    return fit_voxels(x.train, data.train_rows, x.test, data.y_train, data.y_test, params, columns=data.columns)
+def fit(x: Reduced, data: Responses, settings: Settings) -> Encoded:
+    """Fit the model of one reduced space for every valid voxel of a subject."""
+    return fit_voxels(x.train, data.train_rows, x.test, data.y_train, data.y_test, settings, columns=data.columns)
 
 
 @dataclass
 class Reduced:
+    """A feature space's rows for the training and test images."""
+
     train: np.ndarray
     test: np.ndarray
     explained_variance: np.ndarray  # ratio per component (empty when no PCA was needed)
@@ -101,6 +128,8 @@ def reduce(features: np.ndarray, feature_ids, train_images, test_images, n_compo
 
 @dataclass
 class Encoded:
+    """An encoding model's scores per voxel."""
+
     r: np.ndarray
     p: np.ndarray
     significant: np.ndarray
@@ -108,9 +137,9 @@ class Encoded:
     backend: str
 
 
-def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, columns=None) -> Encoded:
-    """Ridge from features to voxels, in blocks planned from ``params['memory_mb']`` (at most
-    ``params['voxel_block']`` voxels).
+def fit_voxels(x_train, train_rows, x_test, y_train, y_test, settings: Settings, columns=None) -> Encoded:
+    """Fit ridge from features to voxels, in blocks planned from ``settings.memory_mb`` (at most
+    ``settings.voxel_block`` voxels).
 
     ``x_train`` holds one row per training image and ``train_rows`` maps each training
     trial to its image's row, so repeated images are not copied in memory. ``columns``
@@ -122,9 +151,9 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
     r = np.full(n_voxels, np.nan)
     alphas = np.zeros(n_voxels)
     # the design's decompositions are computed once and serve every voxel block
-    solver = ridge.from_config(x_train[train_rows], params, "encode")
+    solver = ridge.prepare(x_train[train_rows], settings.ridge)
     backend = ""
-    size = voxel_block(params, len(train_rows), x_train.shape[1], len(x_test))
+    size = voxel_block(settings, len(train_rows), x_train.shape[1], len(x_test))
     for start in tqdm(range(0, n_voxels, size), desc=f"voxel blocks of {size}", unit="block"):
         block = slice(start, start + size)
         targets = columns[block]
@@ -133,7 +162,7 @@ def fit_voxels(x_train, train_rows, x_test, y_train, y_test, params: dict, colum
         alphas[block] = model.alphas
         backend = model.describe()
     p = stats.correlation_pvalues(r, y_test.shape[0])
-    return Encoded(r, p, stats.fdr_mask(p, params["fdr_q"]), alphas, backend)
+    return Encoded(r, p, stats.fdr_mask(p, settings.fdr_q), alphas, backend)
 
 
 def planned_block(n_trials: int, n_features: int, n_test: int, budget_mb: float, bytes_per_value: int = 4) -> int:
@@ -151,17 +180,16 @@ def planned_block(n_trials: int, n_features: int, n_test: int, budget_mb: float,
     per_voxel = (5 * n_trials + 5 * n_features + 2 * n_test) * bytes_per_value
     free = budget_mb * 2**20 - fixed
     if free < per_voxel:
-        raise InputError(f"config key 'encode.memory_mb': {budget_mb:g} MB does not hold the design matrix and "
-                         f"work buffers' {fixed / 2**20:.0f} MB and one voxel ({n_trials} trials x {n_features} "
-                         "features)")
+        raise ArgumentError("memory_mb", f"{budget_mb:g} MB does not hold the design matrix and work buffers' "
+                            f"{fixed / 2**20:.0f} MB and one voxel ({n_trials} trials x {n_features} features)")
     return int(free // per_voxel)
 
 
-def voxel_block(params: dict, n_trials: int, n_features: int, n_test: int) -> int:
-    """Voxels fitted at a time: planned from ``memory_mb``, at most ``voxel_block``."""
-    block = params.get("voxel_block") or 2**31
-    if params.get("memory_mb"):
-        block = min(block, planned_block(n_trials, n_features, n_test, params["memory_mb"]))
+def voxel_block(settings: Settings, n_trials: int, n_features: int, n_test: int) -> int:
+    """Plan the voxels fitted at a time: from ``settings.memory_mb``, at most ``settings.voxel_block``."""
+    block = settings.voxel_block or 2**31
+    if settings.memory_mb:
+        block = min(block, planned_block(n_trials, n_features, n_test, settings.memory_mb))
     return block
 
 

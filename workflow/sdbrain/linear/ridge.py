@@ -1,4 +1,4 @@
-"""Ridge regression: standardisation, per-target alpha by K-fold CV, two solvers.
+"""Ridge regression: the one engine of the decoders, the encoders and banded ridge.
 
 Inputs (voxels for decoders, features for encoders) are standardised with training
 statistics; each target gets its own alpha from a grid by K-fold cross-validation
@@ -7,7 +7,8 @@ nearby trials do not leak across folds more than the acquisition order implies).
 The CV score is himalaya's (mean squared error on the validation fold, averaged over
 folds, ties to the larger alpha).
 
-Solvers:
+Solvers (``Settings.solver``):
+
 - ``eigh`` (default): one eigendecomposition per fold of the smaller Gram matrix
   (X'X when trials outnumber inputs, else XX', the kernel form), after which every
   alpha costs one matrix product; in torch, on the GPU when present. It gives
@@ -16,53 +17,105 @@ Solvers:
   (alphas x test x train) hat matrix (``benchmarks/decoder.py``).
 - ``himalaya``: himalaya's RidgeCV (or KernelRidgeCV with a linear kernel when
   trials are fewer than inputs), the library the method was published with.
+
+Banded ridge (``sdbrain.linear.banded``) builds its search on ``Eigen``, ``gram``,
+``eigh_kept``, ``device`` and ``Standardiser``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 from tqdm import tqdm
 
 from sdbrain import devices
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError
+
+SOLVERS = ("eigh", "himalaya")
 
 
-def _setting(key: str | None, name: str) -> str:
-    """How an error names a ridge setting: the caller's config key (section ``key``, e.g. decode.alphas),
-    or, for a call from code without a config section, the argument."""
-    return f"config key '{key}.{name}'" if key else f"ridge argument '{name}'"
+@dataclass(frozen=True)
+class Settings:
+    """How a ridge model is fitted.
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        The grid of regularisation strengths; each target gets its own by cross-validation.
+    folds : int
+        K of the K-fold cross-validation over training trials in their order.
+    fit_intercept : bool
+        Fit an intercept per target (targets centred on the training trials).
+    backend : str
+        'auto' (torch on the GPU where one is given or present, else on the CPU), 'torch', 'torch_cuda', or
+        another himalaya backend for the himalaya solver.
+    solver : str
+        'eigh' or 'himalaya' (module docstring).
+    n_targets_batch : int, optional
+        Targets fitted at a time (all at once where None).
+    """
+
+    alphas: tuple[float, ...]
+    folds: int = 5
+    fit_intercept: bool = False
+    backend: str = "auto"
+    solver: str = "eigh"
+    n_targets_batch: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
+        if not self.alphas:
+            raise ArgumentError("alphas", "the ridge alpha grid is empty")
+        if self.solver not in SOLVERS:
+            raise ArgumentError("solver", f"'{self.solver}' is not one of {', '.join(SOLVERS)}")
+
+    @classmethod
+    def pick(cls, values: Mapping) -> Settings:
+        """Take the settings that ``values`` names (its other entries are not ridge's); defaults for the rest."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
-def choose_backend(name: str = "auto", key: str | None = None) -> str:
-    """'auto' -> torch_cuda when a GPU is present, else the torch CPU backend (float32); ``key``: the caller's
-    config section, named by errors."""
+def choose_backend(name: str = "auto") -> str:
+    """Set himalaya's backend: 'auto' is torch_cuda where ``device`` gives the GPU, else torch (float32)."""
     from himalaya.backend import set_backend
     if name == "auto":
-        name = "torch_cuda" if devices.cuda_or_cpu("auto", _backend_key(key)) == "cuda" else "torch"
+        name = "torch_cuda" if device("auto") == "cuda" else "torch"
     set_backend(name, on_error="raise")
     return name
 
 
+def device(backend: str) -> str:
+    """The torch device of a backend setting: 'cuda' for torch_cuda (and cupy), the GPU or the CPU for 'auto'."""
+    if backend in ("torch_cuda", "cupy"):
+        return devices.cuda_or_cpu("cuda", "backend", cpu="torch")
+    return devices.cuda_or_cpu("auto", "backend", cpu="torch") if backend == "auto" else "cpu"
+
+
 @dataclass
 class Standardiser:
+    """Column means and standard deviations of training inputs (a constant column keeps its scale of 1)."""
+
     mean: np.ndarray
     scale: np.ndarray
 
     @classmethod
     def fit(cls, x: np.ndarray) -> Standardiser:
+        """Take the statistics of ``x`` (rows: trials), accumulated in float64."""
         mean = x.mean(0, dtype=np.float64)
         scale = x.std(0, dtype=np.float64)
         scale[scale == 0] = 1.0
         return cls(mean.astype(np.float32), scale.astype(np.float32))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Standardise the rows of ``x`` with the training statistics (float32)."""
         return ((x - self.mean) / self.scale).astype(np.float32)
 
 
 @dataclass
 class RidgeFit:
     """A fitted ridge model: predictions for new inputs, and the alpha chosen per target."""
+
     weights: np.ndarray    # (inputs, targets), on standardised inputs
     intercept: np.ndarray  # (targets,)
     standardiser: Standardiser
@@ -72,76 +125,68 @@ class RidgeFit:
     components: tuple[int, int] | None = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predict the targets of the input rows ``x`` (float32)."""
         return (self.standardiser(x) @ self.weights + self.intercept).astype(np.float32)
 
     def describe(self) -> str:
-        """The solver and backend, and for eigh how many directions of the design it kept."""
+        """Name the solver and backend, and for eigh how many directions of the design it kept."""
         if self.components is None:
             return self.backend
         kept, size = self.components
         return f"{self.backend} (kept {kept} of {size} directions, fewest over the folds and the refit)"
 
 
-def fit(x: np.ndarray, y: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False,
-        n_targets_batch: int | None = None, backend: str = "auto", solver: str = "eigh") -> RidgeFit:
+def fit(x: np.ndarray, y: np.ndarray, settings: Settings) -> RidgeFit:
     """Fit ridge from ``x`` (trials, inputs) to ``y`` (trials, targets)."""
-    return prepare(x, alphas, folds, fit_intercept, backend, solver).fit(y, n_targets_batch)
+    return prepare(x, settings).fit(y)
 
 
-def from_config(x: np.ndarray, section: dict, key: str) -> Prepared:
-    """``prepare`` with the settings of the caller's config section ``key`` (decode or encode): alphas,
-    folds, fit_intercept, backend, solver (eigh where absent) and n_targets_batch; errors name its keys."""
-    return prepare(x, section["alphas"], section["folds"], section["fit_intercept"], section["backend"],
-                   section.get("solver", "eigh"), n_targets_batch=section["n_targets_batch"], key=key)
+def prepare(x: np.ndarray, settings: Settings) -> Prepared:
+    """Make ridge from ``x`` ready for targets.
 
-
-def prepare(x: np.ndarray, alphas, folds: int = 5, fit_intercept: bool = False, backend: str = "auto",
-            solver: str = "eigh", n_targets_batch: int | None = None, key: str | None = None) -> Prepared:
-    """Ridge from ``x`` made ready for targets: with ``eigh`` the folds' and the refit's decompositions
-    are computed once here and reused by every ``fit`` (e.g. every voxel block of an encoding model).
-    ``n_targets_batch`` is ``fit``'s default; ``key`` names the caller's config section in errors."""
-    if len(alphas) == 0:
-        raise InputError(f"{_setting(key, 'alphas')}: the ridge alpha grid is empty")
-    if solver not in ("eigh", "himalaya"):
-        raise InputError(f"{_setting(key, 'solver')}: '{solver}' is not one of eigh, himalaya")
-    return Prepared(x, alphas, folds, fit_intercept, backend, solver, n_targets_batch, key)
+    With the eigh solver the folds' and the refit's decompositions are computed once here and reused by every
+    ``Prepared.fit`` (e.g. every voxel block of an encoding model).
+    """
+    return Prepared(x, settings)
 
 
 class Prepared:
-    def __init__(self, x, alphas, folds, fit_intercept, backend, solver, n_targets_batch=None, key=None):
-        self.standardiser = Standardiser.fit(x)
-        self.xs, self.n_trials = self.standardiser(x), x.shape[0]
-        self.alphas, self.folds, self.fit_intercept, self.backend = alphas, folds, fit_intercept, backend
-        self.n_targets_batch, self.key = n_targets_batch, key
-        self.eigh = _EighSolver(self.xs, alphas, folds, fit_intercept, backend, key) if solver == "eigh" else None
+    """Ridge from standardised inputs, ready for any number of target blocks (``fit``)."""
 
-    def fit(self, y: np.ndarray, n_targets_batch: int | None = None) -> RidgeFit:
+    def __init__(self, x: np.ndarray, settings: Settings):
+        self.standardiser = Standardiser.fit(x)
+        self.xs, self.n_trials, self.settings = self.standardiser(x), x.shape[0], settings
+        self.eigh = _EighSolver(self.xs, settings) if settings.solver == "eigh" else None
+
+    def fit(self, y: np.ndarray) -> RidgeFit:
+        """Fit the targets ``y`` (trials, targets), ``settings.n_targets_batch`` at a time."""
         if self.n_trials != y.shape[0]:  # the caller aligned the rows: a mismatch is a bug, not bad input
             raise ValueError(f"ridge: {self.n_trials} trials of inputs but {y.shape[0]} rows of targets")
         y = np.asarray(y, dtype=np.float32)
-        n_targets_batch = n_targets_batch or self.n_targets_batch or y.shape[1]
+        batch = self.settings.n_targets_batch or y.shape[1]
         if self.eigh is not None:
-            weights, intercept, chosen = self.eigh.fit(y, n_targets_batch)
+            weights, intercept, chosen = self.eigh.fit(y, batch)
             return RidgeFit(weights, intercept, self.standardiser, chosen, self.eigh.name, self.eigh.components)
-        weights, intercept, chosen, name = _fit_himalaya(self.xs, y, self.alphas, self.folds, self.fit_intercept,
-                                                         n_targets_batch, self.backend, self.key)
+        weights, intercept, chosen, name = _fit_himalaya(self.xs, y, self.settings, batch)
         return RidgeFit(weights, intercept, self.standardiser, chosen, name)
 
 
-def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend, key):
+def _fit_himalaya(xs, y, settings: Settings, n_targets_batch: int):
     from himalaya.backend import get_backend
     from himalaya.kernel_ridge import KernelRidgeCV
     from himalaya.ridge import RidgeCV
     from sklearn.model_selection import KFold
 
-    name = choose_backend(backend, key)
-    alphas = np.asarray(alphas, dtype=np.float32)
+    name = choose_backend(settings.backend)
+    alphas = np.asarray(settings.alphas, dtype=np.float32)
     params = {"n_targets_batch": n_targets_batch, "n_targets_batch_refit": n_targets_batch}
-    cv = KFold(n_splits=folds, shuffle=False)
+    cv = KFold(n_splits=settings.folds, shuffle=False)
     if xs.shape[0] < xs.shape[1]:
-        model = KernelRidgeCV(alphas=alphas, kernel="linear", fit_intercept=fit_intercept, cv=cv, solver_params=params)
+        model = KernelRidgeCV(alphas=alphas, kernel="linear", fit_intercept=settings.fit_intercept, cv=cv,
+                              solver_params=params)
     else:
-        model = RidgeCV(alphas=alphas, fit_intercept=fit_intercept, cv=cv, solver_params={**params, "warn": False})
+        model = RidgeCV(alphas=alphas, fit_intercept=settings.fit_intercept, cv=cv,
+                        solver_params={**params, "warn": False})
     model.fit(xs, y)
     b = get_backend()
     chosen = np.asarray(b.to_numpy(model.best_alphas_), dtype=np.float64)
@@ -149,21 +194,27 @@ def _fit_himalaya(xs, y, alphas, folds, fit_intercept, n_targets_batch, backend,
         weights = b.to_numpy(model.get_primal_coef(model.X_fit_))
     else:
         weights = b.to_numpy(model.coef_)
-    intercept = b.to_numpy(model.intercept_) if fit_intercept else np.zeros(y.shape[1])
+    intercept = b.to_numpy(model.intercept_) if settings.fit_intercept else np.zeros(y.shape[1])
     return (np.asarray(weights, dtype=np.float32), np.asarray(intercept, dtype=np.float32), chosen,
             f"himalaya/{name}")
 
 
-def eigh_kept(gram):
+def gram(x, primal: bool = True):
+    """The float64 Gram matrix of the torch matrix ``x``: X'X (``primal``) or XX'."""
+    x64 = x.double()
+    return x64.T @ x64 if primal else x64 @ x64.T
+
+
+def eigh_kept(gram_matrix):
     """Eigenvalues and vectors of a float64 Gram matrix without the directions whose eigenvalue
-    is zero to float64 rounding (see ``_Eigen``)."""
+    is zero to float64 rounding (see ``Eigen``)."""
     import torch
-    values, vectors = torch.linalg.eigh(gram)
+    values, vectors = torch.linalg.eigh(gram_matrix)
     keep = values > values.max().clamp(min=0) * len(values) * torch.finfo(torch.float64).eps
     return values[keep], vectors[:, keep]
 
 
-class _Eigen:
+class Eigen:
     """Ridge through the eigendecomposition of the smaller Gram matrix of a (centred) design ``x``.
 
     Predictions of rows ``z`` at alpha are ``project(z) @ (rhs(y) / (values + alpha))``:
@@ -175,37 +226,39 @@ class _Eigen:
     Directions whose eigenvalue is zero to float64 rounding (a rank-deficient design such
     as repeated images, or the direction removed by centring) carry no signal and are
     dropped, so tiny alphas do not amplify rounding; ``kept`` counts the others.
+
+    With ``scale`` (banded ridge's square roots of the band weights, one per column) the design is X D: ``gram``
+    must then be its Gram matrix, ``project`` takes rows of the unscaled design, and ``basis`` maps scaled rows to
+    the eigenbasis (V, or (X D)' U in the dual form, formed once).
     """
 
-    def __init__(self, x, gram=None):
-        self.x, self.primal = x, x.shape[0] >= x.shape[1]
-        if gram is None:
-            x64 = x.double()
-            gram = x64.T @ x64 if self.primal else x64 @ x64.T
-        self.values, vectors = eigh_kept(gram)
+    def __init__(self, x, gram_matrix=None, scale=None):
+        self.x, self.scale, self.primal = x, scale, x.shape[0] >= x.shape[1]
+        if gram_matrix is None:
+            gram_matrix = gram(x if scale is None else x * scale, self.primal)
+        self.values, vectors = eigh_kept(gram_matrix)
         self.vectors = vectors.to(x.dtype)
-        self.kept, self.size = len(self.values), len(gram)
+        self.kept, self.size = len(self.values), len(gram_matrix)
+        self.basis = self.vectors if self.primal or scale is None else (x * scale).T @ self.vectors
 
     def project(self, z):
+        """Rows ``z`` of the (unscaled) design in the eigenbasis."""
+        if self.scale is not None:
+            return (z * self.scale) @ self.basis
         return z @ self.vectors if self.primal else (z @ self.x.T) @ self.vectors
 
     def rhs(self, y):
-        return self.vectors.T @ (self.x.T @ y) if self.primal else self.vectors.T @ y
+        """Targets ``y`` (rows of the design) in the eigenbasis."""
+        if not self.primal:
+            return self.vectors.T @ y
+        xty = self.x.T @ y
+        return self.vectors.T @ (xty if self.scale is None else self.scale[:, None] * xty)
 
     def weights(self, coef):
-        """Primal weights (inputs, targets) from coefficients in the eigenbasis."""
-        return self.vectors @ coef if self.primal else self.x.T @ (self.vectors @ coef)
-
-
-def _backend_key(key: str | None) -> str:
-    return f"{key}.backend" if key else "backend"
-
-
-def _device(backend: str, key: str | None = None) -> str:
-    """The torch device of a backend setting (``key``: the caller's config section, named by errors)."""
-    if backend in ("torch_cuda", "cupy"):
-        return devices.cuda_or_cpu("cuda", _backend_key(key))
-    return devices.cuda_or_cpu("auto", _backend_key(key)) if backend == "auto" else "cpu"
+        """Primal weights (inputs, targets) of the (scaled) design from coefficients in the eigenbasis."""
+        if self.primal:
+            return self.vectors @ coef
+        return self.x.T @ (self.vectors @ coef) if self.scale is None else self.basis @ coef
 
 
 def _fold_grams(x, splits):
@@ -213,52 +266,56 @@ def _fold_grams(x, splits):
     so every training Gram matrix is the total minus one fold's (one pass over ``x``)."""
     parts = []
     for _, val in splits:
-        block = x[val].double()
-        parts.append((block.T @ block, block.sum(0)))
+        block = x[val]
+        parts.append((gram(block), block.double().sum(0)))
     return parts, sum(g for g, _ in parts), sum(s for _, s in parts)
 
 
-def _decompose(x, rows, fit_intercept, gram=None, total=None):
-    """The _Eigen of ``x[rows]`` (centred when fitting an intercept) and the centring mean.
+def _decompose(x, rows, fit_intercept, gram_matrix=None, total=None):
+    """The Eigen of ``x[rows]`` (centred when fitting an intercept) and the centring mean.
 
-    ``gram`` and ``total`` (float64 X'X and column sums of those rows), when given, spare
+    ``gram_matrix`` and ``total`` (float64 X'X and column sums of those rows), when given, spare
     forming the Gram matrix again."""
     import torch
     part = x[rows]
+    primal = part.shape[0] >= part.shape[1]
     if not fit_intercept:
-        return _Eigen(part, gram if part.shape[0] >= part.shape[1] else None), torch.zeros(x.shape[1], device=x.device)
-    if gram is not None and part.shape[0] >= part.shape[1]:
+        return Eigen(part, gram_matrix if primal else None), torch.zeros(x.shape[1], device=x.device)
+    if gram_matrix is not None and primal:
         mean = total / part.shape[0]
-        return _Eigen(part - mean.float(), gram - part.shape[0] * torch.outer(mean, mean)), mean.float()
+        return Eigen(part - mean.float(), gram_matrix - part.shape[0] * torch.outer(mean, mean)), mean.float()
     mean = part.double().mean(0).float()
-    return _Eigen(part - mean), mean
+    return Eigen(part - mean), mean
 
 
 class _EighSolver:
     """Per fold one decomposition (kept for all targets); each batch of targets crosses to the device once."""
 
-    def __init__(self, xs, alphas, folds, fit_intercept, backend, key=None):
+    def __init__(self, xs, settings: Settings):
         import torch
         from sklearn.model_selection import KFold
 
-        device = _device(backend, key)
-        self.name = f"eigh/{'torch_cuda' if device == 'cuda' else 'torch'}"
-        self.grid = torch.tensor(np.asarray(alphas, dtype=np.float64), device=device)
-        self.fit_intercept, self.device = fit_intercept, device
-        x = torch.from_numpy(xs).to(device)
+        self.device = device(settings.backend)
+        self.name = f"eigh/{'torch_cuda' if self.device == 'cuda' else 'torch'}"
+        self.grid = torch.tensor(np.asarray(settings.alphas, dtype=np.float64), device=self.device)
+        self.fit_intercept = settings.fit_intercept
+        x = torch.from_numpy(xs).to(self.device)
         n_inputs = xs.shape[1]
-        self.splits = [(torch.from_numpy(train).to(device), torch.from_numpy(val).to(device))
-                       for train, val in KFold(n_splits=folds, shuffle=False).split(xs)]
+        self.splits = [(torch.from_numpy(train).to(self.device), torch.from_numpy(val).to(self.device))
+                       for train, val in KFold(n_splits=settings.folds, shuffle=False).split(xs)]
         with torch.no_grad():
             primal = min(len(train) for train, _ in self.splits) >= n_inputs
-            parts, gram, total = _fold_grams(x, self.splits) if primal else ([(None, None)] * folds, None, None)
+            parts, total_gram, total = (_fold_grams(x, self.splits) if primal
+                                        else ([(None, None)] * settings.folds, None, None))
             self.fits = []
-            for (train, val), (g, s) in tqdm(list(zip(self.splits, parts)), desc="ridge: fold decompositions", unit="fold"):
-                eigen, mean = _decompose(x, train, fit_intercept, None if g is None else gram - g,
+            for (train, val), (g, s) in tqdm(list(zip(self.splits, parts)), desc="ridge: fold decompositions",
+                                             unit="fold"):
+                eigen, mean = _decompose(x, train, self.fit_intercept, None if g is None else total_gram - g,
                                          None if s is None else total - s)
                 shrink = (1 / (eigen.values[None, :] + self.grid[:, None])).float()  # (alphas, components)
                 self.fits.append((eigen, eigen.project(x[val] - mean), shrink))
-            self.full, self.mean = _decompose(x, slice(None), fit_intercept, gram, total)  # the refit on all trials
+            # the refit on all trials
+            self.full, self.mean = _decompose(x, slice(None), self.fit_intercept, total_gram, total)
         kept = [eigen.kept for eigen, _, _ in self.fits] + [self.full.kept]
         self.components = (min(kept), self.full.size)
 
@@ -283,7 +340,8 @@ class _EighSolver:
                     for a in range(len(grid)):
                         prediction = projected @ (rhs * shrink[a, :, None])
                         scores[a] -= ((y_val - prediction) ** 2).mean(0).double()
-                scores = scores / len(self.splits) + torch.log(grid)[:, None] * 1e-10  # ties to the larger alpha (himalaya)
+                # ties to the larger alpha (himalaya)
+                scores = scores / len(self.splits) + torch.log(grid)[:, None] * 1e-10
                 best = grid[scores.argmax(0)]
                 offset = y_batch.mean(0) if self.fit_intercept else torch.zeros(y_batch.shape[1], device=device)
                 coef = self.full.rhs(y_batch - offset) / (self.full.values[:, None] + best[None, :]).float()

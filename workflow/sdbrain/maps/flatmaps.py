@@ -86,13 +86,6 @@ def streams_mappers(pycortex_dir, nsd_root, cx_subjects: dict[str, str], xfm: st
             for subject, cx in cx_subjects.items()}
 
 
-def subject_mapper(params, subject: str) -> Flatmapper:
-    """``streams_mappers`` of one subject from a flatmap rule's params (pycortex_dir, nsd_root, cx_subject,
-    xfm, height, outline_labels)."""
-    return streams_mappers(params.pycortex_dir, params.nsd_root, {subject: params.cx_subject}, params.xfm,
-                           params.height, params.outline_labels)[subject]
-
-
 def prepare(cortex, subject: str, xfm: str, height: int = HEIGHT) -> None:
     """Build pycortex's flatmap caches (curvature and volume pixel maps) of a subject once."""
     mapper = Flatmapper(cortex, subject, xfm, height)
@@ -131,22 +124,22 @@ def pair(mapper: Flatmapper, volumes, path, titles, title: str, cmap="hot", labe
 
 
 
-# --- the encoding figures (Figs. 6-9; layouts: sdbrain.plan) ---
+# --- the encoding figures (Figs. 6-9; layouts: sdbrain.workflow.plan) ---
 
 
-def panel_volume(panel: dict) -> np.ndarray:
-    """A panel's map (z, y, x), blank (NaN) outside its FDR mask, and where 0 means empty (best-layer maps: no
-    significant layer)."""
-    values = read_volume(panel["map"]).astype(np.float32)
-    if panel.get("mask"):
-        values = np.where(read_volume(panel["mask"]) > 0, values, np.nan)
-    if panel.get("zero_is_empty"):
+def panel_volume(map_path, mask_path=None, zero_is_empty: bool = False) -> np.ndarray:
+    """Read a panel's map (z, y, x), blank (NaN) outside its FDR mask where one is given, and where it is 0 when
+    0 means empty (best-layer maps: no significant layer)."""
+    values = read_volume(map_path).astype(np.float32)
+    if mask_path:
+        values = np.where(read_volume(mask_path) > 0, values, np.nan)
+    if zero_is_empty:
         values[values == 0] = np.nan
     return values
 
 
 def figure_style(style: dict, volumes: list[list[np.ndarray]]) -> tuple[dict, str, dict | None]:
-    """A figure's style (sdbrain.plan.Figure.style) made concrete for its panels' ``volumes``: the panels'
+    """A figure's style (sdbrain.workflow.plan.Figure.style) made concrete for its panels' ``volumes``: the panels'
     colour keywords, the colour bar's label and the legend (name -> colour; None without categories).
     Categories get one colour each (labels 1..n); a scale without vmax is one for the whole figure."""
     style = dict(style)

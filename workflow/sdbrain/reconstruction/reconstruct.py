@@ -1,4 +1,4 @@
-"""Reconstruction from decoded features (SPEC section 3).
+"""Reconstruction from decoded features.
 
 z only:  decoded z -> VAE decoder -> X_z.
 c only:  text-to-image from the decoded c alone -> X_c.
@@ -6,7 +6,7 @@ z_c:     X_z resized to the model's resolution -> VAE encoder -> noise to streng
          -> DDIM denoising conditioned on the decoded c (classifier-free guidance,
          unconditional = empty caption) -> z_c -> VAE decoder -> X_zc.
 Two details follow either the authors' released code (CompVis's DDIM sampler) or
-diffusers, by config:
+diffusers (``pipeline.Sampling``):
 - ``x_z_resample``: X_z becomes an 8-bit image by truncation and reaches the model's
   resolution by PIL's bicubic filter (``compvis``), or by rounding and Lanczos (``lanczos``).
 - ``noise_start``: the start latent of image-to-image is noised to the DDIM timestep one
@@ -78,19 +78,30 @@ def decode_z(pipe, z: np.ndarray, z_size: int, batch_size: int, rounding: str = 
     return np.concatenate(out)
 
 
-def generate(pipe, c: np.ndarray, ids, params: dict, init: np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
-    """(n, n_samples, size, size, 3) uint8: text-to-image (``init`` None) or image-to-image from ``init``."""
-    return pipeline.run(pipe, c, ids, params, init=init, strength=strength, strength_key="reconstruct.strengths",
-                  desc="reconstruct")
+def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, sampling: pipeline.Sampling) -> np.ndarray:
+    """Reconstruct the images ``ids`` by ``method`` from their decoded ``z`` and ``c``.
 
+    Parameters
+    ----------
+    method : str
+        'z' (X_z), 'c' (X_c) or 'zc' (X_zc at ``strength``).
+    z, c : arrays
+        Decoded features, one row per image (None where the method does not use it).
+    z_size : int
+        The image size z was computed at (its latent's shape).
+    sampling : pipeline.Sampling
+        DDIM settings, samples, seeds, and the released code's details.
 
-def run(pipe, method: str, strength: float | None, ids, z, c, z_size: int, params: dict) -> np.ndarray:
-    """(n, samples, size, size, 3) uint8 reconstructions; z only is deterministic, so it has one sample."""
+    Returns
+    -------
+    array
+        (n, samples, size, size, 3) uint8 reconstructions; X_z is deterministic, so it has one sample.
+    """
+    from sdbrain.sd.features import resize  # torch: not for the manifest's job, which reads png_name here
     if method == "c":
-        return generate(pipe, c, ids, params)
-    from sdbrain.sd.features import resize
-    rounding, resample = pipeline.x_z_resample(params)
-    x_z = decode_z(pipe, z, z_size, params["batch_size"], rounding)
+        return pipeline.generate(pipe, c, ids, sampling, desc="reconstruct")
+    rounding, resample = sampling.resample()
+    x_z = decode_z(pipe, z, z_size, sampling.batch_size, rounding)
     if method == "z":
-        return resize(x_z, params["image_size"], resample)[:, None]
-    return generate(pipe, c, ids, params, init=x_z, strength=strength)
+        return resize(x_z, sampling.image_size, resample)[:, None]
+    return pipeline.generate(pipe, c, ids, sampling, init=x_z, strength=strength, desc="reconstruct")

@@ -1,4 +1,4 @@
-"""Diffusion features of the seen images for the encoding models (SPEC sections 2 and 5).
+"""Diffusion features of the seen images for the encoding models.
 
 For each stimulus and noise level s, one image-to-image run from its true z with its
 true c (the same denoising as X_zc in ``reconstruct``, one sample) yields in a single
@@ -18,11 +18,13 @@ at once and only (images x channels x grid^2) values are ever held or written.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError
 from sdbrain.sd import pipeline
 
 
@@ -45,7 +47,7 @@ def pool(h: torch.Tensor, grid: int) -> torch.Tensor:
 class Capture:
     """Forward hooks on the U-Net that keep the pooled activations of chosen layers at chosen steps.
 
-    Use as a context manager around ``pipeline.run``; ``start(n)`` before each batch of n
+    Use as a context manager around ``pipeline.generate``; ``start(n)`` before each batch of n
     images, ``on_step_end`` as the pipeline's step callback (it keeps the latents).
     """
 
@@ -56,9 +58,9 @@ class Capture:
             try:
                 self.modules[name] = unet.get_submodule(path)
             except AttributeError:
-                raise InputError(f"config key 'features.unet_layers': this U-Net has no module '{path}' (for {name}); "
-                                 f"its blocks are down_blocks.0-{len(unet.down_blocks) - 1}, mid_block, "
-                                 f"up_blocks.0-{len(unet.up_blocks) - 1}") from None
+                raise ArgumentError("layers", f"this U-Net has no module '{path}' (for {name}); its blocks are "
+                                    f"down_blocks.0-{len(unet.down_blocks) - 1}, mid_block, "
+                                    f"up_blocks.0-{len(unet.up_blocks) - 1}") from None
         self.at: dict[int, list[str]] = {}
         for name, index in steps.items():
             self.at.setdefault(index, []).append(name)
@@ -99,23 +101,41 @@ class Capture:
         return {name: np.concatenate(parts) for name, parts in self.parts.items()}
 
 
-def extract(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, params: dict,
-            steps: dict[str, float] | None = None, layers: dict[str, str] | None = None, grid: int = 4,
-            strength_key: str = "encode.noise_levels") -> dict[str, np.ndarray]:
-    """{'zc': (n, values), 'zc-early': ..., 'unet-mid-early': ...} for the stimuli ``ids``.
+def extract(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, sampling: pipeline.Sampling,
+            steps: dict[str, float] | None = None, layers: dict[str, str] | None = None,
+            grid: int = 4) -> dict[str, np.ndarray]:
+    """Run one image-to-image pass per stimulus and keep z_c, and z_c and U-Net activations at chosen steps.
 
-    Without ``steps`` only the final z_c is computed. ``params`` are the reconstruction
-    settings (steps, guidance_scale, eta, seed, batch_size, image_size); ``strength_key`` is the
-    config key of ``strength`` for the error message.
+    Parameters
+    ----------
+    pipe : StableDiffusionPipeline
+        From ``pipeline.load_pipeline``.
+    images, c, ids : arrays
+        The stimuli (n, H, W, 3) uint8, their true c (n, values) and their 73k ids.
+    strength : float
+        The noise level s.
+    sampling : pipeline.Sampling
+        The reconstruction's settings (one sample per image is taken).
+    steps : dict, optional
+        Name -> fraction of the run's denoising steps (0 first, 1 last); only the final z_c without them.
+    layers : dict, optional
+        Name -> the U-Net module's path (diffusers names, e.g. 'mid_block').
+    grid : int
+        Each activation is averaged to a grid of this size as it streams.
+
+    Returns
+    -------
+    dict
+        {'zc': (n, values), 'zc-early': ..., 'unet-mid-early': ...}
     """
-    params = {**params, "n_samples": 1}
+    sampling = replace(sampling, n_samples=1)
     if not steps:
-        return {"zc": pipeline.run(pipe, c, ids, params, init=images, strength=strength, strength_key=strength_key, latents=True,
-                             desc=f"z_c at s = {strength:g}")[:, 0]}
-    indices = step_indices(n_denoising_steps(params["steps"], strength), steps)
+        return {"zc": pipeline.generate(pipe, c, ids, sampling, init=images, strength=strength, latents=True,
+                                        desc=f"z_c at s = {strength:g}")[:, 0]}
+    indices = step_indices(n_denoising_steps(sampling.steps, strength), steps)
     with Capture(pipe.unet, layers or {}, indices, grid) as capture:
-        zc = pipeline.run(pipe, c, ids, params, init=images, strength=strength, strength_key=strength_key, latents=True,
-                    capture=capture, desc=f"z_c and U-Net layers at s = {strength:g}")[:, 0]
+        zc = pipeline.generate(pipe, c, ids, sampling, init=images, strength=strength, latents=True, capture=capture,
+                               desc=f"z_c and U-Net layers at s = {strength:g}")[:, 0]
     return {"zc": zc, **capture.result()}
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from sdbrain import devices
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 
 COMPONENTS = ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
 
@@ -96,56 +97,106 @@ def summary(pipe):
     return pd.DataFrame(rows)
 
 
-def device(name: str = "auto", key: str = "device") -> str:
-    """'auto' -> 'cuda' when torch can use a GPU, else 'cpu', unless the job was given a GPU
-    (then one line naming config key ``key`` and the driver; ``hardware.cuda_or_cpu``)."""
-    return devices.cuda_or_cpu(name, key)
-
-
 # The pipeline runner that reconstruction (X_c, X_zc) and the diffusion features both use.
 
-class CompVisImg2Img:
-    """Mixin for diffusers' image-to-image pipeline: noise the start latent one DDIM step above the
-    first timestep denoised, as CompVis's ``DDIMSampler.stochastic_encode`` does (capped at the last
-    training timestep; CompVis itself has no step above the first at strength 1)."""
-
-    def prepare_latents(self, image, timestep, *args, **kwargs):
-        step = self.scheduler.config.num_train_timesteps // self.scheduler.num_inference_steps
-        timestep = (timestep + step).clamp(max=self.scheduler.config.num_train_timesteps - 1)
-        return super().prepare_latents(image, timestep, *args, **kwargs)
-
-
-def img2img_pipeline(pipe, noise_start: str = "diffusers"):
-    """An image-to-image pipeline sharing ``pipe``'s components, noising as ``noise_start`` says."""
-    from diffusers import StableDiffusionImg2ImgPipeline
-    if noise_start == "compvis":
-        runner_class = type("CompVisStableDiffusionImg2ImgPipeline", (CompVisImg2Img, StableDiffusionImg2ImgPipeline), {})
-    else:
-        runner_class = StableDiffusionImg2ImgPipeline
-    return runner_class(**pipe.components)
-
-
-# how X_z becomes an 8-bit image and reaches the model's resolution (``reconstruct.x_z_resample``)
+NOISE_STARTS = ("compvis", "diffusers")
+# how X_z becomes an 8-bit image and reaches the model's resolution: rounding and PIL filter
 RESAMPLE = {"compvis": ("truncate", "BICUBIC"), "lanczos": ("round", "LANCZOS")}
 
 
-def x_z_resample(params: dict) -> tuple[str, int]:
-    """The rounding of X_z to 8 bits and the PIL filter that resizes it, as ``params['x_z_resample']`` says."""
-    from PIL import Image
-    rounding, name = RESAMPLE[params.get("x_z_resample", "compvis")]
-    return rounding, getattr(Image, name)
+@dataclass(frozen=True)
+class Sampling:
+    """How the pipeline samples: DDIM settings, seeds and batches, and the released code's image-to-image details.
+
+    Parameters
+    ----------
+    image_size : int
+        The model's resolution (px).
+    steps : int
+        DDIM steps of a full run (image-to-image at strength s runs int(steps x s) of them).
+    guidance_scale : float
+        Classifier-free guidance against the empty caption.
+    eta : float
+        DDIM's eta (0: deterministic given the start latent).
+    seed : int
+        With each image's 73k id and the sample's index, seeds that sample's noise.
+    batch_size : int
+        Images (with all their samples) per pipeline call.
+    n_samples : int
+        Samples per image.
+    noise_start : str
+        'compvis' (the released code: noised one DDIM step above the first step denoised) or 'diffusers'.
+    x_z_resample : str
+        'compvis' (X_z truncated to 8 bits, PIL bicubic: the released code) or 'lanczos' (rounded, Lanczos).
+    """
+
+    image_size: int
+    steps: int
+    guidance_scale: float
+    eta: float
+    seed: int
+    batch_size: int
+    n_samples: int = 1
+    noise_start: str = "compvis"
+    x_z_resample: str = "compvis"
+
+    def __post_init__(self):
+        if self.noise_start not in NOISE_STARTS:
+            raise ArgumentError("noise_start", f"'{self.noise_start}' is not one of {', '.join(NOISE_STARTS)}")
+        if self.x_z_resample not in RESAMPLE:
+            raise ArgumentError("x_z_resample", f"'{self.x_z_resample}' is not one of {', '.join(RESAMPLE)}")
+
+    @classmethod
+    def pick(cls, values: Mapping, **changes) -> Sampling:
+        """Take the settings that ``values`` names (e.g. config section reconstruct), with ``changes``."""
+        return cls(**{**{f.name: values[f.name] for f in fields(cls) if f.name in values}, **changes})
+
+    def resample(self) -> tuple[str, int]:
+        """The rounding of X_z to 8 bits ('round' or 'truncate') and the PIL filter that resizes it."""
+        from PIL import Image
+        rounding, name = RESAMPLE[self.x_z_resample]
+        return rounding, getattr(Image, name)
 
 
-def run(pipe, c, ids, params: dict, init=None, strength: float = 1.0, strength_key: str = "reconstruct.strengths",
-        latents: bool = False, capture=None, desc: str = "denoise"):
-    """Text-to-image (``init`` None) or image-to-image from the uint8 images ``init``: z of ``init``, noise to
-    ``strength``, DDIM denoising conditioned on the rows of ``c`` (classifier-free guidance against the
-    empty caption), ``params['n_samples']`` samples per image.
+def img2img_pipeline(pipe, noise_start: str):
+    """Build an image-to-image pipeline sharing ``pipe``'s components, noising as ``noise_start`` says."""
+    if noise_start == "compvis":
+        from sdbrain.sd.compvis import CompVisStableDiffusionImg2ImgPipeline as runner_class
+    else:
+        from diffusers import StableDiffusionImg2ImgPipeline as runner_class
+    return runner_class(**pipe.components)
 
-    Returns (n, n_samples, size, size, 3) uint8 images, or with ``latents`` the final latents z_c as
-    (n, n_samples, values) float32. ``capture`` (e.g. ``diffusion.Capture``) is told of each batch by
-    ``start(n)`` and called after each step by ``on_step_end``. ``strength_key`` is the config key of
-    ``strength`` for the error message.
+
+def generate(pipe, c, ids, sampling: Sampling, init=None, strength: float = 1.0, latents: bool = False,
+             capture=None, desc: str = "denoise"):
+    """Run the pipeline: text-to-image, or image-to-image from the uint8 images ``init``.
+
+    Image-to-image takes z of ``init``, noises it to ``strength`` and denoises with DDIM conditioned on the rows
+    of ``c`` (classifier-free guidance against the empty caption), ``sampling.n_samples`` samples per image.
+
+    Parameters
+    ----------
+    pipe : StableDiffusionPipeline
+        From ``load_pipeline``.
+    c : array
+        (n, tokens x width) text embeddings, one row per image.
+    ids : array of int
+        The images' 73k ids (their seeds).
+    sampling : Sampling
+        DDIM settings, seeds, batches.
+    init : array, optional
+        (n, H, W, 3) uint8 start images (image-to-image); text-to-image where None.
+    strength : float
+        Image-to-image noise level in (0, 1]; ``sampling.steps`` x ``strength`` must be at least 1.
+    latents : bool
+        Return the final latents z_c instead of images.
+    capture : diffusion.Capture, optional
+        Told of each batch by ``start(n)`` and called after each step by ``on_step_end``.
+
+    Returns
+    -------
+    array
+        (n, n_samples, size, size, 3) uint8 images, or with ``latents`` (n, n_samples, values) float32.
     """
     import numpy as np
     import torch
@@ -154,26 +205,26 @@ def run(pipe, c, ids, params: dict, init=None, strength: float = 1.0, strength_k
 
     from sdbrain.sd.features import embed_captions, image_seed, resize
 
-    size, n_samples, batch = params["image_size"], params["n_samples"], params["batch_size"]
-    if init is not None and int(params["steps"] * strength) < 1:
-        raise InputError(f"config key '{strength_key}': strength {strength} with {params['steps']} steps "
-                         "leaves no denoising step (steps x strength must be at least 1)")
+    size, n_samples, batch = sampling.image_size, sampling.n_samples, sampling.batch_size
+    if init is not None and int(sampling.steps * strength) < 1:
+        raise ArgumentError("strength", f"strength {strength} with {sampling.steps} steps leaves no denoising step "
+                            "(steps x strength must be at least 1)")
     with torch.no_grad():
         uncond = embed_captions(pipe, [""])
         embeds = torch.from_numpy(c).reshape(-1, *c_shape(pipe)).to(pipe.text_encoder.device, pipe.text_encoder.dtype)
-        runner = img2img_pipeline(pipe, params.get("noise_start", "compvis")) if init is not None else pipe
+        runner = img2img_pipeline(pipe, sampling.noise_start) if init is not None else pipe
         runner.set_progress_bar_config(disable=True)
         if init is not None:
-            init = resize(init, size, x_z_resample(params)[1])
+            init = resize(init, size, sampling.resample()[1])
         out = None
         # a batch is ``batch`` images with all their samples
         for start in tqdm(range(0, len(ids), batch), desc=desc, unit="batch"):
             chunk = [(row, int(ids[row]), s) for row in range(start, min(start + batch, len(ids))) for s in range(n_samples)]
             rows = [r for r, _, _ in chunk]
-            gens = [torch.Generator("cpu").manual_seed(image_seed(params["seed"], i, s)) for _, i, s in chunk]
+            gens = [torch.Generator("cpu").manual_seed(image_seed(sampling.seed, i, s)) for _, i, s in chunk]
             kwargs = dict(prompt_embeds=embeds[rows], negative_prompt_embeds=uncond.expand(len(chunk), -1, -1),
-                          num_inference_steps=params["steps"], guidance_scale=params["guidance_scale"], eta=params["eta"],
-                          generator=gens, output_type="latent" if latents else "np")
+                          num_inference_steps=sampling.steps, guidance_scale=sampling.guidance_scale,
+                          eta=sampling.eta, generator=gens, output_type="latent" if latents else "np")
             if capture is not None:
                 capture.start(len(chunk))
                 kwargs["callback_on_step_end"] = capture.on_step_end

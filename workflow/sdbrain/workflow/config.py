@@ -1,4 +1,9 @@
-"""Config validation against the JSON schema, with defaults filled in and one-line errors."""
+"""Config validation: the JSON schema with defaults filled in, and the checks that need no data, at parse time.
+
+Every error is one line naming the config key. Where a setting can only be judged against data (a memory budget
+against the design's size, a U-Net module against the model), the method layer names its argument and
+``job.run`` names the key.
+"""
 from __future__ import annotations
 
 import copy
@@ -43,7 +48,22 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         # the toy world is generated on one pycortex subject's grid and drawn on the same subject
         raise InputError("config key 'flatmaps.pycortex_subject': the toy world needs one pycortex subject "
                          "(e.g. S1 with xfm fullhead), not one per subject")
+    check_denoising_steps(config)
     return config
+
+
+def check_denoising_steps(config: dict) -> None:
+    """Every image-to-image strength must leave a denoising step: int(reconstruct.steps x s) >= 1 for the
+    strengths of the reconstructions and the noise levels of the diffusion features (which run the same
+    image-to-image settings)."""
+    steps = config["reconstruct"]["steps"]
+    for key, levels in (("reconstruct.strengths", config["reconstruct"]["strengths"]),
+                        ("encode.noise_levels", config["encode"]["noise_levels"]),
+                        ("encode.step_levels", config["encode"]["step_levels"])):
+        for s in levels:
+            if int(steps * s) < 1:
+                raise InputError(f"config key '{key}': strength {s:g} with {steps} steps (reconstruct.steps) leaves "
+                                 "no denoising step (steps x strength must be at least 1)")
 
 
 def check_data_paths(config: dict) -> None:

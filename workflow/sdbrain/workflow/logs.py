@@ -1,6 +1,6 @@
 """A job's log: everything the process writes to stderr, and a logger that writes there.
 
-``capture`` (called by ``errors.guarded`` for every Snakemake job) points file descriptor 2
+``capture`` (called by ``job.run`` for every Snakemake job) points file descriptor 2
 at a ``tee`` into the rule's log, so that Python's writes (logging, warnings, tqdm,
 tracebacks) and C libraries' writes (torch, BLAS, HDF5, faulthandler on a crash) land in
 the log as they happen and still reach the terminal or the SLURM output file. ``tee`` is

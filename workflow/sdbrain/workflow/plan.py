@@ -1,4 +1,4 @@
-"""What a config asks the workflow for, named in the grammar of ``sdbrain.spaces``: the
+"""What a config asks the workflow for, named in the grammar of ``spaces``: the
 reconstruction methods, the encoding models, the encoding figures (Figs. 6-9: rows,
 columns, panels, title, colour style), and the config keys each job reads.
 
@@ -10,34 +10,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdbrain.workflow import spaces
+from sdbrain.workflow import paths, spaces
 
 # --- the config keys each job reads, per config section --------------------------------
 
 # features: rule features (z and c)
-FEATURES = ("n_chunks", "batch_size", "device", "z_size", "z_posterior", "seed")
+FEATURES_KEYS = ("n_chunks", "batch_size", "device", "z_size", "z_posterior", "seed")
 # features: rule diffusion_features (its steps and U-Net layers only at the captured levels)
-DIFFUSION = ("n_chunks", "device", "unet_pool")
+DIFFUSION_KEYS = ("n_chunks", "device", "unet_pool")
 # reconstruct: the image-to-image pass that gives z_c (rule diffusion_features; one sample)
-GENERATE = ("image_size", "steps", "guidance_scale", "eta", "seed", "batch_size", "noise_start", "x_z_resample")
+GENERATE_KEYS = ("image_size", "steps", "guidance_scale", "eta", "seed", "batch_size", "noise_start", "x_z_resample")
 # reconstruct: rule reconstruct (the strength is the method's)
-RECONSTRUCT = GENERATE + ("n_samples", "n_chunks", "device")
+RECONSTRUCT_KEYS = GENERATE_KEYS + ("n_samples", "n_chunks", "device")
 # decode: rule decode (the ROI is passed per target)
-DECODE = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning")
+DECODE_KEYS = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning")
 # encode: rules encode, encode_level and encode_steps (the models and figures asked for are rule all's)
-ENCODE = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
+ENCODE_KEYS = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
           "voxel_block", "fdr_q", "backend", "solver")
 # encode: rule encode_banded
-BANDED = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
+BANDED_KEYS = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
           "voxel_block", "fdr_q", "backend", "banded")
 # evaluate: rules eval_originals and evaluate
-EVALUATE = ("recipes", "batch_size", "seed", "weights", "clip_random")
+EVALUATE_KEYS = ("recipes", "batch_size", "seed", "weights", "clip_random")
 # evaluate: rule validity_features (one network of the late feature)
-NETWORKS = ("batch_size", "seed", "weights", "clip_random")
+NETWORKS_KEYS = ("batch_size", "seed", "weights", "clip_random")
 # validity: rule validity (validity.feature is the features' and the summary's)
-VALIDITY = ("n_way", "pools", "top", "bootstrap", "permutations", "collapse_k", "memory_mb", "seed")
+VALIDITY_KEYS = ("n_way", "pools", "top", "bootstrap", "permutations", "collapse_k", "memory_mb", "seed")
 # toy: rule toy_nsd (the generator; streams is toy_grid's, model and train are other rules')
-TOY_NSD = ("seed", "n_subjects", "n_sessions", "trials_per_session", "n_shared", "shared_repeats", "train_repeats",
+TOY_NSD_KEYS = ("seed", "n_subjects", "n_sessions", "trials_per_session", "n_shared", "shared_repeats", "train_repeats",
            "image_size", "noise_sd", "amplitude", "mixed_amplitude", "novel")
 
 
@@ -48,13 +48,9 @@ def keys(section: dict, names: tuple[str, ...]) -> dict:
 
 # --- what the run is -----------------------------------------------------------------------
 
-# the toy world's default model directory: the only one the workflow builds itself (rule toy_model)
-RANDOM_MODEL = "results/toy/sd_random"
-
-
 def builds_model(config: dict) -> bool:
-    """Whether the workflow builds its diffusion model (seeded random weights) instead of loading one."""
-    return config["toy"]["enabled"] and config["model_dir"] == RANDOM_MODEL
+    """Tell whether the workflow builds its diffusion model (seeded random weights) instead of loading one."""
+    return config["toy"]["enabled"] and config["model_dir"] == paths.TOY_RANDOM_MODEL
 
 
 def model_note(config: dict) -> str:
@@ -162,7 +158,7 @@ class Figure:
     columns: list[str]          # column labels
     panels: list[list[dict]]    # per row and column: subject, map, mask (or None), zero_is_empty
     title: str
-    style: dict                 # colormap and scale (sdbrain.flatmaps.figure_style)
+    style: dict                 # colormap and scale (sdbrain.maps.flatmaps.figure_style)
 
     def maps(self) -> list[str]:
         """Every volume the panels read (maps and their masks)."""
@@ -186,10 +182,11 @@ def encoding_figures(config: dict) -> list[int]:
     return [6] + ([7] if config["encode"]["noise_levels"] else []) + ([8, 9] if step_level(config) else [])
 
 
-def _panel(subject: str, space: str, name: str, mask: str | None = "fdr_mask") -> dict:
-    enc = "results/encode/{s}/{space}/{name}.nii.gz"
-    return {"subject": subject, "map": enc.format(s=subject, space=space, name=name),
-            "mask": enc.format(s=subject, space=space, name=mask) if mask else None, "zero_is_empty": not mask}
+def _panel(subject: str, model: str, name: str, masked: bool = True) -> dict:
+    """A panel: the map ``name`` (a volume of the model's folder) and, ``masked``, the model's FDR mask."""
+    folder = paths.model(model, subject)
+    return {"subject": subject, "map": f"{folder}/{name}.nii.gz",
+            "mask": f"{folder}/{paths.SINGLE['fdr']}" if masked else None, "zero_is_empty": not masked}
 
 
 def encoding_figure(config: dict, fig: int) -> Figure:
@@ -214,7 +211,7 @@ def encoding_figure(config: dict, fig: int) -> Figure:
         return Figure(labels, columns, panels, TITLES[fig], {**_HOT, "label": "unique variance (r^2)"})
     if fig == 9:
         return Figure([f"{step} step (s = {spaces.level_name(level)})" for step in steps], subjects,
-                      [[_panel(s, spaces.name(f"unet-{step}", level), "best_layer", mask=None) for s in subjects]
+                      [[_panel(s, spaces.name(f"unet-{step}", level), "best_layer", masked=False) for s in subjects]
                        for step in steps],
                       TITLES[9], {"categories": list(config["features"]["unet_layers"])})
     raise ValueError(f"no encoding figure {fig} (Figs. 6-9)")

@@ -1,5 +1,5 @@
 """The grammar of the workflow's names: reconstruction methods, noise levels and the
-encoding models' feature spaces (what a config asks for is ``sdbrain.plan``).
+encoding models' feature spaces (what a config asks for is ``sdbrain.workflow.plan``).
 
 Reconstruction methods:
     z, c                     from the decoded z only or c only
