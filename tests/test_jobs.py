@@ -308,3 +308,23 @@ def test_a_finished_job_leaves_its_objects_to_the_exit_uncollected(tmp_path):
         gc.unfreeze()
         logs.release()
         os.environ.pop(machine.GPU_GIVEN, None)
+
+
+# rules whose scripts only read, gather or summarise tables and arrays: none loads a network
+TABLE_RULES = ("split", "stimuli", "features_merge", "reconstruct_manifest", "eval_summary", "validity_controls",
+               "validity", "validity_summary", "encode_summary", "encode_compare", "run_config", "run_logs",
+               "rate_trials", "rate_analysis")
+
+
+@pytest.mark.parametrize("rule", TABLE_RULES)
+def test_table_rules_import_no_torch(rule):
+    """A table-only job pays no torch start-up (2-3 s each): its script's imports load no torch, diffusers,
+    transformers or pycortex."""
+    import ast
+    tree = ast.parse((ROOT / f"workflow/scripts/{rule}.py").read_text())
+    imports = "\n".join(ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)))
+    code = imports + "\nimport sys\nprint(sorted({'torch', 'diffusers', 'transformers', 'cortex'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "[]", f"{rule} imports {out.stdout.strip()}"

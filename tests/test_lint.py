@@ -1,6 +1,7 @@
 """The linters that CI runs before the tests (ruff, snakefmt, snakemake --lint), so that `pytest` alone
 catches a finding too. Each is skipped, with the reason, where its tool is not installed."""
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,29 @@ def test_snakemake_lint_fails_on_a_finding(tmp_path):
     result = run(sys.executable, "-m", "snakemake", "--snakefile", tmp_path / "Snakefile", "--directory", tmp_path,
                  "--lint", cwd=tmp_path)
     assert result.returncode != 0 and "Absolute path" in result.stdout + result.stderr
+
+
+def test_the_import_contracts_are_kept():
+    """pyproject.toml's import-linter contracts: the method layer does not import the workflow layer, the workflow
+    layer imports no torch, diffusers, transformers or pycortex, nothing outside sdbrain.toy imports it, no cycles."""
+    result = run(tool("lint-imports"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "Contracts: 4 kept, 0 broken." in result.stdout
+
+
+def test_the_import_contracts_catch_a_crossed_layer(tmp_path):
+    """The check above can fail: in a copy of the package where a method module imports the workflow layer and the
+    workflow layer imports torch, both layer contracts are broken."""
+    shutil.copytree(ROOT / "workflow/sdbrain", tmp_path / "sdbrain", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    with open(tmp_path / "sdbrain/linear/stats.py", "a") as module:
+        module.write("\nfrom sdbrain.workflow import paths  # noqa\n")
+    with open(tmp_path / "sdbrain/workflow/paths.py", "a") as module:
+        module.write("\nimport torch  # noqa\n")
+    result = subprocess.run([tool("lint-imports")], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode != 0
+    assert "The method layer does not import the workflow layer BROKEN" in result.stdout
+    assert "The workflow layer imports no torch, diffusers, transformers or pycortex BROKEN" in result.stdout
+    assert "sdbrain.linear.stats -> sdbrain.workflow.paths" in result.stdout
+    assert "sdbrain.workflow.paths -> torch" in result.stdout

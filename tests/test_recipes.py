@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError
 from sdbrain.evaluation import evaluate
 from sdbrain.evaluation import recipes as rc
 
@@ -44,8 +44,9 @@ def test_each_recipe_sizes_and_layers(networks):
             assert features[evaluate.feature_key(recipe, feature)].shape == (2, length), (recipe.name, feature.metric)
     assert {f.node for f in rc.RECIPES["mindeye"].features} == {"features.4", "features.11", "avgpool", "embeds"}
     assert rc.RECIPES["mindeye"].base_size == 256 and rc.RECIPES["braindiffuser"].base_size is None
-    with pytest.raises(InputError, match=r"evaluate.recipes': unknown recipe\(s\) \['minedye'\]"):
+    with pytest.raises(ArgumentError, match=r"^argument 'recipes': unknown recipe\(s\) \['minedye'\]") as err:
         rc.selected(["minedye"])
+    assert err.value.argument == "recipes"
 
 
 def test_channels_last_features_equal_the_plain_forward(networks):

@@ -16,7 +16,7 @@ import torchvision
 import yaml
 
 from conftest import ROOT
-from sdbrain.data import weights
+from sdbrain import weights
 from test_networks import _clip_directory, _random_state, _swav_checkpoint
 
 

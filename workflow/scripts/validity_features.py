@@ -49,4 +49,4 @@ def main():
     log.info("%s of %d test and %d training images", key, len(test_ids), len(train_ids))
 
 
-job.run(main, snakemake)
+job.run(main, snakemake, keys={"feature": "validity.feature"})

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sdbrain.evaluation import controls
 from sdbrain.evaluation import validity_tables as vt
 from sdbrain.maps import figures
 from sdbrain.workflow import job
@@ -22,7 +23,7 @@ def main():
     summary.to_csv(out.summary, sep="\t", index=False)
     text = vt.statements(summary, tests, snakemake.params.feature)
     Path(out.markdown).write_text(text + "\n")
-    figures.validity_panels(summary, collapse, out.figure, snakemake.params.model_note)
+    figures.validity_panels(summary, collapse, out.figure, controls.CONTROLS, snakemake.params.model_note)
     log.info("%s", text)
 
 

@@ -1,2 +1,2 @@
-"""Data on disk: NSD's files (``nsd``), ingestion of betas into per-ROI matrices (``ingest``), the file contract
-of arrays with the 73k ids of their rows (``io``), and published model weights (``weights``)."""
+"""Data on disk: NSD's files (``nsd``), ingestion of betas into per-ROI matrices (``ingest``), and the file
+contract of arrays with the 73k ids of their rows (``io``)."""

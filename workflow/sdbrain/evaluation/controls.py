@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sdbrain.data.io import align_rows
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 
 CONTROLS = ("retrieval", "ceiling", "shuffled", "mean")  # in the order the report lists them
 
@@ -49,7 +49,7 @@ def permutation(n: int, seed: int) -> np.ndarray:
 
 
 def late_recipe(key: str):
-    """The recipe that computes only the feature ``recipe.metric`` (config validity.feature)."""
+    """The recipe that computes only the feature ``key``, written '<recipe>.<metric>' (e.g. takagi.clip.embeds)."""
     from dataclasses import replace
 
     from sdbrain.evaluation import recipes
@@ -57,5 +57,5 @@ def late_recipe(key: str):
     recipe = recipes.RECIPES.get(name)
     if recipe is None or metric not in {f.metric for f in recipe.features}:
         known = [f"{r.name}.{f.metric}" for r in recipes.RECIPES.values() for f in r.features]
-        raise InputError(f"config key 'validity.feature': unknown feature {key!r}; expected one of {known}")
+        raise ArgumentError("feature", f"unknown feature {key!r}; expected one of {known}")
     return replace(recipe, features=(recipe.feature(metric),))

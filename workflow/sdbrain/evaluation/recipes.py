@@ -30,12 +30,15 @@ use_sample_covariance=False, data_range=1.0)`` on ``rgb2gray`` (Rec. 709 weights
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError
+
+if TYPE_CHECKING:  # torch is imported where images are prepared: the tables of a run need the recipes alone
+    import torch
 
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 CLIP = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
@@ -100,9 +103,10 @@ RECIPES = {
 
 
 def selected(names) -> list[Recipe]:
+    """The recipes named, in order (``RECIPES``' keys)."""
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
-        raise InputError(f"config key 'evaluate.recipes': unknown recipe(s) {unknown}; expected {sorted(RECIPES)}")
+        raise ArgumentError("recipes", f"unknown recipe(s) {unknown}; expected {sorted(RECIPES)}")
     return [RECIPES[n] for n in names]
 
 
@@ -110,6 +114,7 @@ def selected(names) -> list[Recipe]:
 
 def base(images: np.ndarray, recipe: Recipe) -> np.ndarray:
     """uint8 (n, H, W, 3) -> float32 (n, 3, H', W') in [0, 1], at the recipe's base size if it has one."""
+    import torch
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
     if recipe.base_size and x.shape[-1] != recipe.base_size:
         x = _interpolate(x, recipe.base_size)
@@ -118,6 +123,7 @@ def base(images: np.ndarray, recipe: Recipe) -> np.ndarray:
 
 def _interpolate(x: torch.Tensor, size: int) -> torch.Tensor:
     """torchvision ``Resize((size, size))`` of a float tensor: bilinear, no antialiasing (its tensor default then)."""
+    import torch
     return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
 
 
@@ -142,6 +148,7 @@ def prepare(images: np.ndarray, feature: Feature, recipe: Recipe) -> torch.Tenso
     pil_bicubic_crop: the same with bicubic (CLIPProcessor); pil_bilinear_square: PIL
     bilinear straight to size x size; tensor_bilinear: bilinear on float tensors.
     """
+    import torch
     mean, std = CLIP if feature.network == "clip" else IMAGENET
     if feature.resize == "tensor_bilinear":
         x = torch.from_numpy(base(images, recipe) if images.dtype == np.uint8 else images)
@@ -165,6 +172,7 @@ def low_level_images(images: np.ndarray, recipe: Recipe, reconstruction: bool) -
     """float64 (n, size, size, 3) in [0, 1]: images as the recipe compares them pixel by pixel."""
     low = recipe.low_level
     if low.resize == "tensor_bilinear":
+        import torch
         x = torch.from_numpy(base(images, recipe))
         return _interpolate(x, low.size).permute(0, 2, 3, 1).double().numpy()
     # Brain-Diffuser: the reconstruction by PIL's bicubic; the original as it is when it has the size already

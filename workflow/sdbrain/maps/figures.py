@@ -12,8 +12,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from sdbrain.evaluation import controls  # noqa: E402
-
 
 def first_samples(manifest: str | Path, ids) -> list[np.ndarray]:
     """Sample 0 of each requested image from a reconstruction manifest."""
@@ -157,11 +155,15 @@ def flatmap_grid(panels: list[list[dict]], row_labels: list[str], column_labels:
 VALIDITY_GROUPS = ["tertile:familiar", "tertile:middle", "tertile:novel", "toy:familiar", "toy:novel"]
 
 
-def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | Path, note: str = "") -> None:
-    """The validity figure: per subject (rows), two-way and novel (C+1-way) identification on the
-    late feature by novelty group for every method and control (mean and bootstrap 95 % interval),
-    and the collapse of the decoded z and c (share of variance in the training targets' top-k
-    components, participation ratio printed above each bar)."""
+def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | Path, controls=(),
+                    note: str = "") -> None:
+    """Draw the validity figure.
+
+    Per subject (rows): two-way and novel (C+1-way) identification on the late feature by novelty group for every
+    method and control (mean and bootstrap 95 % interval; the ``controls`` dashed), and the collapse of the decoded
+    z and c (share of variance in the training targets' top-k components, participation ratio printed above each
+    bar).
+    """
     subjects = list(dict.fromkeys(summary["subject"]))
     late = summary[summary["space"] == "late"]
     groups = [g for g in VALIDITY_GROUPS if g in set(late["group"])]
@@ -174,7 +176,7 @@ def validity_panels(summary: pd.DataFrame, collapse: pd.DataFrame, path: str | P
             for k, method in enumerate(methods):
                 cell = part.loc[method].reindex(groups)
                 style = dict(capsize=2, marker="o", ms=3, color=f"C{k}",
-                             ls="--" if method in controls.CONTROLS else "-")
+                             ls="--" if method in controls else "-")
                 # the tertiles and the toy world's familiar/novel split are separate lines: different groupings
                 for j, family in enumerate(("tertile", "toy")):
                     at = np.array([g.startswith(family) for g in groups])

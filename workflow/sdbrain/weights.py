@@ -30,7 +30,7 @@ import yaml
 from sdbrain.data.io import atomic_dir
 from sdbrain.errors import InputError
 
-DEFAULT_SOURCES = Path(__file__).resolve().parents[3] / "config" / "weights.yaml"  # the checkout's config/
+DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "config" / "weights.yaml"  # the checkout's config/
 CHUNK = 1 << 20
 
 
