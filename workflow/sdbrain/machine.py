@@ -1,4 +1,4 @@
-"""This machine as a job sees it: its CPU, and the NVIDIA GPUs and driver that nvidia-smi lists.
+"""The machine as a job sees it: its CPU, and the NVIDIA GPUs and driver that nvidia-smi lists.
 
 Torch-free (both layers use it): the workflow probes for a GPU while Snakemake parses the rules, every job names its
 host in its log, and ``sdbrain.devices`` names the driver when torch cannot use the GPU a job was given.
@@ -32,8 +32,10 @@ def machine_has_gpu(devices: str = "/dev") -> bool:
 
 @functools.cache
 def _nvidia_smi() -> tuple[list[tuple[str, str]], str]:
-    """(name, driver version) of each GPU nvidia-smi lists, or none and why: one run per process serves
-    ``driver`` and ``gpus`` (a job's GPUs do not change while it runs)."""
+    """Run nvidia-smi once: (name, driver version) of each GPU it lists, or none and why.
+
+    One run per process serves ``driver`` and ``gpus`` (a job's GPUs do not change while it runs).
+    """
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return [], "no nvidia-smi on the PATH"

@@ -1,5 +1,7 @@
-"""``sdbrain-weights fetch DIR``: download the published evaluation weights (and optionally SD v1.4)
-once, on a machine with internet, check each file, and print the config lines that use them.
+"""``sdbrain-weights fetch DIR``: download, check and list the published evaluation weights.
+
+It downloads the published evaluation weights (and optionally SD v1.4) once, on a machine with
+internet, checks each file, and prints the config lines that use them.
 
 The workflow itself never downloads: every stage reads local files. Where the sources are
 is config (``config/weights.yaml``), so the command can be pointed at a mirror.
@@ -35,6 +37,7 @@ CHUNK = 1 << 20
 
 
 def read_sources(path: str | Path) -> dict:
+    """Read the YAML file of download locations and hashes; it must have the keys hub, files and repos."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"weights sources '{path}': no such file")
@@ -65,7 +68,7 @@ def download(url: str, target: Path, timeout: float = 60) -> dict[str, str]:
 
 
 def git_blob_sha1(path: str | Path) -> str:
-    """The id git (and the hub) gives a small file: SHA-1 of 'blob <size>\\0' and the content."""
+    r"""Return the id git (and the hub) gives a small file: SHA-1 of 'blob <size>\0' and the content."""
     data = Path(path).read_bytes()
     return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()  # noqa: S324 -- git's id, not security
 
@@ -76,7 +79,7 @@ def _refuse(part: str, message: str):
 
 
 def fetch_file(name: str, entry: dict, directory: Path, timeout: float) -> Path:
-    """One evaluation weight file: downloaded, hash-checked, loaded strictly."""
+    """Fetch one evaluation weight file: download it, check its hash, load it strictly; return its path."""
     from sdbrain.evaluation.networks import build_network
     url = entry["url"]
     target = directory / Path(urllib.parse.urlparse(url).path).name
@@ -97,7 +100,7 @@ def fetch_file(name: str, entry: dict, directory: Path, timeout: float) -> Path:
 
 
 def repo_tree(hub: str, repo: str, revision: str, folder: str, timeout: float) -> dict[str, dict]:
-    """Path -> entry of the hub's tree listing of one folder of a repository."""
+    """Read the hub's tree listing of one folder of a repository: path -> entry, files only."""
     url = f"{hub}/api/models/{repo}/tree/{revision}" + (f"/{folder}" if folder else "")
     with _open(url, timeout) as response:
         try:
@@ -108,7 +111,7 @@ def repo_tree(hub: str, repo: str, revision: str, folder: str, timeout: float) -
 
 
 def fetch_repo(name: str, entry: dict, hub: str, directory: Path, timeout: float) -> Path:
-    """Files of a Hugging Face repository, each checked against the hash the hub lists for it."""
+    """Fetch files of a Hugging Face repository, each checked against the hash the hub lists for it."""
     repo, revision = entry["repo"], entry.get("revision", "main")
     target = directory / repo.split("/")[-1]
     listings: dict[str, dict] = {}
@@ -136,6 +139,7 @@ def fetch_repo(name: str, entry: dict, hub: str, directory: Path, timeout: float
 
 
 def config_lines(paths: dict[str, Path]) -> str:
+    """Return the config lines (YAML) that use the fetched files: ``model_dir`` for SD, ``evaluate.weights``."""
     lines = []
     if "sd" in paths:
         lines.append(f"model_dir: {paths['sd']}")
@@ -146,6 +150,10 @@ def config_lines(paths: dict[str, Path]) -> str:
 
 
 def fetch(directory: str | Path, sources: dict, only=None, with_sd: bool = False, timeout: float = 60) -> dict[str, Path]:
+    """Fetch and check the weights named in ``only`` (default: every evaluation network, and SD with ``with_sd``).
+
+    Files go under ``directory``; returns name -> local path (a file, or a repository's folder).
+    """
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     wanted = list(only) if only else [*sources["files"], *[r for r in sources["repos"] if r != "sd" or with_sd]]
@@ -163,6 +171,7 @@ def fetch(directory: str | Path, sources: dict, only=None, with_sd: bool = False
 
 
 def main(argv=None) -> int:
+    """Run ``sdbrain-weights``; return the exit status (1 with one line on stderr where a check fails)."""
     parser = argparse.ArgumentParser(prog="sdbrain-weights", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

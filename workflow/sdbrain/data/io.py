@@ -23,7 +23,8 @@ ID_COLUMN = "nsd_id"
 def atomic_dir(out: str | Path):
     """Yield a fresh folder ``<out>.tmp`` to fill; on success it replaces ``out``, on failure it is removed.
 
-    A ``.tmp`` folder left by a killed attempt is removed first, so none of its files reach ``out``."""
+    A ``.tmp`` folder left by a killed attempt is removed first, so none of its files reach ``out``.
+    """
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -39,8 +40,11 @@ def atomic_dir(out: str | Path):
 
 @contextmanager
 def atomic_file(path: str | Path, suffix: str = ""):
-    """Yield a temporary name ``<path>.tmp<suffix>`` to write; on success it replaces ``path``, on failure
-    it is removed (``suffix`` for writers that append one, as ``np.save`` appends '.npy')."""
+    """Yield a temporary name ``<path>.tmp<suffix>`` to write; on success it replaces ``path``.
+
+    On failure the temporary file is removed. ``suffix`` is for writers that append one, as ``np.save``
+    appends '.npy'.
+    """
     tmp = Path(f"{path}.tmp{suffix}")
     try:
         yield tmp
@@ -51,11 +55,13 @@ def atomic_file(path: str | Path, suffix: str = ""):
 
 
 def write_ids(path: str | Path, ids) -> None:
+    """Write the 73k ids of an array's rows atomically: a one-column TSV (``nsd_id``), int64."""
     with atomic_file(path) as tmp:
         pd.DataFrame({ID_COLUMN: np.asarray(ids, dtype=np.int64)}).to_csv(tmp, sep="\t", index=False)
 
 
 def read_ids(path: str | Path) -> np.ndarray:
+    """Read a TSV of 73k ids written by ``write_ids``: (rows,) int64; InputError if missing or malformed."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: id file is missing")
@@ -89,7 +95,8 @@ def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: s
     """Rows of ``array`` (labelled ``ids``) in the order of ``wanted``; every wanted id must be present.
 
     Rows are matched by id, never by position: a file whose ids do not label its rows one to
-    one (another count, an id twice) is refused, since its order cannot be trusted."""
+    one (another count, an id twice) is refused, since its order cannot be trusted.
+    """
     if len(ids) != len(array):
         raise InputError(f"{source}: {len(array)} rows but {len(ids)} stimulus ids: its rows cannot be matched to stimuli")
     position = {int(i): r for r, i in enumerate(ids)}

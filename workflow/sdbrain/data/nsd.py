@@ -1,5 +1,6 @@
-"""The Natural Scenes Dataset on disk: where each file lives, how to read it, and a
-pre-flight check of everything a run needs.
+"""The Natural Scenes Dataset on disk: where each file lives, how to read it, and a pre-flight check.
+
+The pre-flight check covers everything a run needs.
 
 Paths follow NSD's real layout (relative to ``nsd_root``); the toy generator writes
 the same layout, so this module is the only one that knows it.
@@ -31,41 +32,51 @@ class Layout:
     root: Path
 
     def __post_init__(self):
+        """Make ``root`` a Path."""
         object.__setattr__(self, "root", Path(self.root))
 
     def subject_dir(self, subject: str) -> Path:
+        """Return a subject's folder of preprocessed data (nsddata/ppdata/<subject>)."""
         return self.root / "nsddata/ppdata" / subject
 
     def responses(self, subject: str) -> Path:
+        """Return a subject's behav/responses.tsv (one row per trial: SESSION, 73KID, ...)."""
         return self.subject_dir(subject) / "behav/responses.tsv"
 
     def betas(self, subject: str, session: int) -> Path:
+        """Return the HDF5 betas of one session (func1pt8mm, ``betas_fithrf_GLMdenoise_RR``)."""
         return self.root / "nsddata_betas/ppdata" / subject / "func1pt8mm" / BETA_DIR / f"betas_session{session:02d}.hdf5"
 
     def ncsnr(self, subject: str) -> Path:
+        """Return a subject's noise-ceiling SNR volume (ncsnr.nii.gz, beside the betas)."""
         return self.root / "nsddata_betas/ppdata" / subject / "func1pt8mm" / BETA_DIR / "ncsnr.nii.gz"
 
     def roi(self, subject: str, name: str) -> Path:
-        """A volume in func1pt8mm space: ``streams`` -> roi/streams.nii.gz, ``brainmask`` -> brainmask.nii.gz."""
+        """Return a volume in func1pt8mm space: ``streams`` -> roi/streams.nii.gz, ``brainmask`` -> brainmask.nii.gz."""
         func = self.subject_dir(subject) / "func1pt8mm"
         return func / f"{name}.nii.gz" if name == "brainmask" else func / "roi" / f"{name}.nii.gz"
 
     @property
     def expdesign(self) -> Path:
+        """The path of nsd_expdesign.mat (it holds ``sharedix``, the shared images)."""
         return self.root / "nsddata/experiments/nsd/nsd_expdesign.mat"
 
     @property
     def stim_info(self) -> Path:
+        """The path of nsd_stim_info_merged.csv (each NSD image's COCO id)."""
         return self.root / "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
 
     @property
     def stimuli(self) -> Path:
+        """The path of nsd_stimuli.hdf5 (``imgBrick``: every NSD image, (n, H, W, 3) uint8)."""
         return self.root / "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"
 
     def captions(self, split: str) -> Path:
+        """Return the COCO captions file of ``split`` ('train' or 'val': captions_<split>2017.json)."""
         return self.root / f"nsddata_stimuli/stimuli/nsd/annotations/captions_{split}2017.json"
 
     def freesurfer(self, subject: str) -> Path:
+        """Return a subject's FreeSurfer folder (nsddata/freesurfer/<subject>)."""
         return self.root / "nsddata/freesurfer" / subject
 
 
@@ -92,7 +103,7 @@ def test_repeats(layout: Layout, subject: str, sessions, test_ids) -> np.ndarray
 
 
 def read_sharedix(path: Path) -> np.ndarray:
-    """The 1-based 73k ids of the shared images (``sharedix``, a MATLAB (1, n) array)."""
+    """Read the 1-based 73k ids of the shared images (``sharedix``, a MATLAB (1, n) array)."""
     mat = scipy.io.loadmat(path, variable_names=["sharedix"])
     if "sharedix" not in mat:
         raise InputError(f"{path}: no variable 'sharedix'")
@@ -100,7 +111,7 @@ def read_sharedix(path: Path) -> np.ndarray:
 
 
 def read_volume(path: Path) -> np.ndarray:
-    """A NIfTI volume in the betas' (Z, Y, X) order."""
+    """Read a NIfTI volume in the betas' (Z, Y, X) order."""
     return np.asarray(nib.load(path).dataobj).T
 
 
@@ -179,6 +190,7 @@ def check_subject(layout: Layout, subject: str, sessions, roi_files, problems: l
 
 
 def check_stimuli(layout: Layout, problems: list[str]) -> None:
+    """Append to ``problems`` every missing or malformed stimulus file (design, stimulus info, captions, images)."""
     for path in (layout.expdesign, layout.stim_info, layout.captions("train"), layout.captions("val")):
         _check_exists(path, problems)
     if _check_exists(layout.stimuli, problems):

@@ -22,8 +22,10 @@ CONTROLS = ("retrieval", "ceiling", "shuffled", "mean")  # in the order the repo
 
 
 def generated_inputs(z: np.ndarray, z_ids, c: np.ndarray, c_ids, test_ids, train_ids) -> dict[str, dict[str, np.ndarray]]:
-    """The decoded-feature arrays that the generated controls feed to the reconstruction,
-    one row per test image: {control: {"z": ..., "c": ...}}."""
+    """Return the decoded-feature arrays that the generated controls feed to the reconstruction.
+
+    One row per test image: {control: {"z": ..., "c": ...}}.
+    """
     test_ids, train_ids = np.asarray(test_ids), np.unique(train_ids)
     overlap = np.intersect1d(test_ids, train_ids)
     if overlap.size:
@@ -37,8 +39,10 @@ def generated_inputs(z: np.ndarray, z_ids, c: np.ndarray, c_ids, test_ids, train
 
 
 def permutation(n: int, seed: int) -> np.ndarray:
-    """A seeded permutation of n test images that moves every image (a derangement), so
-    that no image keeps its own responses."""
+    """Return a seeded permutation of n test images that moves every image (a derangement).
+
+    Every image moves so that no image keeps its own responses.
+    """
     if n < 2:
         raise InputError(f"the shuffled control needs at least 2 test images, got {n}")
     rng = np.random.default_rng([seed, n])
@@ -49,7 +53,10 @@ def permutation(n: int, seed: int) -> np.ndarray:
 
 
 def late_recipe(key: str):
-    """The recipe that computes only the feature ``key``, written '<recipe>.<metric>' (e.g. takagi.clip.embeds)."""
+    """Return the recipe that computes only the feature ``key``.
+
+    ``key`` is written '<recipe>.<metric>' (e.g. takagi.clip.embeds).
+    """
     from dataclasses import replace
 
     from sdbrain.evaluation import recipes

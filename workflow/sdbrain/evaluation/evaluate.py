@@ -1,5 +1,6 @@
-"""Evaluation of reconstructions: features of fixed networks, identification, PixCorr and SSIM,
-each computed as a named recipe prescribes (``sdbrain.evaluation.recipes``: takagi, mindeye,
+"""Evaluation of reconstructions: features of fixed networks, identification, PixCorr and SSIM.
+
+Each is computed as a named recipe prescribes (``sdbrain.evaluation.recipes``: takagi, mindeye,
 braindiffuser).
 
 takagi (the paper's protocol): each original is identified against every other
@@ -25,11 +26,12 @@ if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
 
 
 def feature_extractor(net, name: str, nodes: list[str]):
-    """A function of a batch returning the flattened activations of ``nodes``.
+    """Return a function of a batch returning the flattened activations of ``nodes``.
 
     A convolutional network is traced once (torchvision's feature extractor) and runs
     channels-last, which oneDNN computes about a third faster on a CPU (Inception v3,
-    measured; the same values up to float32 rounding, relative 1e-6)."""
+    measured; the same values up to float32 rounding, relative 1e-6).
+    """
     if name == "clip":
         def clip(x):
             out = net(pixel_values=x, output_hidden_states=True)
@@ -47,6 +49,7 @@ def feature_extractor(net, name: str, nodes: list[str]):
 
 
 def feature_key(recipe: rc.Recipe, feature: rc.Feature) -> str:
+    """Return the name of a recipe's feature in ``extract``'s result: '<recipe>.<metric>'."""
     return f"{recipe.name}.{feature.metric}"
 
 
@@ -85,7 +88,8 @@ def normalise_rows(x: np.ndarray) -> np.ndarray:
     """Rows centred and scaled to unit norm (a float32 copy), so that dot products are Pearson r.
 
     ``stats.unit_rows`` does the same with another float32 summation of the norm (no squared copy);
-    the two differ in the last bits, so the evaluation keeps its own to keep its scores."""
+    the two differ in the last bits, so the evaluation keeps its own to keep its scores.
+    """
     x = np.array(x, dtype=np.float32)
     x -= x.mean(-1, keepdims=True)
     x /= np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12
@@ -95,7 +99,8 @@ def normalise_rows(x: np.ndarray) -> np.ndarray:
 def _wins(r: np.ndarray, axis: int) -> np.ndarray:
     """Fraction of off-diagonal entries the diagonal beats, along rows (axis 1) or columns (axis 0).
 
-    Strictly: a tie is a failure (Takagi's ``r_true > r_fake``, MindEye's ``r < congruents``)."""
+    Strictly: a tie is a failure (Takagi's ``r_true > r_fake``, MindEye's ``r < congruents``).
+    """
     diagonal = np.diag(r)
     own = diagonal[:, None] if axis == 1 else diagonal[None, :]
     return (own > r).sum(axis) / (r.shape[0] - 1)
@@ -112,8 +117,11 @@ def paper_identification(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
 
 
 def community_identification(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
-    """Per reconstruction j (each sample on its own, then averaged): share of other originals i with
-    r(orig_j, recon_j) > r(orig_i, recon_j), as in Brain-Diffuser and MindEye."""
+    """Identify each reconstruction among the originals (each sample on its own, then averaged).
+
+    Per reconstruction j: the share of other originals i with r(orig_j, recon_j) > r(orig_i, recon_j),
+    as in Brain-Diffuser and MindEye.
+    """
     o = normalise_rows(original)
     return np.mean([_wins(o @ normalise_rows(recon[:, s]).T, axis=0) for s in range(recon.shape[1])], axis=0)
 

@@ -46,7 +46,10 @@ def load_network(name: str, weights: dict, seed: int, clip_config: dict):
 
 
 def build_network(name: str, weights: str | None, seed: int, clip_config: dict):
-    """A network in eval mode, from its published weight file or (labelled by the caller) seeded random weights."""
+    """Build a network in eval mode.
+
+    Its weights are its published weight file's or (labelled by the caller) seeded random weights.
+    """
     torch.manual_seed(seed)
     if name == "clip":
         return (load_clip(weights) if weights else _random_clip(clip_config)).eval()
@@ -79,7 +82,7 @@ def _torchvision(name: str, pretrained: bool):
 
 
 def read_state_dict(path: str | Path) -> dict:
-    """The tensors of a torch checkpoint file (a state_dict, or a dict holding one under 'state_dict')."""
+    """Read the tensors of a torch checkpoint file (a state_dict, or a dict holding one under 'state_dict')."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"evaluation weights '{path}': no such file")
@@ -129,7 +132,7 @@ def _random_clip(clip_config: dict):
 
 
 def load_clip(directory: str | Path):
-    """The vision tower and projection of a CLIP directory (a whole CLIP model or a vision-only one)."""
+    """Load the vision tower and projection of a CLIP directory (a whole CLIP model or a vision-only one)."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
     directory = Path(directory)
     config_file = directory / "config.json"

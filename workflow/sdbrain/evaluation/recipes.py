@@ -46,6 +46,8 @@ CLIP = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711
 
 @dataclass(frozen=True)
 class Feature:
+    """One feature metric of a recipe: which network node, at what input size and resizing, scored how."""
+
     metric: str    # column name in the tables
     network: str   # networks.NETWORKS
     node: str      # torchvision feature-extractor node, or embeds / hidden6 / hidden12 for CLIP
@@ -56,6 +58,8 @@ class Feature:
 
 @dataclass(frozen=True)
 class LowLevel:
+    """A recipe's PixCorr and SSIM settings: the comparison size, the resizing and PixCorr's flattening order."""
+
     size: int = 425
     resize: str = "tensor_bilinear"   # or pil_bicubic_reconstruction
     order: str = "chw"                # flattening order for PixCorr (a correlation does not depend on it)
@@ -63,6 +67,8 @@ class LowLevel:
 
 @dataclass(frozen=True)
 class Recipe:
+    """A published evaluation: its feature metrics, PixCorr/SSIM settings, base size and the code it follows."""
+
     name: str
     features: tuple[Feature, ...]
     low_level: LowLevel | None = None
@@ -70,6 +76,7 @@ class Recipe:
     source: str = ""
 
     def feature(self, metric: str) -> Feature:
+        """Return the recipe's feature of the metric (column) ``metric``."""
         return next(f for f in self.features if f.metric == metric)
 
 
@@ -103,7 +110,7 @@ RECIPES = {
 
 
 def selected(names) -> list[Recipe]:
-    """The recipes named, in order (``RECIPES``' keys)."""
+    """Return the recipes named, in order (``RECIPES``' keys)."""
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         raise ArgumentError("recipes", f"unknown recipe(s) {unknown}; expected {sorted(RECIPES)}")
@@ -122,7 +129,10 @@ def base(images: np.ndarray, recipe: Recipe) -> np.ndarray:
 
 
 def _interpolate(x: torch.Tensor, size: int) -> torch.Tensor:
-    """torchvision ``Resize((size, size))`` of a float tensor: bilinear, no antialiasing (its tensor default then)."""
+    """Resize a float tensor as torchvision's ``Resize((size, size))`` does.
+
+    Bilinear, no antialiasing (its tensor default then).
+    """
     import torch
     return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
 
@@ -132,7 +142,7 @@ def _pil(image: np.ndarray) -> Image.Image:
 
 
 def _shorter_side_crop(pil: Image.Image, size: int, resample) -> np.ndarray:
-    """torchvision Resize(size) (shorter side to ``size``) then CenterCrop(size), on a PIL image."""
+    """Apply torchvision's Resize(size) (shorter side to ``size``) then CenterCrop(size) to a PIL image."""
     w, h = pil.size
     short, long = (w, h) if w <= h else (h, w)
     new_long = int(size * long / short)
@@ -193,7 +203,7 @@ def pixcorr(original: np.ndarray, reconstruction: np.ndarray, order: str = "chw"
 
 
 def ssim(original: np.ndarray, reconstruction: np.ndarray) -> float:
-    """The community's SSIM: scikit-image on Rec. 709 grey images in [0, 1]."""
+    """Compute the community's SSIM: scikit-image on Rec. 709 grey images in [0, 1]."""
     from skimage.color import rgb2gray
     from skimage.metrics import structural_similarity
     return float(structural_similarity(rgb2gray(reconstruction), rgb2gray(original), gaussian_weights=True, sigma=1.5,

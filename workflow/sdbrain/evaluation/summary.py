@@ -30,8 +30,10 @@ def summarise(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def community_table(summary: pd.DataFrame, method: str) -> pd.DataFrame:
-    """The published tables' layout, one block per community recipe in ``summary``: a row per
-    subject, their mean, and the published rows that recipe made."""
+    """Lay out ``summary`` as the published tables: one block per community recipe in it.
+
+    Each block has a row per subject, their mean, and the published rows that recipe made.
+    """
     blocks = []
     for recipe in [r for r in summary["protocol"].unique() if r in PUBLISHED or rc.RECIPES[r].low_level]:
         part = summary[(summary["protocol"] == recipe) & (summary["method"] == method)]
@@ -48,7 +50,7 @@ def community_table(summary: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def markdown(table: pd.DataFrame, note: str = "") -> str:
-    """A table in Markdown (fractions to three decimals, percentages to one), with a note under it."""
+    """Write a table in Markdown (fractions to three decimals, percentages to one), with a note under it."""
     cols = list(table.columns)
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) and abs(v) < 1.5 else (f"{v:.1f}" if isinstance(v, float) else str(v))  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

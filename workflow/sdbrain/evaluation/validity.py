@@ -1,6 +1,8 @@
-"""Checks that tell reconstruction from retrieval: novelty against the training set, C+1-way
-identification, N-way identification on fixed candidate pools, retrieval ranks, output-dimension
-collapse, a retrieval baseline, and paired bootstrap intervals and permutation tests.
+"""Checks that tell reconstruction from retrieval.
+
+Novelty against the training set, C+1-way identification, N-way identification on fixed candidate
+pools, retrieval ranks, output-dimension collapse, a retrieval baseline, and paired bootstrap
+intervals and permutation tests.
 
 After Shirakawa et al. (2024, "Spurious reconstruction from brain activity"): a decoder that
 only retrieves what it saw in training can still score well on two-way identification among
@@ -74,7 +76,8 @@ def block_rows(n_test: int, dims: int, memory_mb: float, held_bytes: int = 0) ->
 
     A block costs, per training row, its normalised copy (4 dims bytes) and about three
     (n_test,) float32 columns (its similarities, their running sum, a comparison). At least
-    one row, whatever the budget."""
+    one row, whatever the budget.
+    """
     if not memory_mb > 0:
         raise InputError(f"argument 'memory_mb' must be positive, not {memory_mb!r}")
     free = memory_mb * _MB - held_bytes
@@ -87,7 +90,7 @@ def _blocks(n_train: int, rows: int):
 
 
 def _spaces(tests, trains, test_name: str, train_name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Checked lists of (test, train) arrays: one per space, the same items in every space."""
+    """Check and return lists of (test, train) arrays: one per space, the same items in every space."""
     if len(tests) != len(trains) or not tests:
         raise InputError(f"arguments '{test_name}' and '{train_name}' must list the same spaces, "
                          f"not {len(tests)} and {len(trains)}")
@@ -124,15 +127,18 @@ def nearest_training(test: np.ndarray, train: np.ndarray, memory_mb: float) -> t
     """Per test vector, the index of the most similar training vector (Pearson r) and that r.
 
     Novelty (Shirakawa et al.) is 1 - r: how far a test image is from anything seen in
-    training. An exact tie goes to the lowest index."""
+    training. An exact tie goes to the lowest index.
+    """
     test, train = _matrix(test, "test"), _matrix(train, "train")
     _same_dims(test, train, "'test' and 'train'")
     return _nearest([test], [train], memory_mb)
 
 
 def novelty_tertiles(novelty: np.ndarray) -> np.ndarray:
-    """Labels "familiar", "middle", "novel" by rank of novelty (ties by index), in near-equal thirds
-    (sizes differ by at most one; the lower thirds get the extra items)."""
+    """Label items "familiar", "middle", "novel" by rank of novelty (ties by index), in near-equal thirds.
+
+    The thirds' sizes differ by at most one; the lower thirds get the extra items.
+    """
     novelty = np.asarray(novelty)
     if novelty.ndim != 1 or novelty.size < 3:
         raise InputError(f"argument 'novelty' must be a 1-D array of at least 3 values, not shape {novelty.shape}")
@@ -144,13 +150,15 @@ def novelty_tertiles(novelty: np.ndarray) -> np.ndarray:
 
 def novel_identification(decoded: np.ndarray, truth: np.ndarray, train: np.ndarray,
                          memory_mb: float) -> tuple[np.ndarray, np.ndarray]:
-    """Shirakawa's C+1-way identification: per test item i, the candidates are truth[i] and all C
-    training vectors, ranked by r with decoded[i].
+    """Rank each truth against all C training vectors by r with its decoded item (Shirakawa's C+1-way).
+
+    Per test item i, the candidates are truth[i] and all C training vectors, ranked by r with decoded[i].
 
     Returns rank (1 = the truth is the most similar; a training candidate tied with the truth
     ranks above it) and accuracy (the share of training candidates with r strictly below the
     truth's; chance 0.5). A decoder that retrieves training items loses to them here even when
-    it wins two-way identification among test images."""
+    it wins two-way identification among test images.
+    """
     decoded, truth, train = _matrix(decoded, "decoded"), _matrix(truth, "truth"), _matrix(train, "train")
     _same_shape(decoded, truth, "'decoded' and 'truth'")
     _same_dims(decoded, train, "'decoded' and 'train'")
@@ -165,11 +173,13 @@ def novel_identification(decoded: np.ndarray, truth: np.ndarray, train: np.ndarr
 
 def retrieval_baseline(decoded_spaces: list[np.ndarray], train_spaces: list[np.ndarray],
                        memory_mb: float) -> np.ndarray:
-    """Per test item, the training item whose true features are nearest the decoded ones: r averaged
-    over the spaces (e.g. [z, c]), listed in the same order in both arguments.
+    """Return, per test item, the training item whose true features are nearest the decoded ones.
+
+    Nearness is r averaged over the spaces (e.g. [z, c]), listed in the same order in both arguments.
 
     Scoring the retrieved items' features (``train_spaces[k][index]``) as if they were the
-    reconstruction gives the level that pure retrieval reaches on any metric."""
+    reconstruction gives the level that pure retrieval reaches on any metric.
+    """
     tests, trains = _spaces(list(decoded_spaces), list(train_spaces), "decoded_spaces", "train_spaces")
     return _nearest(tests, trains, memory_mb)[0]
 
@@ -193,20 +203,24 @@ def _check_pools(n_test: int, n: int, n_pools: int, seed: int) -> None:
 
 
 def candidate_pools(n_test: int, n: int, n_pools: int, seed: int) -> np.ndarray:
-    """(n_test, n_pools, n - 1) int32 distractor indices for N-way identification, row i drawn from
-    j != i without repeats. They depend only on (n_test, n, n_pools, seed, i), never on any
-    method's values, so every method is scored against the same pools."""
+    """Draw (n_test, n_pools, n - 1) int32 distractor indices for N-way identification.
+
+    Row i is drawn from j != i without repeats. They depend only on (n_test, n, n_pools, seed, i), never
+    on any method's values, so every method is scored against the same pools.
+    """
     _check_pools(n_test, n, n_pools, seed)
     return np.stack([_pools_of(i, n_test, n, n_pools, seed) for i in range(n_test)]).astype(np.int32)
 
 
 def n_way_identification(similarity: np.ndarray, n: int, n_pools: int, seed: int) -> np.ndarray:
-    """Per decoded item i, the share of pools in which similarity[i, i] beats all n - 1 distractors
-    similarity[i, j] strictly (a tie fails); chance 1 / n.
+    """Score N-way identification: per item i, the share of pools where similarity[i, i] beats all distractors.
+
+    It must beat each of the n - 1 distractors similarity[i, j] strictly (a tie fails); chance 1 / n.
 
     ``similarity[i, j]`` is r between decoded (or reconstructed) item i and true item j. The pools
     are ``candidate_pools(n_test, n, n_pools, seed)``; for n = 2 the exact share over all j != i
-    is used instead (``n_pools`` and ``seed`` are then unused)."""
+    is used instead (``n_pools`` and ``seed`` are then unused).
+    """
     s = _square(similarity)
     n_test = s.shape[0]
     _check_pools(n_test, n, n_pools, seed)
@@ -218,8 +232,10 @@ def n_way_identification(similarity: np.ndarray, n: int, n_pools: int, seed: int
 
 
 def retrieval_ranks(similarity: np.ndarray) -> np.ndarray:
-    """Per decoded item i, the rank of true item i among all test items by similarity[i, :]
-    (1 = best; another item tied with the truth ranks above it)."""
+    """Rank, per decoded item i, true item i among all test items by similarity[i, :].
+
+    1 is best; another item tied with the truth ranks above it.
+    """
     s = _square(similarity)
     return (s >= np.diag(s)[:, None]).sum(1)  # counts i itself, hence 1-based
 
@@ -234,14 +250,16 @@ def retrieval_hits(ranks: np.ndarray, ks=(1, 5)) -> dict[str, np.ndarray]:
 
 def training_components(train_targets: np.ndarray, k: int, seed: int, memory_mb: float = 2048,
                         n_iter: int = 7, oversample: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """The top-k principal axes, (k, dims) orthonormal rows, of the centred training targets, and
-    their (dims,) mean.
+    """Find the top-k principal axes of the centred training targets, and their mean.
+
+    Returns the axes as (k, dims) orthonormal rows and the (dims,) mean.
 
     Randomized subspace iteration (Halko, Martinsson & Tropp 2011) on the covariance, with
     Rayleigh-Ritz at the end: each of its n_iter + 1 passes reads the rows in blocks, centred
     block by block, so neither a centred copy (6 GB at 27,000 x 59,136 float32) nor a Gram
     matrix is made; the cost grows linearly in items and dims. The Gram/eigh route would need
-    a 27,000^2 eigendecomposition, hours on a CPU. k + oversample starting vectors from ``seed``."""
+    a 27,000^2 eigendecomposition, hours on a CPU. k + oversample starting vectors from ``seed``.
+    """
     x = _matrix(train_targets, "train_targets")
     k = _positive(k, "k")
     n, d = x.shape
@@ -273,8 +291,11 @@ def training_components(train_targets: np.ndarray, k: int, seed: int, memory_mb:
 
 
 def variance_in_span(vectors: np.ndarray, components: np.ndarray, mean: np.ndarray) -> float:
-    """Share of the vectors' variance about the TRAINING mean that lies in the span of the
-    (orthonormal) components: near 1 when decoded outputs collapse onto a few training axes."""
+    """Return the share of the vectors' variance about the TRAINING mean in the span of the components.
+
+    The components are orthonormal. The share is near 1 when decoded outputs collapse onto a few
+    training axes.
+    """
     v, c = _matrix(vectors, "vectors"), _matrix(components, "components")
     _same_dims(v, c, "'vectors' and 'components'")
     mean = np.asarray(mean, dtype=np.float64)
@@ -288,12 +309,14 @@ def variance_in_span(vectors: np.ndarray, components: np.ndarray, mean: np.ndarr
 
 
 def participation_ratio(vectors: np.ndarray) -> float:
-    """(sum lambda)^2 / sum lambda^2 over the eigenvalues lambda of the covariance of the vectors
-    across items: the effective number of dimensions they vary in (1 for rank-one data, d for
-    isotropic data in d dims).
+    """Compute the effective number of dimensions the vectors vary in across items.
+
+    It is (sum lambda)^2 / sum lambda^2 over the eigenvalues lambda of the covariance of the vectors
+    across items: 1 for rank-one data, d for isotropic data in d dims.
 
     The non-zero eigenvalues are those of the items x items Gram matrix G of the centred vectors,
-    so the ratio is trace(G)^2 / ||G||_F^2: no eigendecomposition, cheap for ~1000 items."""
+    so the ratio is trace(G)^2 / ||G||_F^2: no eigendecomposition, cheap for ~1000 items.
+    """
     v = _matrix(vectors, "vectors")
     mean = v.mean(0, dtype=np.float64)
     gram = np.zeros((v.shape[0], v.shape[0]))
@@ -323,7 +346,8 @@ def bootstrap_ci(values: np.ndarray, n_boot: int, seed: int, level: float = 0.95
 
     ``values`` is (n_images,), giving (low, high), or (n_methods, n_images), giving an
     (n_methods, 2) array: every method is resampled with the same image indices (paired), so
-    intervals of methods scored on the same images are comparable."""
+    intervals of methods scored on the same images are comparable.
+    """
     v = _per_image(values, "values")
     n_boot = _positive(n_boot, "n_boot")
     if not 0 < level < 1:
@@ -343,7 +367,8 @@ def paired_permutation(a: np.ndarray, b: np.ndarray, n_perm: int, seed: int) -> 
     """Two-sided sign-flip test of mean(a - b) = 0 over paired per-image values.
 
     p = (1 + #{|mean of sign-flipped differences| >= |observed mean|}) / (1 + n_perm), so
-    identical a and b give p = 1 and the smallest p is 1 / (1 + n_perm)."""
+    identical a and b give p = 1 and the smallest p is 1 / (1 + n_perm).
+    """
     a, b = _per_image(a, "a"), _per_image(b, "b")
     if a.ndim != 1:
         raise InputError(f"argument 'a' must be 1-D (n_images,), not shape {a.shape}")
@@ -363,7 +388,8 @@ def paired_permutation(a: np.ndarray, b: np.ndarray, n_perm: int, seed: int) -> 
 def summary_rows(per_image: dict[str, np.ndarray], n_boot: int, seed: int, level: float = 0.95) -> pd.DataFrame:
     """One row per metric: metric, mean, ci_low, ci_high (bootstrap over images), n_images.
 
-    Each metric is resampled from the same seed, so metrics over the same images share indices."""
+    Each metric is resampled from the same seed, so metrics over the same images share indices.
+    """
     import pandas as pd
     rows = []
     for metric, values in per_image.items():

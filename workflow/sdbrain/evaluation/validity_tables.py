@@ -63,8 +63,11 @@ class Settings:
 
 @dataclass
 class LateFeatures:
-    """The late evaluation feature of the test images, of the subjects' training images and of every
-    reconstruction the analysis scores (rule validity_features), stored in one ``.npz`` file."""
+    """The late evaluation feature of the test images, the training images and every scored reconstruction.
+
+    The training images are the subjects'; the reconstructions are every one the analysis scores
+    (rule validity_features). Stored in one ``.npz`` file.
+    """
 
     test_ids: np.ndarray
     originals: np.ndarray        # (test, d)
@@ -90,7 +93,7 @@ class LateFeatures:
                        saved["random_weights"].tolist())
 
     def reconstructions(self, source: str, method: str, ids: np.ndarray, path: str = "late features") -> np.ndarray:
-        """The features of the reconstructions of ``source``'s ``method`` for the test images ``ids``."""
+        """Return the features of the reconstructions of ``source``'s ``method`` for the test images ``ids``."""
         if (source, method) not in self.recon:
             raise InputError(f"{path}: no reconstructions '{source}__{method}' (rerun rule validity_features)")
         recon_ids, values = self.recon[source, method]
@@ -117,8 +120,11 @@ def similarity(recon: np.ndarray, originals: np.ndarray) -> np.ndarray:
 
 
 def with_controls(subject: Subject, generated: dict, zc: str, settings: Settings) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The subject's methods plus the four controls (late features), the shuffled permutation and
-    the retrieved training rows."""
+    """Add the four controls (late features) to the subject's methods.
+
+    Returns the subject's methods plus the four controls, the shuffled permutation and the retrieved
+    training rows.
+    """
     order = controls.permutation(len(subject.test_ids), settings.seed)
     retrieved = validity.retrieval_baseline([subject.decoded["z"], subject.decoded["c"]],
                                             [subject.true_train["z"], subject.true_train["c"]], settings.memory_mb)
@@ -165,9 +171,12 @@ def scores(subject: Subject, methods: dict, order: np.ndarray, retrieved: np.nda
 
 
 def novelty(subject: Subject, settings: Settings, flags: pd.Series | None = None) -> pd.DataFrame:
-    """Per test image: its nearest training image in the late feature and in c, the similarity,
+    """Tabulate each test image's novelty: its nearest training images, their r, its rank and tertile.
+
+    Per test image: its nearest training image in the late feature and in c, the similarity,
     its rank by novelty (1 - r, late) among the test images, the novelty tertile and, in the toy
-    world, the scene's novel flag."""
+    world, the scene's novel flag.
+    """
     late_index, late_r = validity.nearest_training(subject.originals, subject.train, settings.memory_mb)
     c_index, c_r = validity.nearest_training(subject.true_test["c"], subject.true_train["c"], settings.memory_mb)
     table = pd.DataFrame({"nsd_id": subject.test_ids, "nearest_late": subject.train_ids[late_index],
@@ -221,9 +230,11 @@ def tests(long: pd.DataFrame, settings: Settings, metrics=("twoway", "cplus1")) 
 
 
 def collapse(subject: Subject, settings: Settings) -> pd.DataFrame:
-    """Output dimension collapse per decoded target: the share of variance inside the top-k
-    principal components of the training targets, and the participation ratio, of the decoded
-    against the true test features."""
+    """Measure output dimension collapse per decoded target (z, c), decoded against true test features.
+
+    Per target: the share of variance inside the top-k principal components of the training targets,
+    and the participation ratio, of the decoded against the true test features.
+    """
     rows = []
     for target in ("z", "c"):
         train = subject.true_train[target]
@@ -242,9 +253,12 @@ def _cell(table: pd.DataFrame, method: str, group: str = "all") -> pd.Series | N
 
 
 def statements(summary: pd.DataFrame, tests: pd.DataFrame, feature: str) -> str:
-    """Markdown: per subject and method, two-way and novel identification on the late feature with
+    """Write the validity report in Markdown: per subject and method, identification against the controls.
+
+    Per subject and method: two-way and novel identification on the late feature with
     intervals, how far each is above the retrieval baseline and below the ceiling (with the paired
-    permutation test), and, in the toy world, on familiar and novel scenes."""
+    permutation test), and, in the toy world, on familiar and novel scenes.
+    """
     lines = [f"# Reconstruction or retrieval ({feature})", "",
              "Mean over test images [bootstrap 95 % interval]; p: paired permutation test against the control.", ""]
     for subject, part in summary[summary["space"] == "late"].groupby("subject", sort=False):
@@ -265,7 +279,7 @@ def statements(summary: pd.DataFrame, tests: pd.DataFrame, feature: str) -> str:
 
 
 def _versus(test: pd.DataFrame, table: pd.DataFrame, method: str, control: str) -> str:
-    """method - control for 'above', control - method for 'below', with the test's p."""
+    """Format the gap to ``control`` with the test's p: method - control for 'above', control - method for 'below'."""
     if method == control:
         return ""
     row = test[((test["method_a"] == method) & (test["method_b"] == control))

@@ -56,6 +56,7 @@ class Settings:
     solver: str = "eigh"
 
     def __post_init__(self):
+        """Store ``concentration`` as a tuple of floats and check ``solver``."""
         object.__setattr__(self, "concentration", tuple(float(c) for c in self.concentration))
         if self.solver not in SOLVERS:
             raise ArgumentError("solver", f"'{self.solver}' is not one of {', '.join(SOLVERS)}")
@@ -168,8 +169,11 @@ def fit_block(train: list, y: np.ndarray, test: list, fitting: ridge.Settings, b
 
 
 def band_weights(band: Settings, n_spaces: int, seed: int) -> np.ndarray:
-    """Draw himalaya's random search candidates: ``n_iter`` Dirichlet samples (``seed``), the first
-    replaced by equal weights, in float32 as himalaya uses them (returned as float64)."""
+    """Draw himalaya's random search candidates: ``n_iter`` Dirichlet samples (``seed``).
+
+    The first is replaced by equal weights; the weights are rounded to float32 as himalaya uses them
+    (returned as float64).
+    """
     from himalaya.backend import get_backend
     from himalaya.kernel_ridge import generate_dirichlet_samples
 
@@ -181,9 +185,11 @@ def band_weights(band: Settings, n_spaces: int, seed: int) -> np.ndarray:
 
 
 def _scaled(rows, gram, d64):
-    """The float64 Gram matrix of ``rows`` scaled by ``d64`` per column: D (X'X) D from ``gram`` (the primal
-    side, formed once per fold), or X D^2 X' (the dual side, which changes with the band weight).
-    float64 for the reason ``ridge.Eigen`` gives."""
+    """Return the float64 Gram matrix of ``rows`` scaled by ``d64`` per column.
+
+    D (X'X) D from ``gram`` (the primal side, formed once per fold), or X D^2 X' (the dual side,
+    which changes with the band weight). float64 for the reason ``ridge.Eigen`` gives.
+    """
     if gram is not None:
         import torch
         return gram * torch.outer(d64, d64)
@@ -234,20 +240,23 @@ class EighSearch:
         return torch.from_numpy(d).to(self.device), torch.from_numpy(d.astype(np.float64)).to(self.device)
 
     def _centre(self, rows):
-        """The mean of ``rows`` (float64 sum, float32 result), zero without an intercept."""
+        """Return the mean of ``rows`` (float64 sum, float32 result), zero without an intercept."""
         import torch
         if not self.fit_intercept:
             return torch.zeros(rows.shape[1], device=rows.device, dtype=rows.dtype)
         return rows.double().mean(0).to(rows.dtype)
 
     def fit(self, read, n_voxels: int, batch: int):
-        """Yields (voxel indices, parts (spaces, test images, voxels), penalties (spaces, voxels)) for all
-        ``n_voxels``; ``read(indices)`` gives their training responses (trials, voxels)."""
+        """Fit all ``n_voxels``: search band weights and alphas, then refit, yielding voxel blocks.
+
+        Yields (voxel indices, parts (spaces, test images, voxels), penalties (spaces, voxels)) for all
+        ``n_voxels``; ``read(indices)`` gives their training responses (trials, voxels).
+        """
         gamma, alpha = self.select(self.scores(read, n_voxels, batch))
         yield from self.refit(read, gamma, alpha, batch)
 
     def scores(self, read, n_voxels: int, batch: int) -> np.ndarray:
-        """Validation scores summed over folds: (band weights, alphas, voxels), float64."""
+        """Return validation scores summed over folds: (band weights, alphas, voxels), float64."""
         import torch
         total = np.zeros((len(self.gammas), len(self.grid), n_voxels))
         grid = torch.from_numpy(self.grid).to(self.device)
@@ -275,12 +284,13 @@ class EighSearch:
         return total
 
     def select(self, total: np.ndarray):
-        """Each voxel's band weight and alpha (indices) by himalaya's rules, in its float32.
+        """Select each voxel's band weight and alpha (indices) by himalaya's rules, in its float32.
 
         himalaya averages the fold scores in float64 but keeps the mean in float32, where its
         tie-break slope (1e-10 log alpha) is below the resolution of ordinary scores: exact
         ties go to the first (smaller) alpha. Rounding as it does reproduces its choices
-        where band weights differ by a few float32 steps (``tests/test_banded.py``)."""
+        where band weights differ by a few float32 steps (``tests/test_banded.py``).
+        """
         n_voxels = total.shape[2]
         best = np.full(n_voxels, -np.inf, dtype=np.float32)
         gamma, alpha = np.zeros(n_voxels, dtype=int), np.zeros(n_voxels, dtype=int)
@@ -295,7 +305,7 @@ class EighSearch:
         return gamma, alpha
 
     def refit(self, read, gamma: np.ndarray, alpha: np.ndarray, batch: int):
-        """Fits on all training trials, one decomposition per chosen band weight; yields as ``fit``."""
+        """Fit on all training trials, one decomposition per chosen band weight; yield as ``fit``."""
         import torch
         with torch.no_grad():
             mean = self._centre(self.x)
@@ -320,8 +330,10 @@ class EighSearch:
 
 
 def split_r2(observed: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """Each space's share of the test R^2 (himalaya's product measure), on responses and
-    predictions centred over the test images (the intercept belongs to no space)."""
+    """Split the test R^2 into each space's share (himalaya's product measure).
+
+    On responses and predictions centred over the test images (the intercept belongs to no space).
+    """
     from himalaya.backend import get_backend
     from himalaya.scoring import r2_score_split
 
@@ -338,11 +350,10 @@ def split_r2(observed: np.ndarray, parts: np.ndarray) -> np.ndarray:
 
 def block_size(settings: encode.Settings, solver: str, n_trials: int, n_features: int, n_test: int,
                n_spaces: int = 2) -> int:
-    """Voxels per banded fit (himalaya) or per batch (eigh), planned from ``settings.memory_mb`` and at most
-    ``settings.voxel_block``.
+    """Plan the voxels per banded fit (himalaya) or per batch (eigh) from ``settings.memory_mb``.
 
-    For himalaya: the budget less its hat matrices (alphas x one fold's validation trials x its training trials),
-    then planned as ``encode.planned_block``; for eigh as ``eigh_block``.
+    At most ``settings.voxel_block``. For himalaya: the budget less its hat matrices (alphas x one fold's
+    validation trials x its training trials), then planned as ``encode.planned_block``; for eigh as ``eigh_block``.
     """
     block = settings.voxel_block or 2**31
     if not settings.memory_mb:

@@ -67,6 +67,7 @@ class Settings:
 @dataclass
 class Responses:
     """A subject's brain-mask betas: training trials (a memory map, read in voxel blocks) and averaged test images."""
+
     y_train: np.ndarray
     y_test: np.ndarray
     train_images: np.ndarray  # unique training images, the rows of the design before expansion
@@ -91,7 +92,7 @@ def reduced_space(features_path, ids_path, data: Responses, n_components: int, s
 
 
 def read_voxels(path, voxels: np.ndarray) -> pd.DataFrame:
-    """A model's voxels.tsv, which must list ``voxels`` in order (the subject's current brain mask)."""
+    """Read a model's voxels.tsv, which must list ``voxels`` in order (the subject's current brain mask)."""
     import pandas as pd
     table = pd.read_csv(path, sep="\t")
     if not np.array_equal(table["voxel"].to_numpy(), voxels):
@@ -138,8 +139,9 @@ class Encoded:
 
 
 def fit_voxels(x_train, train_rows, x_test, y_train, y_test, settings: Settings, columns=None) -> Encoded:
-    """Fit ridge from features to voxels, in blocks planned from ``settings.memory_mb`` (at most
-    ``settings.voxel_block`` voxels).
+    """Fit ridge from features to voxels, in blocks planned from ``settings.memory_mb``.
+
+    A block has at most ``settings.voxel_block`` voxels.
 
     ``x_train`` holds one row per training image and ``train_rows`` maps each training
     trial to its image's row, so repeated images are not copied in memory. ``columns``
@@ -205,7 +207,7 @@ def explained(r: np.ndarray) -> np.ndarray:
 
 
 def over_noise_ceiling(r: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
-    """The share of explainable variance explained: r^2 over the noise ceiling (NaN where it is 0)."""
+    """Return the share of explainable variance explained: r^2 over the noise ceiling (NaN where it is 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ceiling > 0, explained(r) / ceiling, np.nan)
 
@@ -225,7 +227,10 @@ def best_layer(r: np.ndarray, significant: np.ndarray) -> np.ndarray:
 
 
 def with_roi(table: pd.DataFrame, streams: np.ndarray) -> pd.DataFrame:
-    """A voxels.tsv table with the streams ROI of each voxel (``streams``: the label volume, flattened)."""
+    """Return a copy of a voxels.tsv table with the streams ROI of each voxel.
+
+    ``streams``: the label volume, flattened.
+    """
     from sdbrain.data.nsd import STREAMS
     names = {0: "unlabelled", **STREAMS}
     table = table.copy()
@@ -244,8 +249,10 @@ def roi_summary(subject: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def unique_summary(subject: str, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per joint model z+X and ROI: mean r, and the unique variance of z and X where the joint model is
-    significant (``tables``: X -> with_roi of z+X)."""
+    """Summarise each joint model z+X per ROI: mean r, and the unique variance of z and X.
+
+    The unique variances are averaged where the joint model is significant (``tables``: X -> with_roi of z+X).
+    """
     import pandas as pd
     rows = []
     for space, table in tables.items():
@@ -258,8 +265,10 @@ def unique_summary(subject: str, tables: dict[str, pd.DataFrame]) -> pd.DataFram
 
 
 def layer_summary(subject: str, tables: dict[str, pd.DataFrame], layers: list[str]) -> pd.DataFrame:
-    """Per step and ROI: each layer's share of the voxels it predicts best (``tables``: group -> with_roi of
-    its best_layer.tsv; voxels without a significant layer are left out)."""
+    """Per step and ROI: each layer's share of the voxels it predicts best.
+
+    ``tables``: group -> with_roi of its best_layer.tsv; voxels without a significant layer are left out.
+    """
     import pandas as pd
     rows = []
     for group, table in tables.items():

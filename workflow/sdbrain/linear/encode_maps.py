@@ -1,5 +1,7 @@
-"""What the encoding jobs write for each model: a feature space's own model, a joint model
-z + X with the unique variance of each, and the best U-Net layer per voxel (Fig. 9).
+"""What the encoding jobs write for each model: single-space models, joint models and best layers.
+
+A feature space's own model, a joint model z + X with the unique variance of each, and the best U-Net
+layer per voxel (Fig. 9).
 
 Each writer takes ``out``, the file of each of its outputs by key (the keys each writer lists; the workflow names
 the files, ``sdbrain.workflow.paths``). One job fits every model of one subject at one noise level (rules
@@ -26,8 +28,10 @@ log = logging.getLogger("sdbrain")
 
 
 def volume_and_ceiling(nsd_root, subject: str, sessions, data: encode.Responses) -> tuple[volumes.Volume, np.ndarray]:
-    """Read the subject's brain-mask volume that every map fills, and the noise ceiling of each of its voxels
-    (from NSD's ncsnr and the test images' repeats in ``sessions``)."""
+    """Read the subject's brain-mask volume that every map fills, and the noise ceiling of each of its voxels.
+
+    The noise ceiling comes from NSD's ncsnr and the test images' repeats in ``sessions``.
+    """
     layout = nsd.Layout(nsd_root)
     volume = volumes.Volume(layout.roi(subject, "brainmask"), data.voxels["voxel"].to_numpy())
     ceiling = stats.noise_ceiling(nsd.read_volume(layout.ncsnr(subject)).ravel()[volume.voxels],

@@ -17,15 +17,17 @@ from sdbrain.errors import InputError
 
 
 def negative_shares(unique: np.ndarray, clearly: float) -> tuple[float, float]:
-    """The share of ``unique`` below zero and below ``-clearly``."""
+    """Return the share of ``unique`` below zero and below ``-clearly`` (NaN for no voxels)."""
     if unique.size == 0:
         return np.nan, np.nan
     return float((unique < 0).mean()), float((unique < -clearly).mean())
 
 
 def roi_rows(table: pd.DataFrame, other: str, clearly: float) -> list[dict]:
-    """One row per ROI of a joint model's voxels.tsv (with a ``roi`` column), and one for all of them
-    ("all"), significant voxels only."""
+    """Summarise a joint model's voxels.tsv per ROI: one row per ROI, and one for all of them ("all").
+
+    The table needs a ``roi`` column; only significant voxels count.
+    """
     rows = []
     for roi, part in [*table.groupby("roi"), ("all", table)]:
         sig = part[part["significant"] == 1]
@@ -41,8 +43,11 @@ def roi_rows(table: pd.DataFrame, other: str, clearly: float) -> list[dict]:
 
 
 def agreement(to_z: np.ndarray, significant: np.ndarray, classes: np.ndarray) -> dict:
-    """The share of significant early-class voxels attributed to z (``to_z``) and of ventral-class
-    voxels attributed to the other space."""
+    """Score an attribution against the toy truth's early and ventral voxel classes.
+
+    Returns the share of significant early-class voxels attributed to z (``to_z``), of ventral-class
+    voxels attributed to the other space, and of both together ("right").
+    """
     early, ventral = significant & (classes == 1), significant & (classes == 2)
     right = np.concatenate([to_z[early], ~to_z[ventral]])
     return {"early_voxels": int(early.sum()),
@@ -61,7 +66,7 @@ def attributions(table: pd.DataFrame, other: str) -> dict[str, np.ndarray]:
 
 
 def truth_classes(truth_path, voxels: np.ndarray) -> np.ndarray:
-    """The toy truth's class of each of ``voxels`` (flat indices into the functional volume)."""
+    """Return the toy truth's class of each of ``voxels`` (flat indices into the functional volume)."""
     truth = np.load(truth_path)
     known, classes = truth["voxels"], truth["voxel_class"]
     where = np.searchsorted(known, voxels).clip(max=len(known) - 1)

@@ -64,6 +64,7 @@ class Settings:
     n_targets_batch: int | None = None
 
     def __post_init__(self):
+        """Store ``alphas`` as a tuple of floats and check that it is not empty and ``solver`` is known."""
         object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
         if not self.alphas:
             raise ArgumentError("alphas", "the ridge alpha grid is empty")
@@ -86,7 +87,7 @@ def choose_backend(name: str = "auto") -> str:
 
 
 def device(backend: str) -> str:
-    """The torch device of a backend setting: 'cuda' for torch_cuda (and cupy), the GPU or the CPU for 'auto'."""
+    """Return the torch device of a backend setting: 'cuda' for torch_cuda (and cupy), the GPU or the CPU for 'auto'."""
     if backend in ("torch_cuda", "cupy"):
         return devices.cuda_or_cpu("cuda", "backend", cpu="torch")
     return devices.cuda_or_cpu("auto", "backend", cpu="torch") if backend == "auto" else "cpu"
@@ -200,14 +201,17 @@ def _fit_himalaya(xs, y, settings: Settings, n_targets_batch: int):
 
 
 def gram(x, primal: bool = True):
-    """The float64 Gram matrix of the torch matrix ``x``: X'X (``primal``) or XX'."""
+    """Return the float64 Gram matrix of the torch matrix ``x``: X'X (``primal``) or XX'."""
     x64 = x.double()
     return x64.T @ x64 if primal else x64 @ x64.T
 
 
 def eigh_kept(gram_matrix):
-    """Eigenvalues and vectors of a float64 Gram matrix without the directions whose eigenvalue
-    is zero to float64 rounding (see ``Eigen``)."""
+    """Decompose a float64 Gram matrix, dropping the directions whose eigenvalue is zero to rounding.
+
+    Returns the eigenvalues and vectors without the directions whose eigenvalue is zero to float64
+    rounding (see ``Eigen``).
+    """
     import torch
     values, vectors = torch.linalg.eigh(gram_matrix)
     keep = values > values.max().clamp(min=0) * len(values) * torch.finfo(torch.float64).eps
@@ -262,8 +266,11 @@ class Eigen:
 
 
 def _fold_grams(x, splits):
-    """float64 X'X and column sums of each fold's validation rows: the folds partition the trials,
-    so every training Gram matrix is the total minus one fold's (one pass over ``x``)."""
+    """Return the float64 X'X and column sums of each fold's validation rows, and their totals.
+
+    The folds partition the trials, so every training Gram matrix is the total minus one fold's
+    (one pass over ``x``).
+    """
     parts = []
     for _, val in splits:
         block = x[val]
@@ -272,10 +279,11 @@ def _fold_grams(x, splits):
 
 
 def _decompose(x, rows, fit_intercept, gram_matrix=None, total=None):
-    """The Eigen of ``x[rows]`` (centred when fitting an intercept) and the centring mean.
+    """Return the Eigen of ``x[rows]`` (centred when fitting an intercept) and the centring mean.
 
     ``gram_matrix`` and ``total`` (float64 X'X and column sums of those rows), when given, spare
-    forming the Gram matrix again."""
+    forming the Gram matrix again.
+    """
     import torch
     part = x[rows]
     primal = part.shape[0] >= part.shape[1]

@@ -12,7 +12,7 @@ import numpy as np
 
 
 def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """r between matching columns of (n, m) arrays; NaN where a column is constant."""
+    """Correlate matching columns of (n, m) arrays: Pearson r per column; NaN where a column is constant."""
     a = a - a.mean(0)
     b = b - b.mean(0)
     denominator = np.sqrt((a * a).sum(0) * (b * b).sum(0))
@@ -21,8 +21,10 @@ def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled to unit norm (one float32 copy, no other temporary of its size):
-    dot products of such rows are Pearson r. A constant row becomes zeros (r = 0 with anything)."""
+    """Centre rows and scale them to unit norm (one float32 copy, no other temporary of its size).
+
+    Dot products of such rows are Pearson r. A constant row becomes zeros (r = 0 with anything).
+    """
     x = np.array(x, dtype=np.float32)
     x -= x.mean(1, keepdims=True)
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))

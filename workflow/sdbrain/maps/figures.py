@@ -53,9 +53,11 @@ def save(fig, path: str | Path, note: str, top: float) -> None:
 
 def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "",
                         subjective: pd.DataFrame | None = None) -> None:
-    """Fig. 5: identification accuracy in the paper's protocol (recipe takagi) per method and layer,
-    per subject and averaged; with ``subjective`` (sdbrain.rate.analysis.accuracy), a last panel of
-    the raters' accuracy per subject and method."""
+    """Draw Fig. 5: identification accuracy in the paper's protocol (recipe takagi) per method and layer.
+
+    Per subject and averaged; with ``subjective`` (sdbrain.rate.analysis.accuracy), a last panel of
+    the raters' accuracy per subject and method.
+    """
     data = summary[summary["protocol"] == "takagi"]
     metrics = list(dict.fromkeys(data["metric"]))
     methods = list(dict.fromkeys(data["method"]))
@@ -87,13 +89,17 @@ def identification_bars(summary: pd.DataFrame, path: str | Path, note: str = "",
 
 
 def subjective_note(subjective: pd.DataFrame) -> str:
+    """Return the first non-empty ``note`` of the raters' accuracy table, or '' (the note goes under Fig. 5)."""
     notes = subjective["note"].dropna() if "note" in subjective else []
     return next((str(n) for n in notes if str(n)), "")
 
 
 def subjective_bars(ax, subjective: pd.DataFrame, methods: list[str]) -> None:
-    """Fig. 5's subjective panel: per subject, bars of the mean over raters per method, whiskers the
-    Clopper-Pearson 95 % interval of the pooled answers, dots the single raters."""
+    """Draw Fig. 5's subjective panel on ``ax``: per subject, the raters' accuracy per method.
+
+    Bars are the mean over raters per method, whiskers the Clopper-Pearson 95 % interval of the pooled
+    answers, dots the single raters.
+    """
     mean = subjective[subjective["rater"] == "mean over raters"]
     raters = subjective[subjective["rater"] != "mean over raters"]
     subjects = sorted(mean["subject"].unique())

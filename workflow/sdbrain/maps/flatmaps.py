@@ -25,7 +25,7 @@ HEIGHT = 1024  # pixels of the flatmap image (pycortex caches one pixel map per 
 
 
 def masked(values_path, mask_path) -> np.ndarray:
-    """A map with voxels outside its FDR mask set to NaN (not drawn)."""
+    """Read a map with voxels outside its FDR mask set to NaN (not drawn)."""
     values = read_volume(values_path).astype(np.float32)
     return np.where(read_volume(mask_path) > 0, values, np.nan)
 
@@ -53,7 +53,7 @@ class Flatmapper:
                              if np.isclose(flat, label).any()]
 
     def image(self, volume_zyx: np.ndarray) -> np.ndarray:
-        """The flat image of a volume; NaN voxels (not shown) stay NaN."""
+        """Return the flat image of a volume; NaN voxels (not shown) stay NaN."""
         data = np.asarray(volume_zyx, dtype=np.float32)
         image, _ = self.cortex.quickflat.make_flatmap_image(
             self.cortex.Volume(data, self.subject, self.xfm), height=self.height)
@@ -77,8 +77,10 @@ class Flatmapper:
 
 def streams_mappers(pycortex_dir, nsd_root, cx_subjects: dict[str, str], xfm: str, height: int,
                     outline_labels) -> dict[str, Flatmapper]:
-    """One Flatmapper per NSD subject (``cx_subjects``: subject -> its pycortex subject), outlining the
-    ``outline_labels`` of the subject's streams ROIs, with pycortex's filestore under ``pycortex_dir``."""
+    """Build one Flatmapper per NSD subject, outlining the ``outline_labels`` of the subject's streams ROIs.
+
+    ``cx_subjects``: subject -> its pycortex subject; pycortex's filestore is under ``pycortex_dir``.
+    """
     cortex = pycortex_env.import_cortex(pycortex_dir, subjects=tuple(sorted(set(cx_subjects.values()))))
     layout = Layout(nsd_root)
     return {subject: Flatmapper(cortex, cx, xfm, height, outlines=read_volume(layout.roi(subject, "streams")),
@@ -128,8 +130,10 @@ def pair(mapper: Flatmapper, volumes, path, titles, title: str, cmap="hot", labe
 
 
 def panel_volume(map_path, mask_path=None, zero_is_empty: bool = False) -> np.ndarray:
-    """Read a panel's map (z, y, x), blank (NaN) outside its FDR mask where one is given, and where it is 0 when
-    0 means empty (best-layer maps: no significant layer)."""
+    """Read a panel's map (z, y, x), blank (NaN) outside its FDR mask where one is given.
+
+    It is also blank where it is 0 when 0 means empty (best-layer maps: no significant layer).
+    """
     values = read_volume(map_path).astype(np.float32)
     if mask_path:
         values = np.where(read_volume(mask_path) > 0, values, np.nan)
@@ -139,9 +143,12 @@ def panel_volume(map_path, mask_path=None, zero_is_empty: bool = False) -> np.nd
 
 
 def figure_style(style: dict, volumes: list[list[np.ndarray]]) -> tuple[dict, str, dict | None]:
-    """A figure's style (sdbrain.workflow.plan.Figure.style) made concrete for its panels' ``volumes``: the panels'
-    colour keywords, the colour bar's label and the legend (name -> colour; None without categories).
-    Categories get one colour each (labels 1..n); a scale without vmax is one for the whole figure."""
+    """Make a figure's style (sdbrain.workflow.plan.Figure.style) concrete for its panels' ``volumes``.
+
+    Returns the panels' colour keywords, the colour bar's label and the legend (name -> colour; None
+    without categories). Categories get one colour each (labels 1..n); a scale without vmax is one for
+    the whole figure.
+    """
     style = dict(style)
     legend = None
     if style.get("categories"):

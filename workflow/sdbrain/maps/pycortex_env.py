@@ -44,8 +44,11 @@ def import_cortex(workdir: str | Path, subjects=("S1",)):
 
 @contextmanager
 def filestore_lock(cortex, subject: str):
-    """Hold an exclusive lock on a pycortex subject's cache while its caches may be built: pycortex writes them
-    in place, so a job reading a cache that another job (the toy world's subjects share S1) is writing fails."""
+    """Hold an exclusive lock on a pycortex subject's cache while its caches may be built.
+
+    pycortex writes them in place, so a job reading a cache that another job (the toy world's subjects share
+    S1) is writing fails.
+    """
     cache = Path(cortex.database.default_filestore) / subject / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".sdbrain.lock", "w") as handle:
@@ -57,7 +60,7 @@ def filestore_lock(cortex, subject: str):
 
 
 def demo_grid(cortex, subject: str, xfm: str, streams: dict) -> dict:
-    """The functional grid of a pycortex subject: cortical mask, streams labels, affine.
+    """Compute the functional grid of a pycortex subject: cortical mask, streams labels, affine.
 
     ``streams`` maps a streams label (int) to the pycortex ROI names it gathers;
     voxels claimed by two labels keep the first one listed. The mask and ROI voxels are
@@ -87,8 +90,11 @@ def cortical_mask(cortex, subject: str, dist: np.ndarray, nearest: np.ndarray) -
 
 
 def roi_voxels(cortex, subject: str, nearest: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Every overlay ROI as a voxel mask: cortical voxels whose nearest vertex is in the ROI, where an ROI's
-    vertices also take their neighbours cut from the flat surface, and voxels in two ROIs belong to neither."""
+    """Return every overlay ROI as a voxel mask: cortical voxels whose nearest vertex is in the ROI.
+
+    An ROI's vertices also take their neighbours cut from the flat surface, and voxels in two ROIs belong
+    to neither.
+    """
     svg = cortex.db.get_overlay(subject)
     _, flat_polys = cortex.db.get_surf(subject, "flat", merge=True)
     on_flat = np.unique(flat_polys)
@@ -106,8 +112,11 @@ def roi_voxels(cortex, subject: str, nearest: np.ndarray, mask: np.ndarray) -> d
 
 
 def save_shared_space_xfm(cortex, subject: str, name: str, reference) -> None:
-    """A transform for volumes that share the anatomy's scanner space (NSD's func1pt8mm and its FreeSurfer
-    surfaces): identity in pycortex's 'magnet' form, so voxel = inverse(reference affine) x surface point."""
+    """Save a transform for volumes that share the anatomy's scanner space.
+
+    Such volumes are NSD's func1pt8mm and its FreeSurfer surfaces: the transform is the identity in
+    pycortex's 'magnet' form, so voxel = inverse(reference affine) x surface point.
+    """
     cortex.db.save_xfm(subject, name, np.eye(4), xfmtype="magnet", reference=str(reference))
 
 

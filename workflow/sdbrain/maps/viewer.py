@@ -41,7 +41,7 @@ class Layer:
     description: str = ""
 
     def volume(self) -> np.ndarray:
-        """The (Z, Y, X) map with voxels not shown set to NaN."""
+        """Read the (Z, Y, X) map with voxels not shown set to NaN."""
         values = read_volume(self.values).astype(np.float32)
         if self.mask is not None:
             mask = read_volume(self.mask)
@@ -54,8 +54,11 @@ class Layer:
 
 
 def colour_range(kind: str, volume: np.ndarray, n_layers: int = 0) -> tuple[float, float]:
-    """The colour scale of a layer: 0 to the 99th percentile of r, symmetric around 0 for unique variance,
-    and label k on Set1's k-th colour for the U-Net layer."""
+    """Return the colour scale (low, high) of a layer.
+
+    0 to the 99th percentile of r, symmetric around 0 for unique variance, and label k on Set1's k-th
+    colour for the U-Net layer.
+    """
     if kind == "layer":
         if n_layers > SET1_COLOURS:
             raise InputError(f"the viewer shows at most {SET1_COLOURS} U-Net layers, got {n_layers}")
@@ -68,9 +71,12 @@ def colour_range(kind: str, volume: np.ndarray, n_layers: int = 0) -> tuple[floa
 
 @contextmanager
 def without_leap_motion(cortex):
-    """pycortex 1.4.0's make_static always includes its Leap Motion controller script (``leapmotion=True`` is
+    """Render pycortex's static viewer page without its Leap Motion controller script.
+
+    pycortex 1.4.0's make_static always includes its Leap Motion controller script (``leapmotion=True`` is
     fixed in its call to the page template), which tries a WebSocket to ws://127.0.0.1:6437 and logs an error
-    in every browser without that device: render the page template with ``leapmotion=False`` instead."""
+    in every browser without that device: render the page template with ``leapmotion=False`` instead.
+    """
     import cortex.webgl.view as view  # the module whose make_static renders the page (loaded lazily by pycortex)
 
     loader_class = view.FallbackLoader
@@ -92,8 +98,11 @@ def without_leap_motion(cortex):
 
 def build(cortex, subject: str, xfm: str, layers: list[Layer], outdir: str | Path, title: str,
           n_layers: int = 0) -> pd.DataFrame:
-    """Write the static viewer of ``layers`` (maps on pycortex subject ``subject`` through transform ``xfm``)
-    into ``outdir``; returns one row per layer: name, file, colormap, range, voxels shown."""
+    """Write the static viewer of ``layers`` into ``outdir``.
+
+    The maps are shown on pycortex subject ``subject`` through transform ``xfm``. Returns one row per layer:
+    name, file, colormap, range, voxels shown.
+    """
     if not layers:
         raise InputError("the viewer needs at least one map")
     names = [layer.name for layer in layers]

@@ -12,8 +12,11 @@ import numpy as np  # noqa: E402
 
 
 def colour_limit(values, symmetric: bool = False) -> float:
-    """The top of a colour scale: the 99th percentile of the finite ``values`` (an array, or a list of arrays
-    of any shapes), of their magnitude where ``symmetric`` (a scale around 0), or 1.0 when none is finite."""
+    """Return the top of a colour scale: the 99th percentile of the finite ``values``.
+
+    ``values`` is an array, or a list of arrays of any shapes. The percentile is of their magnitude where
+    ``symmetric`` (a scale around 0); 1.0 when none is finite.
+    """
     parts = [a[np.isfinite(a)] for a in map(np.asarray, values if isinstance(values, list) else [values])]
     finite = np.concatenate(parts) if parts else np.array([])
     if symmetric:
@@ -22,7 +25,7 @@ def colour_limit(values, symmetric: bool = False) -> float:
 
 
 def to_volume(values: np.ndarray, voxels: np.ndarray, shape_zyx, fill=np.nan) -> np.ndarray:
-    """A (Z, Y, X) volume with ``values`` at the flat voxel indices ``voxels`` and ``fill`` elsewhere."""
+    """Return a (Z, Y, X) volume with ``values`` at the flat voxel indices ``voxels`` and ``fill`` elsewhere."""
     volume = np.full(int(np.prod(shape_zyx)), fill, dtype=np.float32)
     volume[voxels] = values
     return volume.reshape(shape_zyx)
@@ -42,20 +45,25 @@ class Volume:
         self.voxels = np.asarray(voxels)
 
     def __call__(self, values, fill=np.nan) -> np.ndarray:
+        """Return per-voxel ``values`` as a (Z, Y, X) float32 volume, ``fill`` outside the voxels."""
         return to_volume(values, self.voxels, self.shape, fill)
 
     def save(self, values, path: str | Path, fill=np.nan) -> None:
+        """Write per-voxel ``values`` as a NIfTI volume with the reference's affine."""
         save_nifti(self(values, fill), self.affine, path)
 
     @property
     def mask(self) -> np.ndarray:
+        """The (Z, Y, X) volume that is 1 at the voxels and 0 elsewhere."""
         return self(np.ones(len(self.voxels)), fill=0)
 
 
 def unique_slices_png(volume: Volume, significant: np.ndarray, unique_z: np.ndarray, unique_other: np.ndarray,
                       other: str, path, suptitle: str) -> None:
-    """Quick-look of a joint model's two unique-variance maps, significant voxels only, on one colour scale
-    (up to the 99th percentile of both)."""
+    """Draw a quick-look of a joint model's two unique-variance maps, significant voxels only.
+
+    Both are on one colour scale (up to the 99th percentile of both).
+    """
     sig = significant
     top = colour_limit([unique_z[sig], unique_other[sig]])
     slices_png([volume(np.where(sig, unique_z, np.nan)), volume(np.where(sig, unique_other, np.nan))], path,
@@ -81,8 +89,11 @@ def lr_sides(affine: np.ndarray) -> tuple[str, tuple[str, str]] | None:
 def slices_figure(volume_zyx: np.ndarray | list, title: str | list, *, affine: np.ndarray,
                   underlay: np.ndarray | None = None, n_slices: int = 8, cmap="hot", vmin=0.0, vmax=None,
                   suptitle: str = ""):
-    """Axial slices (evenly spaced along Z) of one volume per row over a gray ``underlay``; NaN is transparent.
-    Every slice carries L and R at the subject's left and right, from the NIfTI ``affine`` of the volumes."""
+    """Draw axial slices (evenly spaced along Z) of one volume per row over a gray ``underlay``.
+
+    NaN is transparent. Every slice carries L and R at the subject's left and right, from the NIfTI
+    ``affine`` of the volumes.
+    """
     volumes = volume_zyx if isinstance(volume_zyx, list) else [volume_zyx]
     titles = title if isinstance(title, list) else [title]
     sides = lr_sides(affine)
@@ -122,6 +133,6 @@ def slices_png(volume_zyx: np.ndarray | list, path: str | Path, title: str | lis
 
 
 def categorical(n: int):
-    """A colormap of ``n`` distinct colours, for labels 1..n (ROIs, U-Net layers)."""
+    """Return a colormap of ``n`` distinct colours, for labels 1..n (ROIs, U-Net layers)."""
     from matplotlib.colors import ListedColormap
     return ListedColormap(plt.get_cmap("tab10").colors[:n])

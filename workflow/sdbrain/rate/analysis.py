@@ -22,7 +22,7 @@ MEAN = "mean over raters"
 
 
 def read_answers(path: str | Path) -> pd.DataFrame:
-    """The exported answers (sdbrain-rate export), checked."""
+    """Read the exported answers (sdbrain-rate export) and check them."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: answers file not found (config key rate.answers; write it with sdbrain-rate export)")
@@ -43,7 +43,7 @@ def read_answers(path: str | Path) -> pd.DataFrame:
 
 
 def check_trials(answers: pd.DataFrame, trials: pd.DataFrame, path: str | Path) -> None:
-    """The answers belong to this trial set: every trial exists with the same subject, method and target."""
+    """Check that the answers belong to this trial set: every trial exists with the same subject, method and target."""
     keys = ["trial", "subject", "method", "target"]
     merged = answers[keys].merge(trials[keys].astype({"subject": str, "method": str}), how="left", on="trial",
                                  suffixes=("", "_set"))
@@ -55,8 +55,10 @@ def check_trials(answers: pd.DataFrame, trials: pd.DataFrame, path: str | Path) 
 
 
 def interval(k: int, n: int) -> tuple[float, float, float]:
-    """(low, high) of the Clopper-Pearson 95 % interval of k successes in n, and the one-sided
-    binomial p of k or more under chance 0.5."""
+    """Return the Clopper-Pearson 95 % interval of k successes in n, and the one-sided binomial p.
+
+    Returns (low, high, p): the interval and the p of k or more under chance 0.5.
+    """
     # the interval is two-sided (a one-sided test's proportion_ci would be one-sided too)
     ci = stats.binomtest(int(k), int(n), 0.5).proportion_ci(0.95, method="exact")
     return ci.low, ci.high, stats.binomtest(int(k), int(n), 0.5, alternative="greater").pvalue
@@ -83,16 +85,21 @@ def accuracy(answers: pd.DataFrame) -> pd.DataFrame:
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
-    """Cohen's kappa of two raters' choices (left/right) on the same trials; NaN where chance
-    agreement is 1 (both always chose one side)."""
+    """Compute Cohen's kappa of two raters' choices (left/right) on the same trials.
+
+    NaN where chance agreement is 1 (both always chose one side).
+    """
     observed = np.mean(a == b)
     expected = sum(np.mean(a == side) * np.mean(b == side) for side in ("left", "right"))
     return float((observed - expected) / (1 - expected)) if expected < 1 else float("nan")
 
 
 def agreement(answers: pd.DataFrame) -> pd.DataFrame:
-    """Per subject and method: the number of rater pairs with shared trials, the mean number of
-    shared trials, the mean pairwise agreement and the mean pairwise Cohen's kappa."""
+    """Measure the raters' agreement per subject and method.
+
+    Per subject and method: the number of rater pairs with shared trials, the mean number of
+    shared trials, the mean pairwise agreement and the mean pairwise Cohen's kappa.
+    """
     rows = []
     for (subject, method), part in answers.groupby(["subject", "method"], sort=True):
         choices = part.pivot(index="trial", columns="rater", values="choice")
@@ -111,13 +118,13 @@ def agreement(answers: pd.DataFrame) -> pd.DataFrame:
 
 
 def simulated_note(answers: pd.DataFrame) -> str:
-    """The sentence every output made from simulated answers carries ('' for human answers)."""
+    """Return the sentence every output made from simulated answers carries ('' for human answers)."""
     rules = sorted({s.removeprefix("simulated: ") for s in answers["source"].unique() if s != "human"})
     return f"SIMULATED raters ({'; '.join(rules)}), not human judgements" if rules else ""
 
 
 def markdown(table: pd.DataFrame, agree: pd.DataFrame, note: str) -> str:
-    """The report's table: mean over raters per subject and method, with agreement."""
+    """Write the report's table in Markdown: mean over raters per subject and method, with agreement."""
     mean = table[table["rater"] == MEAN].merge(agree, on=["subject", "method"])
     lines = ["| subject | method | raters | answers | accuracy (%) | 95 % CI (Clopper-Pearson) | p vs chance | "
              "pairwise agreement | Cohen's kappa |", "|---|---|---|---|---|---|---|---|---|"]

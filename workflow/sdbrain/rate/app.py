@@ -1,5 +1,7 @@
-"""The rating web app (Starlette, served by uvicorn): one trial at a time on a rater's personal
-link, answers posted as JSON and stored before they are acknowledged.
+"""The rating web app (Starlette, served by uvicorn).
+
+One trial at a time on a rater's personal link, answers posted as JSON and stored before they are
+acknowledged.
 
 URLs name a rater's token and trial ids only, never files:
   GET  /r/{token}                          the rater's next unanswered trial, or the thank-you page
@@ -30,8 +32,11 @@ RECORDED = {"stored": 200, "duplicate": 200, "conflict": 409, "unassigned": 403}
 
 
 def create_app(trials: TrialSet, con: sqlite3.Connection) -> Starlette:
-    """The app over a trial set and its open database. Handlers are async and never await while
-    they use the connection, so the event loop runs one database step at a time."""
+    """Create the app over a trial set and its open database.
+
+    Handlers are async and never await while they use the connection, so the event loop runs one
+    database step at a time.
+    """
 
     def rater(token: str):
         found = db.rater_by_token(con, token)

@@ -1,9 +1,13 @@
 """``sdbrain-rate``: run a rating session.
 
-  sdbrain-rate add-rater NAME --trials T --db D      a rater and their personal link
-  sdbrain-rate serve --trials T --db D [--host H --port P]
-  sdbrain-rate export --trials T --db D --out answers.tsv
-  sdbrain-rate simulate --trials T --db D --raters 6 --error-rate 0.1 --seed 0
+Usage:
+
+```text
+sdbrain-rate add-rater NAME --trials T --db D      a rater and their personal link
+sdbrain-rate serve --trials T --db D [--host H --port P]
+sdbrain-rate export --trials T --db D --out answers.tsv
+sdbrain-rate simulate --trials T --db D --raters 6 --error-rate 0.1 --seed 0
+```
 """
 from __future__ import annotations
 
@@ -24,27 +28,36 @@ EXPORT_COLUMNS = ["rater", "source", "trial", "subject", "method", "nsd_id", "sa
 
 
 def open_session(args, create: bool = False):
+    """Read the trial set ``args.trials`` and open its database ``args.db`` (made first with ``create``).
+
+    Returns the TrialSet and the SQLite connection; ``db.connect`` refuses (InputError) a missing database
+    without ``create``, a file that is not SQLite and a database of another trial set.
+    """
     trials = TrialSet(args.trials)
     return trials, db.connect(args.db, trials.sha256, create=create)
 
 
 def link(args, token: str) -> str:
+    """Return a rater's personal link: the rating page of ``token`` on ``args.host``:``args.port``."""
     return f"http://{args.host}:{args.port}/r/{token}"
 
 
 def cmd_add_rater(args) -> None:
+    """Add the rater ``args.name`` with their trials (``TrialSet.assignment``); print their trial count and link."""
     trials, con = open_session(args, create=True)
     token = db.add_rater(con, args.name, trials.assignment)
     print(f"{args.name}: {len(db.assigned(con, db.rater_by_token(con, token)[0]))} trials, link {link(args, token)}")
 
 
 def cmd_raters(args) -> None:
+    """Print one line per rater: name, answered/assigned trials, source (human or simulated) and link."""
     _, con = open_session(args)
     for rater_id, name, token, source in db.raters(con):
         print(f"{name}\t{len(db.answered(con, rater_id))}/{len(db.assigned(con, rater_id))}\t{source}\t{link(args, token)}")
 
 
 def cmd_serve(args) -> None:
+    """Run the rating app with uvicorn on ``args.host``:``args.port`` until stopped (Ctrl-C)."""
     import uvicorn
 
     from sdbrain.rate.app import create_app
@@ -64,6 +77,7 @@ def export_table(trials: TrialSet, con) -> pd.DataFrame:
 
 
 def cmd_export(args) -> None:
+    """Write every answer (``export_table``) as TSV to ``args.out``, atomically."""
     trials, con = open_session(args)
     table = export_table(trials, con)
     out = Path(args.out)
@@ -74,6 +88,11 @@ def cmd_export(args) -> None:
 
 
 def cmd_simulate(args) -> None:
+    """Add ``args.raters`` simulated raters who answer all their trials by the rule of ``sdbrain.rate.simulate``.
+
+    Each rater flips the rule's choice with probability ``args.error_rate`` (seeded by ``args.seed`` and the
+    rater's number) and is stored with the rule as its source, so the outputs mark them as simulated.
+    """
     if not 0 <= args.error_rate <= 1:
         raise InputError(f"--error-rate: expected a probability between 0 and 1, got {args.error_rate}")
     trials, con = open_session(args, create=True)
@@ -91,6 +110,7 @@ def cmd_simulate(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    """Build the argument parser of ``sdbrain-rate``: one subcommand per ``cmd_*`` function."""
     top = argparse.ArgumentParser(prog="sdbrain-rate", description="Human two-way identification of reconstructions.")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -118,6 +138,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
+    """Run ``sdbrain-rate``; an InputError ends it with one line on stderr and exit status 1."""
     args = parser().parse_args(argv)
     try:
         args.func(args)

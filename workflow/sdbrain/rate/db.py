@@ -30,12 +30,15 @@ CREATE TABLE IF NOT EXISTS answers (
 
 
 def now() -> str:
+    """Return the current UTC time in ISO 8601, to the millisecond (the time stamps of raters and answers)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def connect(path: str | Path, trials_sha256: str, create: bool = False) -> sqlite3.Connection:
-    """Open (or with ``create``, make) the database of a trial set; a file that is not SQLite, or
-    belongs to another trial set, is an InputError and is left untouched."""
+    """Open (or with ``create``, make) the database of a trial set.
+
+    A file that is not SQLite, or belongs to another trial set, is an InputError and is left untouched.
+    """
     path = Path(path)
     if not path.exists() and not create:
         raise InputError(f"{path}: database not found (add a rater first: sdbrain-rate add-rater NAME)")
@@ -64,16 +67,21 @@ class transaction:
         self.con = con
 
     def __enter__(self):
+        """Begin an immediate (write-locking) transaction; return the connection."""
         self.con.execute("BEGIN IMMEDIATE")
         return self.con
 
     def __exit__(self, kind, value, tb):
+        """Commit, or roll back where the block raised (the exception propagates)."""
         self.con.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
 def add_rater(con: sqlite3.Connection, name: str, assign, source: str = "human") -> str:
-    """Add a rater and their trials (``assign(k)`` gives the trial ids of the k-th rater); return
-    the rater's new random token. ``source`` is 'human' or the rule that simulates the rater."""
+    """Add a rater and their trials; return the rater's new random token.
+
+    ``assign(k)`` gives the trial ids of the k-th rater. ``source`` is 'human' or the rule that simulates
+    the rater.
+    """
     if not name or not name.strip():
         raise InputError("rater name: expected a non-empty name")
     token = secrets.token_urlsafe(16)
@@ -94,21 +102,26 @@ def rater_by_token(con: sqlite3.Connection, token: str):
 
 
 def raters(con: sqlite3.Connection) -> list[tuple]:
+    """Return (id, name, token, source) of every rater, in the order they were added."""
     return con.execute("SELECT id, name, token, source FROM raters ORDER BY id").fetchall()
 
 
 def assigned(con: sqlite3.Connection, rater_id: int) -> list[int]:
+    """Return the trial ids assigned to a rater, in the order they are shown."""
     return [t for (t,) in con.execute("SELECT trial FROM assignments WHERE rater_id = ? ORDER BY position", (rater_id,))]
 
 
 def answered(con: sqlite3.Connection, rater_id: int) -> dict[int, str]:
+    """Return a rater's answers so far: {trial id: choice ('left' or 'right')}."""
     return dict(con.execute("SELECT trial, choice FROM answers WHERE rater_id = ?", (rater_id,)))
 
 
 def record(con: sqlite3.Connection, rater_id: int, trial: int, choice: str, rt_ms: int | None) -> str:
-    """Store one answer in its own transaction: 'stored', 'duplicate' (the same answer again, a
-    no-op), 'conflict' (a different answer to an answered trial: the first stands) or
-    'unassigned' (not this rater's trial)."""
+    """Store one answer in its own transaction; return what became of it.
+
+    'stored', 'duplicate' (the same answer again, a no-op), 'conflict' (a different answer to an answered
+    trial: the first stands) or 'unassigned' (not this rater's trial).
+    """
     with transaction(con):
         if not con.execute("SELECT 1 FROM assignments WHERE rater_id = ? AND trial = ?", (rater_id, trial)).fetchone():
             return "unassigned"

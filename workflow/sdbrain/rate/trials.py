@@ -1,5 +1,7 @@
-"""The rating trials: per subject and method, an original test image beside the reconstruction of
-that image and the reconstruction of another, randomly chosen test image, left/right shuffled.
+"""The rating trials: an original test image beside its own reconstruction and another image's.
+
+Per subject and method, an original test image beside the reconstruction of that image and the
+reconstruction of another, randomly chosen test image, left/right shuffled.
 
 A trial set is a folder: ``trials.tsv`` (one row per trial, image paths relative to the folder),
 ``session.json`` (how many trials each rater gets) and ``images/`` (every image a trial shows,
@@ -25,11 +27,14 @@ SIDES = ("left", "right")
 
 
 def pair_trials(manifest: pd.DataFrame, subject: str, method: str, n_images: int | None, seed: int) -> pd.DataFrame:
-    """One trial per test image of a manifest (nsd_id, sample, path): its own reconstruction and a
-    random other image's, one random sample each, the target on a random side.
+    """Pair one trial per test image of a manifest (nsd_id, sample, path).
+
+    Each trial shows the image's own reconstruction and a random other image's, one random sample each,
+    the target on a random side.
 
     The generator is seeded from the seed and the subject/method names, so a pair's trials do
-    not change when other subjects or methods are added."""
+    not change when other subjects or methods are added.
+    """
     rng = np.random.default_rng([seed, zlib.crc32(f"{subject}/{method}".encode())])
     ids = np.array(sorted(manifest["nsd_id"].unique()))
     if len(ids) < 2:
@@ -52,8 +57,11 @@ def pair_trials(manifest: pd.DataFrame, subject: str, method: str, n_images: int
 
 def build(manifests: dict[tuple[str, str], pd.DataFrame], originals: dict[int, np.ndarray], out_dir: str | Path,
           n_images: int | None, trials_per_rater: int | None, seed: int) -> pd.DataFrame:
-    """Write a trial set folder from the manifests of each (subject, method) and the original images
-    (by 73k id); trial ids are numbered in a seeded random order that mixes subjects and methods."""
+    """Write a trial set folder from the manifests of each (subject, method) and the original images.
+
+    The originals are given by 73k id; trial ids are numbered in a seeded random order that mixes
+    subjects and methods.
+    """
     out_dir = Path(out_dir)
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -77,8 +85,11 @@ def build(manifests: dict[tuple[str, str], pd.DataFrame], originals: dict[int, n
 
 
 def _copy(path: str, images: Path, copied: dict) -> str:
-    """Copy a reconstruction into the set's images folder once (subject_method_id_sample.png from
-    results/reconstruct/{subject}/{method}/chunkK/{id}_{sample}.png); return its relative path."""
+    """Copy a reconstruction into the set's images folder once; return its relative path.
+
+    The copy is named subject_method_id_sample.png, from
+    results/reconstruct/{subject}/{method}/chunkK/{id}_{sample}.png.
+    """
     if path not in copied:
         source = Path(path)
         name = f"{source.parts[-4]}_{source.parts[-3]}_{source.name}"
@@ -88,6 +99,7 @@ def _copy(path: str, images: Path, copied: dict) -> str:
 
 
 def digest(path: Path) -> str:
+    """Return the SHA-256 (hex) of a file: it ties a ratings database to its trials file."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -118,13 +130,15 @@ class TrialSet:
         self.per_rater = min(self.per_rater, len(table))
 
     def image(self, trial: int, which: str) -> Path:
-        """The file of one image of a trial (which: original, left or right)."""
+        """Return the file of one image of a trial (which: original, left or right)."""
         return self.path.parent / self.table.at[trial, which]
 
     def assignment(self, rater_index: int) -> list[int]:
-        """The trial ids of the rater added k-th (0-based), in the order shown: a window of
-        ``per_rater`` consecutive trials that starts where the previous rater's ended (wrapping),
-        so raters cover the set evenly and overlap once it is used up."""
+        """Return the trial ids of the rater added k-th (0-based), in the order shown.
+
+        A window of ``per_rater`` consecutive trials that starts where the previous rater's ended (wrapping),
+        so raters cover the set evenly and overlap once it is used up.
+        """
         ids = self.table["trial"].to_numpy()
         start = rater_index * self.per_rater
         return [int(ids[(start + j) % len(ids)]) for j in range(self.per_rater)]

@@ -31,7 +31,7 @@ from sdbrain.sd import pipeline
 
 
 def check_features(pipe, z: np.ndarray | None, c: np.ndarray | None, z_size: int, source: str = "decoded features") -> None:
-    """Decoded features must have the sizes this model produces."""
+    """Check that decoded features have the sizes this model produces (InputError otherwise)."""
     z_shape, c_shape = pipeline.latent_shape(pipe, z_size), pipeline.c_shape(pipe)
     if z is not None and z.shape[1] != int(np.prod(z_shape)):
         raise InputError(f"{source}: z has {z.shape[1]} values per image but this model's z at {z_size} px has "
@@ -42,7 +42,7 @@ def check_features(pipe, z: np.ndarray | None, c: np.ndarray | None, z_size: int
 
 
 def png_name(nsd_id: int, sample: int) -> str:
-    """The file of one reconstruction in a chunk's folder: '<73k id>_<sample>.png'."""
+    """Return the file of one reconstruction in a chunk's folder: '<73k id>_<sample>.png'."""
     return f"{int(nsd_id)}_{int(sample)}.png"
 
 

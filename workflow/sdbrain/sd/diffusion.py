@@ -68,15 +68,22 @@ class Capture:
         self.handles = []
 
     def __enter__(self):
+        """Register the hooks: a step counter on the U-Net and a keeper on each chosen layer."""
         self.handles = [self.unet.register_forward_pre_hook(self._count)]
         self.handles += [m.register_forward_hook(self._keeper(name)) for name, m in self.modules.items()]
         return self
 
     def __exit__(self, *exc):
+        """Remove the hooks."""
         for handle in self.handles:
             handle.remove()
 
     def start(self, n: int) -> None:
+        """Start a batch of ``n`` images: reset the step count; layers keep the last ``n`` rows of each output.
+
+        Under classifier-free guidance the U-Net sees both halves in one batch; the last ``n`` rows are the
+        images' conditioned half.
+        """
         self.n, self.call = n, -1
 
     def _count(self, module, args):
@@ -90,6 +97,7 @@ class Capture:
         return keep
 
     def on_step_end(self, pipe, i, t, tensors):
+        """Keep the latents z_c after denoising step ``i`` where a chosen step falls (the pipeline's step callback)."""
         for step in self.at.get(i, []):
             self._add(f"zc-{step}", tensors["latents"].float().flatten(1))
         return {}
@@ -98,6 +106,7 @@ class Capture:
         self.parts.setdefault(name, []).append(values.cpu().numpy())
 
     def result(self) -> dict[str, np.ndarray]:
+        """Return every kept feature, batches concatenated: {'zc-<step>' or 'unet-<layer>-<step>': (n, values)}."""
         return {name: np.concatenate(parts) for name, parts in self.parts.items()}
 
 
@@ -140,5 +149,5 @@ def extract(pipe, images: np.ndarray, c: np.ndarray, ids, strength: float, sampl
 
 
 def names(steps, layers) -> list[str]:
-    """The feature names ``extract`` returns when it captures ``steps`` and ``layers``."""
+    """Return the feature names ``extract`` returns when it captures ``steps`` and ``layers``."""
     return ["zc"] + [f"zc-{s}" for s in steps] + [f"unet-{layer}-{s}" for layer in layers for s in steps]

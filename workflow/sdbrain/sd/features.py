@@ -17,11 +17,12 @@ from sdbrain.errors import InputError
 
 
 def image_seed(seed: int, nsd_id: int, sample: int = 0) -> int:
-    """A seed for one image (and sample), independent of batch and chunk."""
+    """Return a seed for one image (and sample), independent of batch and chunk."""
     return int(np.random.SeedSequence([seed, int(nsd_id), sample]).generate_state(1)[0])
 
 
 def generators(seed: int, ids, sample: int = 0, device="cpu") -> list[torch.Generator]:
+    """Return one torch generator per 73k id, seeded by ``image_seed``: an image's noise ignores its batch."""
     return [torch.Generator(device).manual_seed(image_seed(seed, i, sample)) for i in ids]
 
 

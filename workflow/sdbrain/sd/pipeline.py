@@ -46,7 +46,7 @@ def check_model_dir(model_dir: str | Path) -> Path:
 
 
 def load_pipeline(model_dir: str | Path, device: str = "cpu", dtype=None):
-    """The Stable Diffusion pipeline in ``model_dir`` (DDIM scheduler), loaded offline."""
+    """Load the Stable Diffusion pipeline in ``model_dir`` (DDIM scheduler) offline."""
     import torch
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
@@ -141,6 +141,7 @@ class Sampling:
     x_z_resample: str = "compvis"
 
     def __post_init__(self):
+        """Check ``noise_start`` and ``x_z_resample``."""
         if self.noise_start not in NOISE_STARTS:
             raise ArgumentError("noise_start", f"'{self.noise_start}' is not one of {', '.join(NOISE_STARTS)}")
         if self.x_z_resample not in RESAMPLE:
@@ -152,7 +153,7 @@ class Sampling:
         return cls(**{**{f.name: values[f.name] for f in fields(cls) if f.name in values}, **changes})
 
     def resample(self) -> tuple[str, int]:
-        """The rounding of X_z to 8 bits ('round' or 'truncate') and the PIL filter that resizes it."""
+        """Return the rounding of X_z to 8 bits ('round' or 'truncate') and the PIL filter that resizes it."""
         from PIL import Image
         rounding, name = RESAMPLE[self.x_z_resample]
         return rounding, getattr(Image, name)

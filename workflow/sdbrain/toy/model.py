@@ -1,5 +1,6 @@
-"""A Stable-Diffusion-structured pipeline with seeded random weights, for tests and
-for the toy world until a trained toy model ships.
+"""A Stable-Diffusion-structured pipeline with seeded random weights.
+
+For tests and for the toy world until a trained toy model ships.
 
 It has every component of SD v1.x (VAE, CLIP text encoder and tokenizer, U-Net with
 cross-attention, DDIM scheduler) and is saved with ``save_pretrained``, so every
@@ -18,7 +19,7 @@ SPECIAL = ("<|startoftext|>", "<|endoftext|>")
 
 
 def word_vocab(words) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """A CLIP BPE vocabulary in which each given word can be built by merges.
+    """Build a CLIP BPE vocabulary in which each given word can be built by merges.
 
     Every byte-level character (and its end-of-word form) is in the vocabulary, so
     any text tokenizes; merges build each word left to right. Without the merges
@@ -42,6 +43,7 @@ def word_vocab(words) -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 
 def build_tokenizer(words, max_length: int):
+    """Build a CLIPTokenizer over ``word_vocab(words)`` whose texts are ``max_length`` tokens (SD: 77)."""
     from transformers import CLIPTokenizer
     vocab, merges = word_vocab(words)
     tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
@@ -50,7 +52,7 @@ def build_tokenizer(words, max_length: int):
 
 
 def build_vae(params: dict):
-    """An AutoencoderKL with ``vae_channels`` (one 2x downsampling per level after the first)."""
+    """Build an AutoencoderKL with ``vae_channels`` (one 2x downsampling per level after the first)."""
     from diffusers import AutoencoderKL
     return AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4,
@@ -61,7 +63,7 @@ def build_vae(params: dict):
 
 
 def build_text_encoder(tokenizer, params: dict):
-    """A CLIP text encoder of width ``text_width`` over ``tokenizer``'s vocabulary."""
+    """Build a CLIP text encoder of width ``text_width`` over ``tokenizer``'s vocabulary."""
     from transformers import CLIPTextConfig, CLIPTextModel
     return CLIPTextModel(CLIPTextConfig(
         vocab_size=len(tokenizer), hidden_size=params["text_width"], intermediate_size=2 * params["text_width"],

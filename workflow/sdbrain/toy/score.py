@@ -22,6 +22,7 @@ def scenes_and_images(n: int, seed: int, size: int) -> tuple[list[world.Scene], 
 
 
 def labels(scenes: list[world.Scene]) -> dict[str, np.ndarray]:
+    """Return each scene's class index per attribute head (shape, colour, background), as in ``HEADS``."""
     return {head: np.array([names.index(getattr(s, head)) for s in scenes]) for head, names in HEADS.items()}
 
 
@@ -44,6 +45,7 @@ class Scorer(nn.Module):
         self.size = size
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the logits of each head for (n, 3, H, W) images in [-1, 1], resized to ``size`` where needed."""
         if x.shape[-1] != self.size:
             x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
         h = self.body(x)
@@ -83,25 +85,32 @@ def train_scorer(n: int, steps: int, seed: int, size: int = 64, log=print) -> Sc
 
 
 def named(scenes: list[world.Scene], texts: list[str]) -> dict[str, np.ndarray]:
-    """Per attribute, which captions name the scene's value (two of the five phrasings omit
-    the background: an image cannot be expected to show what its caption does not say)."""
+    """Per attribute, which captions name the scene's value.
+
+    Two of the five phrasings omit the background: an image cannot be expected to show what its caption
+    does not say.
+    """
     return {head: np.array([getattr(s, head) in t.split() for s, t in zip(scenes, texts)]) for head in HEADS}
 
 
 def accuracy(scorer: Scorer, images: np.ndarray, scenes: list[world.Scene],
              texts: list[str] | None = None) -> dict[str, float]:
-    """Fraction of images whose predicted attribute equals the scene's, per attribute; with
-    ``texts``, over the images whose caption names that attribute."""
+    """Fraction of images whose predicted attribute equals the scene's, per attribute.
+
+    With ``texts``, over the images whose caption names that attribute.
+    """
     pred, truth = scorer.predict(images), labels(scenes)
     keep = named(scenes, texts) if texts is not None else {head: np.ones(len(scenes), bool) for head in HEADS}
     return {head: float((pred[head] == truth[head])[keep[head]].mean()) for head in HEADS}
 
 
 def save(scorer: Scorer, path) -> None:
+    """Write a scorer's input size and weights to ``path`` (a torch file)."""
     torch.save({"size": scorer.size, "state_dict": scorer.state_dict()}, path)
 
 
 def load(path) -> Scorer:
+    """Read a scorer that ``save`` wrote, in eval mode."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
     scorer = Scorer(blob["size"])
     scorer.load_state_dict(blob["state_dict"])

@@ -80,6 +80,7 @@ def dataset(n: int, seed: int, size: int, tokenizer) -> tuple[list[world.Scene],
 
 
 def as_float(images: torch.Tensor) -> torch.Tensor:
+    """Map uint8 images (n, 3, H, W) to float in [-1, 1], the VAE's input range."""
     return images.float() / 127.5 - 1
 
 
@@ -130,6 +131,10 @@ def psnr(vae, images: torch.Tensor, batch: int = 128) -> float:
 
 @torch.no_grad()
 def latent_posteriors(vae, images: torch.Tensor, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encode uint8 images (n, 3, H, W): the VAE posterior's means and standard deviations, (n, 4, h, w) each.
+
+    They are unscaled: the caller derives the latent scaling factor from them.
+    """
     means, stds = [], []
     for start in range(0, len(images), batch):
         d = vae.encode(as_float(images[start:start + batch])).latent_dist
@@ -195,6 +200,7 @@ def train_diffusion(unet, text_encoder, scheduler, latents: tuple[torch.Tensor, 
 # --- measuring the model ----------------------------------------------------------------
 
 def pipeline(vae, text_encoder, tokenizer, unet, scheduler):
+    """Assemble a StableDiffusionPipeline from the components (no safety checker, no progress bar)."""
     from diffusers import StableDiffusionPipeline
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
@@ -211,8 +217,10 @@ def held_out_captions(n: int, seed: int) -> tuple[list[world.Scene], list[str]]:
 
 @torch.no_grad()
 def text_to_image_accuracy(pipe, scorer, n: int, seed: int, steps: int, guidance: float, batch: int = 25) -> dict:
-    """Fraction of text-to-image outputs whose scored attributes match their held-out caption
-    (each attribute over the captions that name it: all name shape and colour, 3 in 5 the background)."""
+    """Fraction of text-to-image outputs whose scored attributes match their held-out caption.
+
+    Each attribute is scored over the captions that name it: all name shape and colour, 3 in 5 the background.
+    """
     scenes, texts = held_out_captions(n, seed)
     images = []
     for start in range(0, n, batch):

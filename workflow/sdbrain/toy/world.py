@@ -40,6 +40,8 @@ RESPONSE_COLUMNS = ["SUBJECT", "SESSION", "RUN", "TRIAL", "73KID", "10KID", "TIM
 
 @dataclass(frozen=True)
 class Scene:
+    """One toy scene: an object of a shape, colour and size at a position, on a coloured background."""
+
     shape: str
     colour: str
     background: str
@@ -49,9 +51,11 @@ class Scene:
 
     @property
     def radius(self) -> float:
+        """The object's radius, a fraction of the image size: 0.2 small, 0.32 large."""
         return 0.2 if self.size == "small" else 0.32
 
     def place(self) -> str:
+        """Return where the object is on a 3 x 3 grid, as captions name it ('top left', ..., 'centre')."""
         row = ("top", "middle", "bottom")[min(int(self.y * 3), 2)]
         col = ("left", "centre", "right")[min(int(self.x * 3), 2)]
         return "centre" if (row, col) == ("middle", "centre") else f"{row} {col}"
@@ -76,7 +80,7 @@ def _other(names: list[str], avoid: set[str], rng: np.random.Generator) -> str:
 
 
 def _familiar(scene: Scene, novel: dict, rng: np.random.Generator) -> Scene:
-    """The scene without the held-out attribute combinations (another colour or background)."""
+    """Return the scene without the held-out attribute combinations (another colour or background)."""
     pair, names = novel["pair"], list(COLOURS)
     if scene.shape == pair["shape"] and scene.colour == pair["colour"]:
         scene = replace(scene, colour=_other(names, {pair["colour"], scene.background}, rng))
@@ -86,7 +90,7 @@ def _familiar(scene: Scene, novel: dict, rng: np.random.Generator) -> Scene:
 
 
 def _novel(scene: Scene, kind: str, novel: dict, rng: np.random.Generator) -> Scene:
-    """The scene given a held-out combination: the held-out shape x colour pairing or background."""
+    """Return the scene given a held-out combination: the held-out shape x colour pairing or background."""
     names = list(COLOURS)
     if kind == "pair":
         shape, colour = novel["pair"]["shape"], novel["pair"]["colour"]
@@ -98,10 +102,13 @@ def _novel(scene: Scene, kind: str, novel: dict, rng: np.random.Generator) -> Sc
 
 
 def hold_out(scenes: list[Scene], n_shared: int, novel: dict | None, seed: int) -> tuple[list[Scene], list[str]]:
-    """The out-of-distribution arm: no training scene (and no familiar test scene) has the
-    held-out shape x colour pairing or the held-out background; the first ``share`` of the
-    shared (test) scenes get one of them, alternately. Returns the scenes and each one's flag
-    ("" familiar, "pair", "background"). Its own random stream leaves every other draw as it was."""
+    """Make the out-of-distribution arm: a shape x colour pairing and a background unseen in training.
+
+    No training scene (and no familiar test scene) has the held-out shape x colour pairing or the
+    held-out background; the first ``share`` of the shared (test) scenes get one of them, alternately.
+    Returns the scenes and each one's flag ("" familiar, "pair", "background"). Its own random stream
+    leaves every other draw as it was.
+    """
     flags = [""] * len(scenes)
     if not novel or not novel.get("share"):
         return scenes, flags
@@ -198,11 +205,16 @@ def retinotopic_signal(images: np.ndarray, positions: np.ndarray, rng: np.random
 
 
 def semantic_signal(attrs: np.ndarray, n_voxels: int, rng: np.random.Generator) -> np.ndarray:
+    """Return (n_images, n_voxels) responses to the scenes' attributes.
+
+    The centred one-hot attributes times random Gaussian weights, one column of weights per voxel.
+    """
     weights = rng.normal(size=(attrs.shape[1], n_voxels)).astype(np.float32)
     return (attrs - attrs.mean(0)) @ weights
 
 
 def standardise(signal: np.ndarray, amplitude: float) -> np.ndarray:
+    """Centre each column and scale it to standard deviation ``amplitude`` (a constant column becomes 0)."""
     sd = signal.std(0, keepdims=True)
     sd[sd == 0] = 1
     return (signal - signal.mean(0, keepdims=True)) / sd * amplitude
@@ -244,6 +256,12 @@ def design(n_subjects, n_sessions, trials_per_session, n_shared, shared_repeats,
 
 
 def responses_table(subject_index: int, ids: np.ndarray, trials_per_session: int, rng) -> pd.DataFrame:
+    """Build a subject's behav/responses.tsv with NSD's columns: one row per trial, in acquisition order.
+
+    ``ids`` are the trials' 73k ids. Sessions hold ``trials_per_session`` trials in 12 runs (one run where 12
+    does not divide them); 10KID numbers the images by first showing, ISOLD marks repeats. The behavioural
+    columns (ISCORRECT, RT, BUTTON, ...) are random filler: the workflow reads only SESSION and 73KID.
+    """
     n = ids.size
     session = np.arange(n) // trials_per_session + 1
     within = np.arange(n) % trials_per_session

@@ -5,7 +5,7 @@ import numpy as np
 
 
 def job_chunk(ids, k: int, n_chunks: int, batch_size: int):
-    """The k-th (0-based) of ``n_chunks`` parts of ``ids``, made of whole batches.
+    """Return the k-th (0-based) of ``n_chunks`` parts of ``ids``, made of whole batches.
 
     Batches are cut from the full list, and chunks gather whole batches, so every
     image meets the same batch companions whatever the number of chunks: on a CPU

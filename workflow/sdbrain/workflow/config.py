@@ -53,9 +53,11 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
 
 
 def check_denoising_steps(config: dict) -> None:
-    """Every image-to-image strength must leave a denoising step: int(reconstruct.steps x s) >= 1 for the
-    strengths of the reconstructions and the noise levels of the diffusion features (which run the same
-    image-to-image settings)."""
+    """Check that every image-to-image strength leaves a denoising step: int(reconstruct.steps x s) >= 1.
+
+    This holds for the strengths of the reconstructions and the noise levels of the diffusion features
+    (which run the same image-to-image settings).
+    """
     steps = config["reconstruct"]["steps"]
     for key, levels in (("reconstruct.strengths", config["reconstruct"]["strengths"]),
                         ("encode.noise_levels", config["encode"]["noise_levels"]),
@@ -67,8 +69,10 @@ def check_denoising_steps(config: dict) -> None:
 
 
 def check_data_paths(config: dict) -> None:
-    """Outside the toy world (which builds them), ``nsd_root`` and ``model_dir`` must be existing
-    folders before anything is planned: a dry run with a wrong path stops here, with one line."""
+    """Check that ``nsd_root`` and ``model_dir`` are existing folders, outside the toy world (which builds them).
+
+    This runs before anything is planned: a dry run with a wrong path stops here, with one line.
+    """
     if config["toy"]["enabled"]:
         return
     missing = [key for key in ("nsd_root", "model_dir") if not Path(config[key]).is_dir()]

@@ -23,8 +23,10 @@ ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_"
 
 
 def keep_freed_memory() -> None:
-    """Set ``ALLOCATOR`` for the processes started from here on (the workflow's jobs), unless the
-    environment sets those variables already (glibc reads them when a process starts)."""
+    """Set ``ALLOCATOR`` for the processes started from here on (the workflow's jobs).
+
+    Variables the environment sets already are kept (glibc reads them when a process starts).
+    """
     for name, value in ALLOCATOR.items():
         os.environ.setdefault(name, value)
 
@@ -34,7 +36,8 @@ def limit_threads(n: int) -> None:
 
     Libraries not loaded yet read the environment; those already loaded (numpy's BLAS) are
     limited through threadpoolctl; torch is set now if imported, else when it is imported
-    (torch is never imported here: table-only jobs would pay its start-up)."""
+    (torch is never imported here: table-only jobs would pay its start-up).
+    """
     n = max(1, int(n))
     for name in THREAD_VARIABLES:
         os.environ[name] = str(n)

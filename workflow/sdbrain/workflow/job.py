@@ -56,7 +56,7 @@ def config_key(error: ArgumentError, params, keys: dict[str, str] | None = None)
 
 
 def error_line(error: InputError, params=None, keys: dict[str, str] | None = None) -> str:
-    """The one line a user error ends a job with: an argument error as the config key that set it."""
+    """Return the one line a user error ends a job with: an argument error as the config key that set it."""
     if isinstance(error, ArgumentError):
         key = config_key(error, params or {}, keys)
         if key:

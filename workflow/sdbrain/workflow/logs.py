@@ -62,11 +62,12 @@ def release() -> None:
 
 
 def captured_path() -> Path | None:
+    """Return the (resolved) log that ``capture`` sends stderr to, or None where stderr is not captured."""
     return _captured.get("path")
 
 
 def setup(log_path: str | Path | None, name: str = "sdbrain") -> logging.Logger:
-    """A logger to stderr and, unless stderr already goes there (``capture``), to ``log_path``."""
+    """Set up a logger to stderr and, unless stderr already goes there (``capture``), to ``log_path``."""
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.handlers.clear()

@@ -14,12 +14,12 @@ RESULTS = "results"
 
 
 def ids(array: str) -> str:
-    """The table of the 73k ids of an array's rows: 'x.npy' -> 'x_ids.tsv'."""
+    """Name the table of the 73k ids of an array's rows: 'x.npy' -> 'x_ids.tsv'."""
     return array.removesuffix(".npy") + "_ids.tsv"
 
 
 def with_ids(name: str, array: str) -> dict[str, str]:
-    """An array and its ids as a rule's named inputs: {name: array, name_ids: its ids}."""
+    """Name an array and its ids as a rule's named inputs: {name: array, name_ids: its ids}."""
     return {name: array, f"{name}_ids": ids(array)}
 
 
@@ -35,7 +35,7 @@ TOY_TRAINED_SCORER = f"{TOY}/sd_trained_scorer.pt"
 
 
 def toy_truth(subject: str = "{subject}") -> str:
-    """A toy subject's ground truth (voxel classes, signal)."""
+    """Name a toy subject's ground truth (voxel classes, signal)."""
     return f"{TOY_TRUTH}/{subject}.npz"
 
 
@@ -48,27 +48,27 @@ INVENTORY = f"{FMRI}/inventory.tsv"
 
 
 def fmri(subject: str = "{subject}") -> str:
-    """A subject's folder of ingested betas (``sdbrain.data.ingest`` writes and reads it)."""
+    """Name a subject's folder of ingested betas (``sdbrain.data.ingest`` writes and reads it)."""
     return f"{FMRI}/{subject}"
 
 
 def betas(split: str = "{split}", roi: str = "{roi}", subject: str = "{subject}") -> str:
-    """A subject's betas of one ROI: training trials or averaged test images ('train', 'test')."""
+    """Name a subject's betas of one ROI: training trials or averaged test images ('train', 'test')."""
     return f"{fmri(subject)}/{split}_{roi}.npy"
 
 
 def voxels(roi: str = "{roi}", subject: str = "{subject}") -> str:
-    """The voxel table of a subject's ROI (flat index, position, valid)."""
+    """Name the voxel table of a subject's ROI (flat index, position, valid)."""
     return f"{fmri(subject)}/voxels_{roi}.tsv"
 
 
 def trial_ids(split: str = "{split}", subject: str = "{subject}") -> str:
-    """The 73k ids of a subject's training trials or test images: the rows of its betas."""
+    """Name the 73k ids of a subject's training trials or test images: the rows of its betas."""
     return f"{fmri(subject)}/{split}_ids.tsv"
 
 
 def ingest_report(subject: str = "{subject}") -> str:
-    """Voxels per ROI, those excluded and why, and the trials of a subject's ingestion."""
+    """Name the report of a subject's ingestion: voxels per ROI, those excluded and why, and the trials."""
     return f"{fmri(subject)}/ingest_report.tsv"
 
 
@@ -79,17 +79,17 @@ STIMULI = f"{FEATURES}/stimuli.tsv"
 
 
 def features(space: str = "{space}") -> str:
-    """A feature space's values for every stimulus (z, c, z_c and U-Net spaces: ``spaces``)."""
+    """Name a feature space's values for every stimulus (z, c, z_c and U-Net spaces: ``spaces``)."""
     return f"{FEATURES}/{space}.npy"
 
 
 def feature_chunk(target: str = "{target}", chunk="{chunk}") -> str:
-    """One chunk of the stimuli's z or c."""
+    """Name one chunk of the stimuli's z or c."""
     return f"{FEATURES}/{target}/chunk{chunk}.npy"
 
 
 def diffusion_chunk(level: str = "{level}", chunk="{chunk}") -> str:
-    """One chunk of the stimuli's diffusion features at a noise level: a folder of one array per space."""
+    """Name one chunk of the stimuli's diffusion features at a noise level: a folder of one array per space."""
     return f"{FEATURES}/diffusion{level}/chunk{chunk}"
 
 
@@ -100,17 +100,17 @@ CONTROLS = f"{RESULTS}/validity/controls"
 
 
 def decoded(target: str = "{target}", subject: str = "{subject}", controls: bool = False) -> str:
-    """A subject's decoded z or c of the test images (a generated control's, with ``controls``)."""
+    """Name a subject's decoded z or c of the test images (a generated control's, with ``controls``)."""
     return f"{CONTROLS if controls else DECODE}/{subject}/{target}_test.npy"
 
 
 def decode_alphas(target: str = "{target}", subject: str = "{subject}") -> str:
-    """The alpha each target of a decoder chose."""
+    """Name the alpha each target of a decoder chose."""
     return f"{DECODE}/{subject}/{target}_alphas.npy"
 
 
 def decode_scores(by: str, target: str = "{target}", subject: str = "{subject}") -> str:
-    """A decoder's test r per target or per image (``by``: 'targets', 'images')."""
+    """Name a decoder's test r per target or per image (``by``: 'targets', 'images')."""
     return f"{DECODE}/{subject}/{target}_scores_{by}.tsv"
 
 
@@ -119,12 +119,12 @@ RECONSTRUCT = f"{RESULTS}/reconstruct"
 
 
 def reconstruction_chunk(method: str = "{method}", subject: str = "{subject}", chunk="{chunk}") -> str:
-    """A folder of one chunk of a method's reconstructions (``<73k id>_<sample>.png``)."""
+    """Name a folder of one chunk of a method's reconstructions (``<73k id>_<sample>.png``)."""
     return f"{RECONSTRUCT}/{subject}/{method}/chunk{chunk}"
 
 
 def manifest(method: str = "{method}", subject: str = "{subject}") -> str:
-    """Every reconstruction of a subject's method: 73k id, sample, file."""
+    """Name the list of every reconstruction of a subject's method: 73k id, sample, file."""
     return f"{RECONSTRUCT}/{subject}/{method}/manifest.tsv"
 
 
@@ -138,7 +138,7 @@ COMMUNITY_MARKDOWN = f"{EVALUATE}/community_table.md"
 
 
 def scores(method: str = "{method}", subject: str = "{subject}") -> str:
-    """Per test image, every metric of a subject's method."""
+    """Name the scores of a subject's method: every metric per test image."""
     return f"{EVALUATE}/{subject}/{method}_scores.tsv"
 
 
@@ -150,7 +150,7 @@ VALIDITY_REPORT = f"{VALIDITY}/report.md"
 
 
 def validity(table: str, subject: str = "{subject}") -> str:
-    """A table of a subject's validity analysis (novelty, scores, summary, tests, collapse)."""
+    """Name a table of a subject's validity analysis (novelty, scores, summary, tests, collapse)."""
     return f"{VALIDITY}/{subject}/{table}.tsv"
 
 
@@ -166,62 +166,67 @@ LAYERS = {"nifti": "best_layer.nii.gz", "table": "best_layer.tsv", "png": "best_
 
 
 def model(name: str = "{space}", subject: str = "{subject}") -> str:
-    """The folder of one encoding model: a space, a joint model 'z+<space>' (its banded one: 'z+<space>/banded'),
-    or a group of U-Net layers at one step."""
+    """Name the folder of one encoding model.
+
+    The model is a space, a joint model 'z+<space>' (its banded one: 'z+<space>/banded'), or a group of
+    U-Net layers at one step.
+    """
     return f"{ENCODE}/{subject}/{name}"
 
 
 def model_files(kind: dict[str, str], name: str = "{space}", subject: str = "{subject}",
                 other: str = "{space}") -> dict[str, str]:
-    """{key: file} of one model of ``kind`` (``SINGLE``, ``JOINT``, ``BANDED``, ``LAYERS``); ``other``: the
-    space modelled jointly with z."""
+    """Name the files of one model of ``kind`` (``SINGLE``, ``JOINT``, ``BANDED``, ``LAYERS``): {key: file}.
+
+    ``other``: the space modelled jointly with z.
+    """
     return {key: f"{model(name, subject)}/{file.replace('{space}', other)}" for key, file in kind.items()}
 
 
 def model_file(kind: dict[str, str], key: str, name: str = "{space}", subject: str = "{subject}",
                other: str = "{space}") -> str:
-    """One file of ``model_files``."""
+    """Name one file of ``model_files``."""
     return model_files(kind, name, subject, other)[key]
 
 
 def joint(space: str = "{space}") -> str:
-    """The joint model of z and ``space``."""
+    """Name the joint model of z and ``space``."""
     return f"z+{space}"
 
 
 def banded(space: str = "{space}") -> str:
-    """The banded joint model of z and ``space``."""
+    """Name the banded joint model of z and ``space``."""
     return f"z+{space}/banded"
 
 
 def encode_summary(table: str, subject: str = "{subject}") -> str:
-    """A subject's per-ROI summary of its models ('roi', 'unique', 'layer')."""
+    """Name a subject's per-ROI summary of its models ('roi', 'unique', 'layer')."""
     return f"{ENCODE}/{subject}/{table}_summary.tsv"
 
 
 def joint_comparison(table: str, subject: str = "{subject}") -> str:
-    """The concatenated and banded joint models compared ('comparison', 'agreement')."""
+    """Name a comparison of the concatenated and banded joint models ('comparison', 'agreement')."""
     return f"{ENCODE}/{subject}/joint_{table}.tsv"
 
 
 # --- flatmaps, the viewer and the figures -----------------------------------------------------------
 def flatmap(name: str, subject: str = "{subject}") -> str:
-    """One flatmap of a subject (e.g. 'rois', 'z_r', 'z+zc0.5_unique')."""
+    """Name one flatmap of a subject (e.g. 'rois', 'z_r', 'z+zc0.5_unique')."""
     return f"{RESULTS}/flatmaps/{subject}/{name}.png"
 
 
 def viewer(subject: str = "{subject}") -> str:
-    """A subject's WebGL viewer (its folder holds the surfaces and one image per map)."""
+    """Name a subject's WebGL viewer (its folder holds the surfaces and one image per map)."""
     return f"{RESULTS}/viewer/{subject}/index.html"
 
 
 def viewer_layers(subject: str = "{subject}") -> str:
-    """The maps of a subject's viewer, one row each."""
+    """Name the table of the maps of a subject's viewer, one row each."""
     return f"{RESULTS}/viewer/{subject}/layers.tsv"
 
 
 def figure(name: str, suffix: str = "png") -> str:
-    """A figure of the paper or of the analyses (e.g. 'fig3_subj01', 'fig5', 'validity')."""
+    """Name a figure of the paper or of the analyses (e.g. 'fig3_subj01', 'fig5', 'validity')."""
     return f"{RESULTS}/figures/{name}.{suffix}"
 
 
@@ -245,5 +250,5 @@ RATE_MARKDOWN = f"{RATE}/accuracy.md"
 
 
 def pycortex_transform(pycortex_dir: str, subject: str = "{subject}", xfm: str = "{xfm}") -> str:
-    """The transform that importing an NSD subject writes into the workflow's pycortex filestore."""
+    """Name the transform that importing an NSD subject writes into the workflow's pycortex filestore."""
     return f"{pycortex_dir}/db/{subject}/transforms/{xfm}/matrices.xfm"

@@ -1,5 +1,6 @@
-"""What a config asks the workflow for, named in the grammar of ``spaces``: the
-reconstruction methods, the encoding models, the encoding figures (Figs. 6-9: rows,
+"""What a config asks the workflow for, named in the grammar of ``spaces``.
+
+The reconstruction methods, the encoding models, the encoding figures (Figs. 6-9: rows,
 columns, panels, title, colour style), and the config keys each job reads.
 
 The rules take all of it from here. Each job's params hold only the keys its script
@@ -42,7 +43,7 @@ TOY_NSD_KEYS = ("seed", "n_subjects", "n_sessions", "trials_per_session", "n_sha
 
 
 def keys(section: dict, names: tuple[str, ...]) -> dict:
-    """The keys ``names`` of a config section (those it sets: optional keys may be absent)."""
+    """Return the keys ``names`` of a config section (those it sets: optional keys may be absent)."""
     return {name: section[name] for name in names if name in section}
 
 
@@ -54,8 +55,10 @@ def builds_model(config: dict) -> bool:
 
 
 def model_note(config: dict) -> str:
-    """The line under every figure of the toy world, saying so (and whether its model has random weights);
-    empty on NSD."""
+    """Return the line under every figure of the toy world, saying so (and whether its model has random weights).
+
+    Empty on NSD.
+    """
     if builds_model(config):
         return "toy world, random-weight diffusion model: reconstructions test the code path, not the method"
     if config["toy"]["enabled"]:
@@ -67,12 +70,12 @@ def model_note(config: dict) -> str:
 
 
 def methods(config: dict) -> list[str]:
-    """z, c and zc at each strength of reconstruct.strengths."""
+    """Return the reconstruction methods: z, c and zc at each strength of reconstruct.strengths."""
     return spaces.methods(config["reconstruct"]["strengths"])
 
 
 def main_method(config: dict) -> str:
-    """zc at the first strength: Figs. 3-5, the community table and the validity controls."""
+    """Return the main method, zc at the first strength: Figs. 3-5, the community table and the validity controls."""
     return spaces.method(config["reconstruct"]["strengths"][0])
 
 
@@ -86,6 +89,8 @@ def fig3_labels(config: dict) -> list[str]:
 
 @dataclass
 class Models:
+    """Every encoding model of a config (``encoding_models``): single-space and joint models, U-Net layer groups."""
+
     single: list[str]                       # one model per space
     joint: list[str]                        # spaces modelled jointly with z
     layer_groups: dict[str, list[str]]      # unet<s>-<step> -> its layers' spaces (best layer per voxel)
@@ -111,9 +116,12 @@ def encoding_models(config: dict) -> Models:
 
 @dataclass
 class LevelModels:
-    """The models one job fits at one noise level, as diffusion features (``spaces.name`` puts them at a level):
-    rule encode_level the final z_c (Figs. 6-7), rule encode_steps z_c and the U-Net layers at each step
-    (Figs. 8-9)."""
+    """The models one job fits at one noise level, as diffusion features (``spaces.name`` puts them at a level).
+
+    Rule encode_level fits the final z_c (Figs. 6-7), rule encode_steps z_c and the U-Net layers at each step
+    (Figs. 8-9).
+    """
+
     single: list[str]                       # zc, zc-<step>, unet-<layer>-<step>
     joint: list[str]                        # those also modelled jointly with z
     layer_groups: dict[str, list[str]]      # unet-<step> -> its layers (best layer per voxel)
@@ -123,15 +131,18 @@ class LevelModels:
         return len(self.single) + len(self.joint)
 
     def at(self, level: float | str) -> LevelModels:
-        """The same models named as spaces at ``level`` (a '{level}' text gives a rule's patterns)."""
+        """Return the same models named as spaces at ``level`` (a '{level}' text gives a rule's patterns)."""
         return LevelModels([spaces.name(f, level) for f in self.single], [spaces.name(f, level) for f in self.joint],
                            {spaces.name(g, level): [spaces.name(f, level) for f in members]
                             for g, members in self.layer_groups.items()})
 
 
 def level_models(config: dict, steps: bool) -> LevelModels:
-    """What rule encode_level (``steps`` False: a level of encode.noise_levels) or encode_steps (True: a level of
-    encode.step_levels) fits; together they are ``encoding_models``' spaces other than z and c."""
+    """Return what rule encode_level or encode_steps fits at one level.
+
+    ``steps`` False: rule encode_level, at a level of encode.noise_levels; True: encode_steps, at a level of
+    encode.step_levels. Together they are ``encoding_models``' spaces other than z and c.
+    """
     if not steps:
         return LevelModels(["zc"], ["zc"], {})
     at_steps = [f"zc-{step}" for step in config["features"]["steps"]]
@@ -154,6 +165,8 @@ _HOT = {"cmap": "hot", "vmin": 0.0, "vmax": None}
 
 @dataclass
 class Figure:
+    """One encoding figure (Figs. 6-9, subjects side by side): its grid of flatmap panels, title and colour style."""
+
     rows: list[str]             # row labels
     columns: list[str]          # column labels
     panels: list[list[dict]]    # per row and column: subject, map, mask (or None), zero_is_empty
@@ -166,13 +179,13 @@ class Figure:
 
 
 def fig6_zc(config: dict) -> str | None:
-    """The z_c row of Fig. 6: the middle noise level of encode.noise_levels (none without them)."""
+    """Return the z_c row of Fig. 6: the middle noise level of encode.noise_levels (none without them)."""
     levels = config["encode"]["noise_levels"]
     return spaces.name("zc", levels[len(levels) // 2]) if levels else None
 
 
 def step_level(config: dict) -> str | None:
-    """The noise level of Figs. 8-9: the first of encode.step_levels (none without them)."""
+    """Return the noise level of Figs. 8-9: the first of encode.step_levels (none without them)."""
     levels = config["encode"]["step_levels"]
     return spaces.level_name(levels[0]) if levels else None
 
@@ -183,7 +196,7 @@ def encoding_figures(config: dict) -> list[int]:
 
 
 def _panel(subject: str, model: str, name: str, masked: bool = True) -> dict:
-    """A panel: the map ``name`` (a volume of the model's folder) and, ``masked``, the model's FDR mask."""
+    """Describe a panel: the map ``name`` (a volume of the model's folder) and, ``masked``, the model's FDR mask."""
     folder = paths.model(model, subject)
     return {"subject": subject, "map": f"{folder}/{name}.nii.gz",
             "mask": f"{folder}/{paths.SINGLE['fdr']}" if masked else None, "zero_is_empty": not masked}

@@ -33,5 +33,6 @@ def versions() -> dict[str, str]:
 
 
 def record(workflow_dir: str | Path) -> dict:
+    """Return the run's provenance: the workflow's commit, the package versions and the machine (with its GPUs)."""
     return {"workflow_commit": commit(workflow_dir), "versions": versions(),
             "machine": machine.host(with_gpus=True)}

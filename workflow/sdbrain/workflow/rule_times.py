@@ -44,12 +44,18 @@ def jobs(workdir: Path) -> pd.DataFrame:
 
 
 def per_rule(table: pd.DataFrame) -> pd.DataFrame:
+    """Sum ``jobs``' table per rule: jobs, wall, cpu (seconds, summed) and the longest job; longest wall first."""
     grouped = table.groupby("rule")
     return pd.DataFrame({"jobs": grouped.size(), "wall": grouped["wall"].sum(), "cpu": grouped["cpu"].sum(),
                          "longest": grouped["wall"].max()}).sort_values("wall", ascending=False)
 
 
 def markdown(after: pd.DataFrame, before: pd.DataFrame | None) -> str:
+    """Write ``per_rule`` tables in Markdown: one run with a total row, or ``before`` and ``after`` side by side.
+
+    Side by side, each rule's jobs, wall and CPU time of both runs and the ratio of summed wall times
+    ('new' for a rule the earlier run lacks), with a row summed over rules.
+    """
     if before is None:
         lines = ["| rule | jobs | wall (s, summed) | CPU (s, summed) | longest job (s) |", "|---|---|---|---|---|"]
         for rule, r in after.iterrows():

@@ -1,5 +1,6 @@
-"""The grammar of the workflow's names: reconstruction methods, noise levels and the
-encoding models' feature spaces (what a config asks for is ``sdbrain.workflow.plan``).
+"""The grammar of the workflow's names: reconstruction methods, noise levels and feature spaces.
+
+The feature spaces are the encoding models'; what a config asks for is ``sdbrain.workflow.plan``.
 
 Reconstruction methods:
     z, c                     from the decoded z only or c only
@@ -30,6 +31,8 @@ _PARSE = re.compile(r"^(?P<kind>z|c|zc|unet)(?P<level>[0-9.]*)(-(?P<layer>[a-z0-
 
 @dataclass(frozen=True)
 class Space:
+    """A feature space's name parsed (``parse``): its kind, noise level, U-Net layer and denoising step."""
+
     name: str
     kind: str                 # z, c, zc or unet
     level: float | None = None
@@ -44,12 +47,12 @@ class Space:
 
 
 def level_name(level: float) -> str:
-    """A noise level or strength as names write it: 0.5 -> '0.5', 1.0 -> '1'."""
+    """Write a noise level or strength as names write it: 0.5 -> '0.5', 1.0 -> '1'."""
     return f"{level:g}"
 
 
 def method(strength: float) -> str:
-    """The image-to-image method at ``strength``: 0.8 -> 'zc0.8'."""
+    """Name the image-to-image method at ``strength``: 0.8 -> 'zc0.8'."""
     return f"zc{level_name(strength)}"
 
 
@@ -59,7 +62,7 @@ def methods(strengths) -> list[str]:
 
 
 def parse_method(name: str) -> tuple[str, float | None]:
-    """The method and its strength: 'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8)."""
+    """Parse a method into its kind and strength: 'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8)."""
     if name in ("z", "c"):
         return name, None
     if name.startswith("zc"):
@@ -95,7 +98,10 @@ def parse(name: str) -> Space:
 
 
 def name(feature: str, level: float | str) -> str:
-    """The space of ``diffusion.extract``'s ``feature`` at noise ``level``: ('unet-mid-early', 0.5) -> 'unet0.5-mid-early'
-    (a level given as text is kept as written: a wildcard's value, or '{level}' for a rule's pattern)."""
+    """Name the space of ``diffusion.extract``'s ``feature`` at noise ``level``.
+
+    ('unet-mid-early', 0.5) -> 'unet0.5-mid-early'. A level given as text is kept as written: a wildcard's
+    value, or '{level}' for a rule's pattern.
+    """
     kind, _, rest = feature.partition("-")
     return f"{kind}{level if isinstance(level, str) else level_name(level)}" + (f"-{rest}" if rest else "")
