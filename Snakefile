@@ -8,22 +8,26 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# This Snakefile's folder: the workflow's scripts, envs, captions, schema and shipped toy model are found there,
+# also where a lab's own Snakefile uses the workflow as a module (workflow.basedir is then the lab's folder).
+WORKFLOW_DIR = workflow.current_basedir.get_path_or_uri(secret_free=True)
 # The package is importable here, and in every script through the link
 # workflow/scripts/sdbrain (Snakemake puts a script's folder on its path).
-sys.path.insert(0, os.path.join(workflow.basedir, "workflow"))
+sys.path.insert(0, os.path.join(WORKFLOW_DIR, "workflow"))
 
 from sdbrain.errors import InputError
 from sdbrain.workflow import job
-from sdbrain.workflow.config import check_data_paths, validate_config
+from sdbrain.workflow.config import check_data_paths, locate_shipped_model, validate_config
 
 job.prepare_environment()  # the jobs inherit it: no model load reaches a hub, glibc keeps freed memory
 
 
-configfile: os.path.join(workflow.basedir, "config/config.yaml")
+configfile: os.path.join(WORKFLOW_DIR, "config/config.yaml")
 
 
 try:
-    validate_config(config, os.path.join(workflow.basedir, "config/schema.yaml"))
+    validate_config(config, os.path.join(WORKFLOW_DIR, "config/schema.yaml"))
+    locate_shipped_model(config, WORKFLOW_DIR)
     check_data_paths(config)
 except InputError as err:
     sys.exit(f"ERROR: {err}")

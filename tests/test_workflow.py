@@ -1,6 +1,7 @@
 """The Snakemake wiring: dry runs of the default and NSD configs, and a tiny toy run end to end."""
 import base64
 import copy
+import functools
 import json
 import shutil
 import subprocess
@@ -30,10 +31,7 @@ def planned_jobs(stdout: str) -> dict[str, int]:
     return jobs
 
 
-def test_default_config_dry_run(tmp_path):
-    result = snakemake("-n", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert planned_jobs(result.stdout) == {
+DEFAULT_JOBS = {
         "toy_grid": 1, "toy_nsd": 1, "split": 1, "ingest": 2, "model_summary": 1, "stimuli": 1,
         # one chunk each (features.n_chunks, reconstruct.n_chunks: 1 on 2 cores)
         "features": 2, "diffusion_features": 3, "features_merge": 23, "decode": 4,
@@ -47,6 +45,44 @@ def test_default_config_dry_run(tmp_path):
         "flatmap_rois": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 4, "run_config": 1, "run_logs": 1,
         "rate_trials": 1,
         "all": 1}
+
+
+def test_default_config_dry_run(tmp_path):
+    result = snakemake("-n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert planned_jobs(result.stdout) == DEFAULT_JOBS
+
+
+LAB_SNAKEFILE = """configfile: "config/config.yaml"
+
+
+module sdbrain:
+    snakefile:
+        "{snakefile}"
+    config:
+        config
+
+
+use rule * from sdbrain
+"""
+
+
+def test_the_workflow_as_a_snakemake_module(tmp_path):
+    """A lab's own folder, with its own config and a Snakefile that uses the workflow as a module (by local path):
+    a dry run plans the default DAG, and a job runs there with the workflow's script and its shipped toy model
+    (resources/toy_sd, not in the lab's folder), writing into the lab's results/."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config/config.yaml", tmp_path / "config/config.yaml")
+    (tmp_path / "Snakefile").write_text(LAB_SNAKEFILE.format(snakefile=ROOT / "Snakefile"))
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    result = run([sys.executable, "-m", "snakemake", "-n"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert planned_jobs(result.stdout) == DEFAULT_JOBS
+    result = run([sys.executable, "-m", "snakemake", "model_summary", "--cores", "1", "--resources", "gpu=1"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "results/model/summary.tsv", sep="\t").set_index("component")
+    assert summary.loc["z", "detail"] == "4x16x16 at 64px", "the shipped trained toy model"
+    assert not (tmp_path / "resources").exists()
 
 
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):

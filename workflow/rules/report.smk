@@ -25,7 +25,7 @@ rule run_config:
         runtime=5,
     params:
         config=config,
-        workflow_dir=workflow.basedir,
+        workflow_dir=WORKFLOW_DIR,
     script:
         "../scripts/run_config.py"
 

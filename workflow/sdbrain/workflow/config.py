@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from sdbrain.errors import InputError
+from sdbrain.workflow import plan
 
 
 def _fill_defaults(node: dict, schema: dict) -> None:
@@ -66,6 +67,22 @@ def check_denoising_steps(config: dict) -> None:
             if int(steps * s) < 1:
                 raise InputError(f"config key '{key}': strength {s:g} with {steps} steps (reconstruct.steps) leaves "
                                  "no denoising step (steps x strength must be at least 1)")
+
+
+def locate_shipped_model(config: dict, workflow_dir: str | Path) -> None:
+    """Read a relative ``model_dir`` from the workflow's own folder where the working directory has no such folder.
+
+    The shipped toy model (``resources/toy_sd``) lives in the workflow's folder. A lab that uses the workflow as a
+    Snakemake module runs it in its own folder, which holds its config and results but not the workflow's
+    resources. A ``model_dir`` that the working directory has, an absolute one, and the toy model that the workflow
+    builds itself (``paths.TOY_RANDOM_MODEL``) are left as they are.
+    """
+    model_dir = Path(config["model_dir"])
+    if model_dir.is_absolute() or model_dir.exists() or plan.builds_model(config):
+        return
+    shipped = Path(workflow_dir) / model_dir
+    if shipped.is_dir():
+        config["model_dir"] = str(shipped)
 
 
 def check_data_paths(config: dict) -> None:
