@@ -26,7 +26,7 @@ configfile: os.path.join(WORKFLOW_DIR, "config/config.yaml")
 
 
 try:
-    validate_config(config, os.path.join(WORKFLOW_DIR, "config/schema.yaml"))
+    validate_config(config, workflow.source_path("config/schema.yaml"))  # a local copy, also of a remote module
     locate_shipped_model(config, WORKFLOW_DIR)
     check_data_paths(config)
 except InputError as err:
