@@ -26,6 +26,8 @@ RECONSTRUCTION_CHUNKS = range(config["reconstruct"]["n_chunks"])
 # the validity analysis's controls reconstructed through the generator, as pseudo-subjects:
 # the test images' true z and c (ceiling) and the training mean of each (mean)
 GENERATED_CONTROLS = ["ceiling", "mean"]
+# every reconstruction the validity analysis scores: (subject or generated control, method)
+VALIDITY_RECONSTRUCTIONS = [(s, m) for s in SUBJECTS for m in METHODS] + [(c, ZC_MAIN) for c in GENERATED_CONTROLS]
 # rating (sdbrain.rate): the subjects and methods rated, and the exported answers (None: no analysis)
 RATE_SUBJECTS = config["rate"]["subjects"] or SUBJECTS
 RATE_METHODS = config["rate"]["methods"] or METHODS

@@ -32,7 +32,7 @@ rule validity_features:
         nsd_tree(),
         test_ids=paths.TEST_IDS,
         train_ids=[paths.trial_ids("train", subject) for subject in SUBJECTS],
-        manifests=manifests(SUBJECTS, METHODS) + manifests(GENERATED_CONTROLS, [ZC_MAIN]),
+        manifests=[paths.manifest(method, source) for source, method in VALIDITY_RECONSTRUCTIONS],
     output:
         paths.VALIDITY_FEATURES,
     log:
@@ -50,6 +50,8 @@ rule validity_features:
         nsd_root=lambda wildcards: config["nsd_root"],
         feature=config["validity"]["feature"],
         evaluate=plan.keys(config["evaluate"], plan.NETWORKS_KEYS),
+        # (subject or control, method) of each manifest, in its order
+        reconstructions=VALIDITY_RECONSTRUCTIONS,
     script:
         "../scripts/validity_features.py"
 

@@ -21,4 +21,4 @@ def main():
     np.savez(snakemake.output[0], **grid)
 
 
-job.run(main, snakemake)
+job.run(main, snakemake, keys={"streams": "toy.streams"})

@@ -1,8 +1,6 @@
 """Rule validity_features: the late evaluation feature (validity.feature) of the test images,
 of every training image of every subject, and of every reconstruction the validity analysis
 scores (the subjects' methods and the generated controls)."""
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -36,8 +34,7 @@ def main():
     train = np.concatenate([features(nsd.read_images(layout, train_ids[i:i + BLOCK]))
                             for i in range(0, len(train_ids), BLOCK)])
     recon = {}
-    for manifest in snakemake.input.manifests:
-        source, method = Path(manifest).parts[-3:-1]  # a subject (or control) and a method (paths.manifest)
+    for manifest, (source, method) in zip(snakemake.input.manifests, snakemake.params.reconstructions):
         listed = set(pd.read_csv(manifest, sep="\t")["nsd_id"])
         ids = np.array([i for i in test_ids if i in listed])
         images = evaluate.read_reconstructions(manifest, ids)

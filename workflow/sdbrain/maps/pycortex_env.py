@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 
 SHIPPED_DB = Path(sys.prefix) / "share" / "pycortex" / "db"
 
@@ -75,7 +75,7 @@ def demo_grid(cortex, subject: str, xfm: str, streams: dict) -> dict:
     for label, names in streams.items():
         for name in names:
             if name not in rois:
-                raise InputError(f"config toy.streams: pycortex subject {subject} has no ROI '{name}'")
+                raise ArgumentError("streams", f"pycortex subject {subject} has no ROI '{name}'")
             labels[rois[name] & (labels == 0) & mask] = int(label)
     affine = cortex.db.get_xfm(subject, xfm).reference.affine
     return {"mask": mask, "streams": labels, "affine": np.asarray(affine)}

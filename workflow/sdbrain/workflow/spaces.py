@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from sdbrain.errors import InputError
 
 # Snakemake wildcard constraints: one space (a joint model is "z+" and one of these), a
-# method, a noise level (a diffusion feature folder), a group of U-Net layers at one step
+# method, a noise level (a diffusion feature folder)
 PATTERN = r"z|c|zc[0-9.]+(-[a-z]+)?|unet[0-9.]+-[a-z0-9]+-[a-z]+"
 METHOD_PATTERN = r"z|c|zc[0-9.]+"
 LEVEL_PATTERN = r"[0-9.]+"
-LAYER_GROUP_PATTERN = r"unet[0-9.]+-[a-z]+"
 _PARSE = re.compile(r"^(?P<kind>z|c|zc|unet)(?P<level>[0-9.]*)(-(?P<layer>[a-z0-9]+))??(-(?P<step>[a-z]+))?$")
 
 
