@@ -91,7 +91,7 @@ def test_demo_grid_equals_pycortex_cortical_mask_and_roi_masks(cortex):
         pycortex_env.demo_grid(cortex, "S1", "fullhead", {1: ["V9"]})
 
 
-def test_streams_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
+def test_subject_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
     """The flatmap rules' mapper of an NSD subject: its pycortex subject and transform, outlines from the NSD
     subject's streams volume (as a Flatmapper given that volume)."""
     import nibabel as nib
@@ -102,6 +102,6 @@ def test_streams_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):
     path = nsd.Layout(tmp_path).roi("subj01", "streams")
     path.parent.mkdir(parents=True)
     nib.save(nib.Nifti1Image(labels.T, np.eye(4)), path)
-    mapper = flatmaps.streams_mappers(tmp_path, tmp_path, {"subj01": "S1"}, "fullhead", 256, [1, 5])["subj01"]
+    mapper = flatmaps.subject_mapper(tmp_path, tmp_path, "subj01", "S1", "fullhead", 256, [1, 5])
     direct = flatmaps.Flatmapper(cortex, "S1", "fullhead", height=256, outlines=labels, outline_labels=[1, 5])
     assert len(mapper.outlines) == 1 and np.array_equal(mapper.outlines[0], direct.outlines[0])

@@ -10,8 +10,8 @@ from sdbrain.workflow.logs import setup
 def main():
     log = setup(snakemake.log[0])
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
-    mapper = flatmaps.streams_mappers(p.pycortex_dir, p.nsd_root, {subject: p.cx_subject}, p.xfm, p.height,
-                                     p.outline_labels)[subject]
+    mapper = flatmaps.subject_mapper(p.pycortex_dir, p.nsd_root, subject, p.cx_subject, p.xfm, p.height,
+                                     p.outline_labels)
     q = f"BH-FDR q={p.fdr_q}"
     for space, r, fdr, png in zip(p.single, i.r, i.fdr, out.r):
         flatmaps.single(mapper, flatmaps.masked(r, fdr), png, f"{subject}: r of the {space} model ({q})", label="r",

@@ -7,8 +7,8 @@ from sdbrain.workflow.logs import setup
 def main():
     log = setup(snakemake.log[0])
     p, i, out, subject = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards.subject
-    mapper = flatmaps.streams_mappers(p.pycortex_dir, p.nsd_root, {subject: p.cx_subject}, p.xfm, p.height,
-                                     p.outline_labels)[subject]
+    mapper = flatmaps.subject_mapper(p.pycortex_dir, p.nsd_root, subject, p.cx_subject, p.xfm, p.height,
+                                     p.outline_labels)
     q = f"BH-FDR q={p.fdr_q}"
     for k, space in enumerate(p.joint):
         for what, label, png in (("unique", "unique variance", out.unique[k]), ("split", "split r^2", out.split[k])):

@@ -88,6 +88,12 @@ def streams_mappers(pycortex_dir, nsd_root, cx_subjects: dict[str, str], xfm: st
             for subject, cx in cx_subjects.items()}
 
 
+def subject_mapper(pycortex_dir, nsd_root, subject: str, cx_subject: str, xfm: str, height: int,
+                   outline_labels) -> Flatmapper:
+    """Make the Flatmapper of one NSD subject (``streams_mappers`` for it alone)."""
+    return streams_mappers(pycortex_dir, nsd_root, {subject: cx_subject}, xfm, height, outline_labels)[subject]
+
+
 def prepare(cortex, subject: str, xfm: str, height: int = HEIGHT) -> None:
     """Build pycortex's flatmap caches (curvature and volume pixel maps) of a subject once."""
     mapper = Flatmapper(cortex, subject, xfm, height)
