@@ -2,7 +2,7 @@
 run, and two computations of every output are identical.
 
 Each run is the reduced toy workflow MINI (40 jobs through every stage) in its own directory.
-Two are made side by side: one killed three times and resumed with the README's commands, and
+Two are made side by side: one killed three times and resumed with the documented commands (docs/usage.md), and
 one uninterrupted, through profiles/slurm on a single-node SLURM with one rule failing its first
 attempt (tests/slurm_cluster.py), or a plain local run where SLURM cannot run here. The SLURM
 run's waits on its scheduler leave the cores to the local run. Their manifests compare every
@@ -118,12 +118,12 @@ def uninterrupted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def killed(uninterrupted, tmp_path_factory) -> SimpleNamespace:
     """A MINI run given SIGKILL (to the Snakemake process group) while features, reconstruction and
-    an encoding model are being computed, then finished with the README's resume commands, while the
+    an encoding model are being computed, then finished with the documented resume commands (docs/usage.md), while the
     uninterrupted run goes on in the background."""
     work = mini_dir(tmp_path_factory, "killed")
     for i, pattern in enumerate(("logs/features/z_chunk*.log", "logs/reconstruct/subj01_zc0.5_chunk*.log",
                                  "logs/encode/subj01_c.log")):
-        if i:  # the README: after a crash, `snakemake --unlock`, then the same command again
+        if i:  # docs/usage.md: after a crash, `snakemake --unlock`, then the same command again
             unlock = snakemake("--configfile", "mini.yaml", "--unlock", cwd=work)
             assert unlock.returncode == 0, unlock.stderr[-2000:]
         assert kill_when(work, pattern, after=1.0), f"the run ended before {pattern} appeared"

@@ -89,6 +89,8 @@ def fit_voxels(x_train: list, train_rows, x_test: list, y_train, y_test, setting
                seed: int, columns=None) -> Banded:
     """Fit banded ridge from the spaces ``x_train`` to the voxels ``columns``.
 
+    With the himalaya solver voxels are fitted in blocks, with eigh in batches that share the decompositions.
+
     Parameters
     ----------
     x_train, x_test : list of arrays
@@ -105,8 +107,6 @@ def fit_voxels(x_train: list, train_rows, x_test: list, y_train, y_test, setting
         Seeds the Dirichlet samples.
     columns : array of int, optional
         The voxels (columns of the responses) to fit; all where None.
-
-    With the himalaya solver voxels are fitted in blocks, with eigh in batches that share the decompositions.
     """
     from sklearn.model_selection import KFold
 

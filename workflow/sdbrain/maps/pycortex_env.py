@@ -125,7 +125,7 @@ def import_freesurfer_subject(cortex, subject: str, freesurfer_dir, reference, x
 
     Needs FreeSurfer's ``mri_convert`` and ``mris_convert`` on the PATH (pycortex calls them).
     NSD ships flat patches (``surf/?h.full.flat.patch.3d``); a subject without them must be
-    flattened first (FreeSurfer's ``mris_flatten``, see the README).
+    flattened first (FreeSurfer's ``mris_flatten``, see docs/nsd.md).
     """
     freesurfer_dir = Path(freesurfer_dir)
     if not (freesurfer_dir / subject / "surf").is_dir():

@@ -16,6 +16,8 @@ MARKERS = Path("logs/fault_injection")
 def injected_failure(rule: str, outputs, settings: dict) -> None:
     """Fail the first attempt of a job of ``rule`` if ``settings['fail_first_attempt']`` names the rule.
 
+    A marker under logs/fault_injection/ records the failure, so the next attempt runs.
+
     Parameters
     ----------
     rule : str
@@ -24,8 +26,6 @@ def injected_failure(rule: str, outputs, settings: dict) -> None:
         The job's outputs: they tell its jobs apart.
     settings : dict
         The config's ``fault_injection`` section (empty where it has none).
-
-    A marker under logs/fault_injection/ records the failure, so the next attempt runs.
     """
     if rule not in settings.get("fail_first_attempt", []):
         return
