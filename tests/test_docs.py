@@ -73,6 +73,36 @@ def test_the_drift_check_fails_on_a_page_edited_by_hand(tmp_path):
     assert run(sys.executable, tmp_path / "docs/generate.py", "config", "--check").returncode == 1
 
 
+def test_the_results_page_and_the_readme_summary_are_what_the_run_tables_give():
+    """docs/results.md and the README's results-summary block are generated from the run tables in docs/results/."""
+    result = run(sys.executable, ROOT / "docs/results.py", "--check")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_the_results_check_fails_when_a_table_changes(tmp_path):
+    """The check above can fail: in a copy of the docs, a run table that says something else (X_zc's two-way
+    identification on the novel scenes falls below the ceiling's interval for subj02) no longer gives the committed
+    page, and its regenerated text says so."""
+    for name in ("docs/results.py", "docs/results.md", "README.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "docs/results", tmp_path / "docs/results")
+    script = tmp_path / "docs/results.py"
+    assert run(sys.executable, script, "--check").returncode == 0
+    summary = tmp_path / "docs/results/default/validity/summary.tsv"
+    table = summary.read_text().splitlines()
+    row = next(i for i, line in enumerate(table)
+               if line.startswith("late\tzc0.8\ttwoway\ttoy:novel\t") and line.endswith("\tsubj02"))
+    cells = table[row].split("\t")
+    cells[5] = "0.9"  # the mean
+    table[row] = "\t".join(cells)
+    summary.write_text("\n".join(table) + "\n")
+    result = run(sys.executable, script, "--check")
+    assert result.returncode == 1 and "docs/results.md differs" in result.stderr
+    run(sys.executable, script)
+    assert "subj02 0.900, outside the ceiling's interval" in (tmp_path / "docs/results.md").read_text()
+
+
 def test_the_rule_graph_is_sorted_and_lists_every_rule():
     text = (ROOT / "docs/rules.md").read_text()
     graph = re.search(r"```mermaid\n(.*?)```", text, flags=re.S)[1]

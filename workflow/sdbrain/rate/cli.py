@@ -22,6 +22,7 @@ from sdbrain.data.io import atomic_file
 from sdbrain.errors import InputError
 from sdbrain.rate import db, simulate
 from sdbrain.rate.trials import TrialSet
+from sdbrain.workflow import paths
 
 EXPORT_COLUMNS = ["rater", "source", "trial", "subject", "method", "nsd_id", "sample", "foil_nsd_id", "foil_sample",
                   "target", "choice", "correct", "rt_ms", "answered_at"]
@@ -116,8 +117,8 @@ def parser() -> argparse.ArgumentParser:
 
     def command(name, func, help):
         p = sub.add_parser(name, help=help)
-        p.add_argument("--trials", default="results/rate/trials.tsv", help="trials file (rule rate_trials)")
-        p.add_argument("--db", default="results/rate/ratings.sqlite", help="SQLite database of raters and answers")
+        p.add_argument("--trials", default=paths.RATE_TRIALS, help="trials file (rule rate_trials)")
+        p.add_argument("--db", default=paths.RATE_DATABASE, help="SQLite database of raters and answers")
         p.add_argument("--host", default="127.0.0.1", help="address to bind and to print in links (default: 127.0.0.1)")
         p.add_argument("--port", type=int, default=8765)
         p.set_defaults(func=func)
@@ -128,7 +129,7 @@ def parser() -> argparse.ArgumentParser:
     serve = command("serve", cmd_serve, "run the rating app")
     serve.add_argument("--log-level", default="warning")
     command("export", cmd_export, "write every answer as TSV").add_argument(
-        "--out", default="results/rate/answers.tsv")
+        "--out", default=paths.RATE_ANSWERS)
     sim = command("simulate", cmd_simulate, "add raters answering by a stated rule (toy world; marked simulated)")
     sim.add_argument("--raters", type=int, default=6)
     sim.add_argument("--error-rate", type=float, default=0.1)

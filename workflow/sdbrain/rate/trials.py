@@ -70,8 +70,9 @@ def build(manifests: dict[tuple[str, str], pd.DataFrame], originals: dict[int, n
     table = table.iloc[np.random.default_rng(seed).permutation(len(table))].reset_index(drop=True)
     table.insert(0, "trial", np.arange(1, len(table) + 1))
     copied = {}
-    for side in SIDES:
-        table[side] = [_copy(path, images, copied) for path in table[side]]
+    for side in SIDES:  # both sides of a trial are reconstructions of its subject's method
+        table[side] = [_copy(path, f"{subject}_{method}", images, copied)
+                       for path, subject, method in zip(table[side], table["subject"], table["method"])]
     for nsd_id in sorted(set(table["nsd_id"])):
         Image.fromarray(originals[nsd_id]).save(images / f"original_{nsd_id}.png")
     table["original"] = [f"images/original_{i}.png" for i in table["nsd_id"]]
@@ -84,15 +85,15 @@ def build(manifests: dict[tuple[str, str], pd.DataFrame], originals: dict[int, n
     return table
 
 
-def _copy(path: str, images: Path, copied: dict) -> str:
+def _copy(path: str, prefix: str, images: Path, copied: dict) -> str:
     """Copy a reconstruction into the set's images folder once; return its relative path.
 
-    The copy is named subject_method_id_sample.png, from
-    results/reconstruct/{subject}/{method}/chunkK/{id}_{sample}.png.
+    The copy is named ``<prefix>_<its file name>``: subject_method_id_sample.png for a reconstruction
+    ``<id>_<sample>.png`` of a subject's method.
     """
     if path not in copied:
         source = Path(path)
-        name = f"{source.parts[-4]}_{source.parts[-3]}_{source.name}"
+        name = f"{prefix}_{source.name}"
         shutil.copyfile(source, images / name)
         copied[path] = f"images/{name}"
     return copied[path]
