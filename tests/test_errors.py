@@ -2,6 +2,7 @@
 import nibabel as nib
 import numpy as np
 import pytest
+import yaml
 
 from conftest import snakemake, write_nsd_config
 from sdbrain.data import ingest, nsd
@@ -107,6 +108,22 @@ def test_strength_outside_zero_one(tmp_path, strength, message):
     result = snakemake("-n", "--configfile", "bad.yaml", cwd=tmp_path)
     assert result.returncode != 0
     assert f"ERROR: config key 'reconstruct.strengths[0]': {message}" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("key, level", [("reconstruct.strengths", 0.05), ("encode.noise_levels", 0.25),
+                                        ("encode.step_levels", 0.25)])
+def test_strength_without_a_denoising_step(tmp_path, key, level):
+    """A strength or noise level with int(steps x s) < 1 would run no DDIM step: refused at parse time, naming
+    the key, before any feature or reconstruction job starts (here with reconstruct.steps 2)."""
+    config = {"reconstruct": {"steps": 2, "strengths": [0.5]}, "encode": {"noise_levels": [0.5], "step_levels": [0.5]}}
+    section, name = key.split(".")
+    config[section][name] = [level]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("-n", "--configfile", "bad.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert (f"ERROR: config key '{key}': strength {level:g} with 2 steps (reconstruct.steps) leaves no denoising "
+            "step") in result.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 

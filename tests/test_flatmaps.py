@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 from sdbrain.maps import flatmaps, pycortex_env
+from sdbrain.workflow import job
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,11 @@ def test_demo_grid_equals_pycortex_cortical_mask_and_roi_masks(cortex):
         for name in names:
             expected[(rois[name] > 0) & (expected == 0) & mask] = label
     assert np.array_equal(grid["streams"], expected) and (expected == 1).sum() == 1678
-    with pytest.raises(InputError, match="config toy.streams: pycortex subject S1 has no ROI 'V9'"):
+    # named as the argument here; rule toy_grid names it as config key toy.streams (job.run's keys)
+    with pytest.raises(ArgumentError, match="argument 'streams': pycortex subject S1 has no ROI 'V9'") as raised:
         pycortex_env.demo_grid(cortex, "S1", "fullhead", {1: ["V9"]})
+    assert job.error_line(raised.value, {}, {"streams": "toy.streams"}) == (
+        "ERROR: config key 'toy.streams': pycortex subject S1 has no ROI 'V9'")
 
 
 def test_subject_mapper_outlines_the_subjects_streams_rois(cortex, tmp_path):

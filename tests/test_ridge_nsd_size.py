@@ -94,7 +94,7 @@ def test_eigh_equals_float64_ridge_at_nsd_size(design, grid):
     x = z_like_design(rng) if design == "z-like" else shared_design(0.3 if "30" in design else 0.1, rng)
     y = targets(x, rng)
     expected, best = reference(x[:N], y[:N], x[N:], grid)
-    model = ridge.fit(x[:N], y[:N], grid, folds=FOLDS, fit_intercept=True, solver="eigh")
+    model = ridge.fit(x[:N], y[:N], ridge.Settings(tuple(grid), folds=FOLDS, fit_intercept=True, solver="eigh"))
     same = np.isclose(model.alphas, best)
     assert same.mean() >= 0.99, f"{design}: the same alpha for {same.mean():.1%} of targets"
     assert len(set(best)) >= 3, "the grid is exercised"

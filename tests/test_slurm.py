@@ -17,7 +17,7 @@ def test_profile_asks_for_a_gpu_on_every_gpu_rule():
     gpu_rules = set()
     for path in (ROOT / "workflow/rules").glob("*.smk"):
         for block in re.split(r"(?m)^rule ", path.read_text())[1:]:
-            if re.search(r"(?m)^\s+gpu=GPU,", block):
+            if re.search(r"(?m)^\s+gpu=gpu,", block):
                 gpu_rules.add(block.split(":")[0])
     assert gpu_rules == set(profile["set-resources"]) == set(profile["set-threads"])
     assert all(r["gpu"] == 1 for r in profile["set-resources"].values())

@@ -280,15 +280,17 @@ def test_a_new_strength_plans_only_its_reconstructions_and_their_readers(tiny_ru
 
 
 def test_a_new_noise_level_plans_only_its_models(tiny_run, tmp_path):
-    # 0.25 before 0.5: Fig. 6 keeps its middle level (zc0.5); the existing levels' features,
-    # models and maps are untouched, the per-subject maps and tables that list every model rerun
-    assert plan_after_edit(tiny_run, tmp_path, "encode", "noise_levels", [0.25, 0.5]) == {
-        # z_c at s = 0.25 in 2 chunks (without the steps and layers of encode.step_levels), merged
+    # 0.75 after 0.5 (the tiny run's 2 steps leave no denoising step below 0.5: refused at parse time);
+    # the existing levels' features, models and maps are untouched, the per-subject maps and tables
+    # that list every model rerun
+    assert plan_after_edit(tiny_run, tmp_path, "encode", "noise_levels", [0.5, 0.75]) == {
+        # z_c at s = 0.75 in 2 chunks (without the steps and layers of encode.step_levels), merged
         "diffusion_features": 2, "features_merge": 1,
         # its model and its joint model with z (one job) for 2 subjects
         "encode_level": 2,
         # per subject: the ROI tables, the flatmaps and the viewer of every model; Fig. 7's new row
-        "encode_summary": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 1, **REPORT}
+        # and Fig. 6's z_c row, the middle level (now 0.75)
+        "encode_summary": 2, "flatmaps": 2, "viewer": 2, "encoding_figure": 2, **REPORT}
 
 
 def recorded_params(work, output: str) -> list[str]:
