@@ -111,12 +111,16 @@ class Server:
         self.stop()
 
 
-def request(url: str, method: str = "GET", body=None, raw: bytes | None = None) -> tuple[int, bytes]:
-    """(status, body) of one HTTP request; a JSON body is sent as such."""
+def request(url: str, method: str = "GET", body=None, raw: bytes | None = None, headers: dict | None = None,
+            with_headers: bool = False):
+    """(status, body) of one HTTP request, with ``with_headers`` also its headers; a JSON body is sent as such
+    (Content-Type application/json unless ``headers`` say otherwise)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=30) as reply:
-            return reply.status, reply.read()
+            status, content, sent = reply.status, reply.read(), reply.headers
     except urllib.error.HTTPError as err:
-        return err.code, err.read()
+        status, content, sent = err.code, err.read(), err.headers
+    return (status, content, sent) if with_headers else (status, content)

@@ -126,7 +126,8 @@ def test_a_database_of_another_trial_set_is_refused(tmp_path):
     add_rater(first, tmp_path / "db.sqlite", "alice")
     result = rate_cli("add-rater", "bob", "--trials", second, "--db", tmp_path / "db.sqlite", check=False)
     assert result.returncode == 1 and "belongs to another trials file" in result.stderr
-    assert [r[1] for r in db.raters(db.connect(tmp_path / "db.sqlite", TrialSet(first).sha256))] == ["alice"]
+    ts = TrialSet(first)
+    assert [r[1] for r in db.raters(db.connect(tmp_path / "db.sqlite", ts.sha256, ts.per_rater))] == ["alice"]
 
 
 def test_simulated_answers_give_the_accuracy_the_rule_implies(tmp_path):
@@ -175,10 +176,13 @@ def test_answers_of_another_trial_set_or_malformed_are_refused(tmp_path):
         analysis.read_answers(bad)
     with pytest.raises(InputError, match="answers file not found"):
         analysis.read_answers(tmp_path / "none.tsv")
-    trials = pd.DataFrame({"trial": [1], "subject": ["subj01"], "method": ["z"], "target": ["left"]})
-    answers = trials.assign(target="right")
-    with pytest.raises(InputError, match="do not match the trials file"):
-        analysis.check_trials(answers, trials, bad)
+    trials = pd.DataFrame({"trial": [1], "subject": ["subj01"], "method": ["z"], "nsd_id": [101], "sample": [0],
+                           "foil_nsd_id": [102], "foil_sample": [1], "target": ["left"]})
+    analysis.check_trials(trials, trials, bad)
+    with pytest.raises(InputError, match=r"do not match the trials file \(first: trial 1, target\)"):
+        analysis.check_trials(trials.assign(target="right"), trials, bad)
+    with pytest.raises(InputError, match=r"do not match the trials file \(first: trial 1, foil_sample\)"):
+        analysis.check_trials(trials.assign(foil_sample=0), trials, bad)
 
 
 def test_the_analysis_joins_the_run_and_fig5_only_when_answers_are_given(tmp_path):

@@ -57,6 +57,8 @@ def test_a_rater_answers_twenty_trials_in_chromium(tmp_path, browser):
     with Server(trials, database) as server:
         browser.get(f"{server.url}/r/{token}")
         assert shown(browser) == (1, 0) and browser.find_element("id", "original").get_attribute("naturalWidth") == "32"
+        # the page's style and script run under its Content-Security-Policy (their nonce): laid out, and answering
+        assert browser.execute_script("return getComputedStyle(document.getElementById('original')).width") == "256px"
         for k in range(10):  # by clicking; right, wrong, right, ... against the truth
             trial = shown(browser)[0]
             choice = table.at[trial, "target"] if k % 3 else {"left": "right", "right": "left"}[table.at[trial, "target"]]

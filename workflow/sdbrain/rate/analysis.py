@@ -17,7 +17,10 @@ from scipy import stats
 
 from sdbrain.errors import InputError
 
-ANSWER_COLUMNS = ["rater", "source", "trial", "subject", "method", "target", "choice", "correct"]
+ANSWER_COLUMNS = ["rater", "source", "trial", "subject", "method", "nsd_id", "sample", "foil_nsd_id", "foil_sample",
+                  "target", "choice", "correct"]
+# what an answer says of its trial: all of it must be what the trials file says
+TRIAL_KEYS = ["subject", "method", "nsd_id", "sample", "foil_nsd_id", "foil_sample", "target"]
 MEAN = "mean over raters"
 
 
@@ -39,19 +42,29 @@ def read_answers(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: expected choice left/right and correct 0/1 in every row")
     if table.duplicated(["rater", "trial"]).any():
         raise InputError(f"{path}: a rater answers a trial twice")
+    # correct is what choice and target say; a table where it says otherwise was edited
+    contradicted = table[table["correct"] != (table["choice"] == table["target"]).astype(int)]
+    if len(contradicted):
+        raise InputError(f"{path}: {len(contradicted)} answers have a 'correct' that contradicts their choice and "
+                         f"target (first: trial {contradicted['trial'].iloc[0]})")
     return table
 
 
 def check_trials(answers: pd.DataFrame, trials: pd.DataFrame, path: str | Path) -> None:
-    """Check that the answers belong to this trial set: every trial exists with the same subject, method and target."""
-    keys = ["trial", "subject", "method", "target"]
-    merged = answers[keys].merge(trials[keys].astype({"subject": str, "method": str}), how="left", on="trial",
-                                 suffixes=("", "_set"))
-    bad = merged[(merged[["subject", "method", "target"]].to_numpy()
-                  != merged[["subject_set", "method_set", "target_set"]].to_numpy()).any(axis=1)]
+    """Check that the answers belong to this trial set: every trial exists with the same images and target.
+
+    Compared per trial: subject, method, the original's and the foil's 73k ids and samples, and the target side.
+    """
+    mine = answers[["trial", *TRIAL_KEYS]].astype({"subject": str, "method": str})
+    theirs = trials[["trial", *TRIAL_KEYS]].astype({"subject": str, "method": str})
+    merged = mine.merge(theirs, how="left", on="trial", suffixes=("", "_set"), indicator=True)
+    differs = (merged[TRIAL_KEYS].astype(str).to_numpy() != merged[[f"{k}_set" for k in TRIAL_KEYS]].astype(str).to_numpy())
+    bad = merged[differs.any(axis=1) | (merged["_merge"] != "both")]
     if len(bad):
-        raise InputError(f"{path}: {len(bad)} answers do not match the trials file (first: trial {bad['trial'].iloc[0]}); "
-                         "were they exported from another trial set?")
+        first = bad.iloc[0]
+        which = [k for k in TRIAL_KEYS if str(first[k]) != str(first[f"{k}_set"])]
+        raise InputError(f"{path}: {len(bad)} answers do not match the trials file (first: trial {first['trial']}, "
+                         f"{', '.join(which)}); were they exported from another trial set?")
 
 
 def interval(k: int, n: int) -> tuple[float, float, float]:

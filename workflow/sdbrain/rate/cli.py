@@ -12,6 +12,7 @@ sdbrain-rate simulate --trials T --db D --raters 6 --error-rate 0.1 --seed 0
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -28,14 +29,17 @@ EXPORT_COLUMNS = ["rater", "source", "trial", "subject", "method", "nsd_id", "sa
                   "target", "choice", "correct", "rt_ms", "answered_at"]
 
 
-def open_session(args, create: bool = False):
+def open_session(args, create: bool = False, read_only: bool = False):
     """Read the trial set ``args.trials`` and open its database ``args.db`` (made first with ``create``).
 
-    Returns the TrialSet and the SQLite connection; ``db.connect`` refuses (InputError) a missing database
-    without ``create``, a file that is not SQLite and a database of another trial set.
+    Returns the TrialSet and the SQLite connection, ``read_only`` for the commands that only read (an
+    archived session on a read-only mount can be listed and exported); the database is refused (InputError)
+    where it is missing without ``create``, not SQLite, of another trial set or of another per-rater count.
     """
     trials = TrialSet(args.trials)
-    return trials, db.connect(args.db, trials.sha256, create=create)
+    if read_only:
+        return trials, db.open_read_only(args.db, trials.sha256, trials.per_rater, trials.session)
+    return trials, db.connect(args.db, trials.sha256, trials.per_rater, create=create, session_file=trials.session)
 
 
 def link(args, token: str) -> str:
@@ -52,7 +56,7 @@ def cmd_add_rater(args) -> None:
 
 def cmd_raters(args) -> None:
     """Print one line per rater: name, answered/assigned trials, source (human or simulated) and link."""
-    _, con = open_session(args)
+    _, con = open_session(args, read_only=True)
     for rater_id, name, token, source in db.raters(con):
         print(f"{name}\t{len(db.answered(con, rater_id))}/{len(db.assigned(con, rater_id))}\t{source}\t{link(args, token)}")
 
@@ -79,7 +83,7 @@ def export_table(trials: TrialSet, con) -> pd.DataFrame:
 
 def cmd_export(args) -> None:
     """Write every answer (``export_table``) as TSV to ``args.out``, atomically."""
-    trials, con = open_session(args)
+    trials, con = open_session(args, read_only=True)
     table = export_table(trials, con)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +149,9 @@ def main(argv=None) -> None:
         args.func(args)
     except InputError as err:
         print(f"ERROR: {err}", file=sys.stderr)
+        sys.exit(1)
+    except sqlite3.Error as err:  # e.g. a full disk or a database locked past the timeout
+        print(f"ERROR: {args.db}: {err}", file=sys.stderr)
         sys.exit(1)
 
 

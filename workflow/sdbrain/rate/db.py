@@ -7,10 +7,12 @@ set it belongs to (its sha256), so a changed trials file is refused instead of m
 """
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from sdbrain.errors import InputError
 
@@ -34,30 +36,85 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def connect(path: str | Path, trials_sha256: str, create: bool = False) -> sqlite3.Connection:
-    """Open (or with ``create``, make) the database of a trial set.
+def connect(path: str | Path, trials_sha256: str, per_rater: int, create: bool = False,
+            session_file: str | Path = "session.json") -> sqlite3.Connection:
+    """Open (or with ``create``, make) the database of a trial set, for reading and writing.
 
-    A file that is not SQLite, or belongs to another trial set, is an InputError and is left untouched.
+    A new file is made readable by its owner only (it holds every rater's token). A file that is not SQLite,
+    belongs to another trial set, or whose raters were given another number of trials than ``per_rater``
+    (``session_file``'s ``trials_per_rater``) is an InputError and is left untouched.
     """
     path = Path(path)
+    _check_file(path, create)
+    made = not path.exists()
+    if made:
+        # made here, not by SQLite, so that it is never readable by others (its WAL files take its mode)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA foreign_keys=ON")
+        with transaction(con):
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                con.execute(statement)
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('trials_sha256', ?)", (trials_sha256,))
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('trials_per_rater', ?)", (str(per_rater),))
+    except sqlite3.Error as err:
+        if made:
+            path.unlink()
+        raise InputError(f"{path}: cannot open the ratings database for writing ({err})") from None
+    _check_session(con, path, trials_sha256, per_rater, session_file)
+    return con
+
+
+def open_read_only(path: str | Path, trials_sha256: str, per_rater: int,
+                   session_file: str | Path = "session.json") -> sqlite3.Connection:
+    """Open the database of a trial set for reading only: nothing is written, not even its WAL index.
+
+    An archived session (a read-only file, folder or mount) can be listed and exported. Where SQLite
+    cannot make the WAL index beside a read-only file, the file is opened as immutable (nothing can
+    write it then either).
+    """
+    path = Path(path)
+    _check_file(path, create=False)
+    uri = f"file:{quote(str(path.resolve()))}"
+    try:
+        try:
+            con = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            con = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            raise InputError(f"{path}: not a ratings database (no raters or answers in it)")
+    except sqlite3.Error as err:
+        raise InputError(f"{path}: cannot read the ratings database ({err})") from None
+    _check_session(con, path, trials_sha256, per_rater, session_file)
+    return con
+
+
+def _check_file(path: Path, create: bool) -> None:
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: its folder {path.parent} does not exist")
     if not path.exists() and not create:
         raise InputError(f"{path}: database not found (add a rater first: sdbrain-rate add-rater NAME)")
     if path.exists() and path.stat().st_size and path.read_bytes()[:16] != b"SQLite format 3\x00":
         raise InputError(f"{path}: not an SQLite database")
-    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=FULL")
-    con.execute("PRAGMA foreign_keys=ON")
-    with transaction(con):
-        for statement in filter(str.strip, SCHEMA.split(";")):
-            con.execute(statement)
-        con.execute("INSERT OR IGNORE INTO meta VALUES ('trials_sha256', ?)", (trials_sha256,))
-    stored = con.execute("SELECT value FROM meta WHERE key = 'trials_sha256'").fetchone()[0]
+
+
+def _check_session(con: sqlite3.Connection, path: Path, trials_sha256: str, per_rater: int,
+                   session_file: str | Path) -> None:
+    """Refuse a database of another trial set, or of the same set with another number of trials per rater."""
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    stored = meta.get("trials_sha256", "")
     if stored != trials_sha256:
         con.close()
         raise InputError(f"{path}: this database belongs to another trials file (sha256 {stored[:12]}...); "
                          "use a new database for a new trial set")
-    return con
+    if meta.get("trials_per_rater", str(per_rater)) != str(per_rater):
+        con.close()
+        raise InputError(f"{session_file}: trials_per_rater is {per_rater}, but the raters of {path} were given "
+                         f"{meta['trials_per_rater']} trials each; use a new database for a new session")
 
 
 class transaction:
@@ -84,6 +141,8 @@ def add_rater(con: sqlite3.Connection, name: str, assign, source: str = "human")
     """
     if not name or not name.strip():
         raise InputError("rater name: expected a non-empty name")
+    if not name.isprintable():  # tabs and newlines would break the tab-separated listings and exports
+        raise InputError(f"rater name {name!r}: control characters (tabs, newlines) are not allowed")
     token = secrets.token_urlsafe(16)
     with transaction(con):
         if con.execute("SELECT 1 FROM raters WHERE name = ?", (name,)).fetchone():

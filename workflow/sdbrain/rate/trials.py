@@ -105,13 +105,17 @@ def digest(path: Path) -> str:
 
 
 class TrialSet:
-    """A trial set folder, read and checked: ``table`` (indexed by trial id), ``per_rater``, ``sha256``."""
+    """A trial set folder, read and checked.
+
+    Its ``table`` (indexed by trial id), ``per_rater``, ``sha256`` (of the trials file) and ``session`` (the
+    session file's path).
+    """
 
     def __init__(self, trials_path: str | Path):
         self.path = Path(trials_path)
         if not self.path.is_file():
             raise InputError(f"{self.path}: trials file not found (build it with the workflow's rate_trials rule)")
-        session = self.path.parent / "session.json"
+        self.session = session = self.path.parent / "session.json"
         try:
             meta = json.loads(session.read_text())
             self.per_rater = int(meta["trials_per_rater"])
