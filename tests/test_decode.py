@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_tree
-from sdbrain.data import ingest, nsd
+from sdbrain.data import ingest, io, nsd
+from sdbrain.errors import ArgumentError
 from sdbrain.linear import decode, ridge
 from sdbrain.sd import features, pipeline
 from sdbrain.toy import model as toy_model
@@ -72,6 +73,45 @@ def test_eigh_solver_is_exact_at_tiny_alphas_in_kernel_form():
     assert np.allclose(model.predict(x_new), expected, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("n, p", [(300, 80), (90, 240)])  # primal, and dual where voxels outnumber trials
+def test_streamed_target_blocks_equal_the_in_memory_decoder(tmp_path, n, p):
+    """More targets than the memory budget holds: read a block at a time from a feature file (one row per
+    stimulus, expanded to the trials that showed it), predicted into a file a block at a time; the same alphas
+    and predictions as the in-memory fit."""
+    rng = np.random.default_rng(3)
+    n_targets, n_test, grid = 6000, 25, [1e-1, 1e1, 1e2, 1e3, 1e4]
+    stimulus = rng.integers(0, n // 2, n)  # each stimulus shown about twice
+    x = rng.normal(size=(n, p)).astype(np.float32)
+    x_test = rng.normal(size=(n_test, p)).astype(np.float32)
+    weights = rng.normal(size=(p, n_targets)) * np.logspace(-2, 0.5, n_targets)  # a range of alphas
+    features = (rng.normal(size=(n // 2, p)) @ weights + rng.normal(size=(n // 2, n_targets)) * 3).astype(np.float32)
+    np.save(tmp_path / "features.npy", features)
+    x[:] = x + features[stimulus] @ np.linalg.pinv(weights).astype(np.float32) * 0.5  # voxels that carry the targets
+    settings = ridge.Settings(grid, folds=5, fit_intercept=True, solver="eigh")
+    memory_mb = 2.0
+    batch = ridge.target_batch(memory_mb, n, p, n_test, len(grid))
+    assert n_targets > 4 * batch, "several blocks: all targets would need more than 4 x the budget"
+    out = io.ColumnBlocks(tmp_path / "prediction.npy", create=(n_test, n_targets))
+    alphas = ridge.prepare(x, settings).stream(io.ColumnBlocks(tmp_path / "features.npy", rows=stimulus), x_test,
+                                               out, batch)
+    model = ridge.fit(x, features[stimulus], settings)
+    expected = model.predict(x_test)
+    assert np.array_equal(alphas, model.alphas) and len(set(alphas)) >= 3
+    streamed = np.load(tmp_path / "prediction.npy")
+    error = np.linalg.norm(streamed - expected, axis=0) / np.linalg.norm(expected, axis=0)
+    assert error.max() < 1e-5
+
+
+def test_a_block_of_targets_is_sized_by_the_memory_budget():
+    # 5,000 trials x 20,000 voxels, 982 test images, 3 alphas: 4 x (25,000 + 15,000 + 20,000 + 1,964) + 24 bytes
+    per_target = (4 * (5 * 5000 + 3 * 5000 + 20000 + 2 * 982) + 8 * 3) * ridge.ALLOCATOR_SLACK
+    assert ridge.target_batch(4096, 5000, 20000, 982, 3) == 4096 * 2**20 // per_target == 9901
+    assert ridge.target_batch(1e-9, 5000, 20000, 982, 3) == 1  # at least one target
+    with pytest.raises(ArgumentError, match="^argument 'solver': streaming target blocks needs the eigh solver"):
+        ridge.prepare(np.ones((10, 2), np.float32), ridge.Settings([1.0], solver="himalaya")).stream(
+            np.ones((10, 3), np.float32), np.ones((1, 2), np.float32), np.zeros((1, 3), np.float32), 1)
+
+
 def test_alpha_choice_and_edges():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 20)).astype(np.float32)
@@ -84,7 +124,6 @@ def test_alpha_choice_and_edges():
 def test_ridge_settings_name_a_bad_argument():
     """The schema refuses an empty decode.alphas or an unknown solver at parse time (tests/test_errors.py); code that
     builds the settings itself gets its argument named (a job names the config key: tests/test_jobs.py)."""
-    from sdbrain.errors import ArgumentError
     with pytest.raises(ArgumentError, match=r"^argument 'alphas': the ridge alpha grid is empty$") as err:
         ridge.Settings([])
     assert err.value.argument == "alphas"

@@ -107,3 +107,71 @@ def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: s
     if missing:
         raise InputError(f"{source}: no row for {len(missing)} stimulus ids, e.g. {missing[:5]}")
     return array[[position[int(i)] for i in wanted]]
+
+
+class ColumnBlocks:
+    """A 2-D ``.npy`` file read or written a block of columns at a time, with plain file reads and writes.
+
+    A memory map counts the pages it touches (and the kernel maps up to 64 KiB around each) in the process's
+    resident memory while it is open: reading a block of columns touches every row, so a map would hold about
+    the whole file. Here each row's part of the block is read into (or written from) one array, so a pass over a
+    file larger than memory holds one block; the file's pages stay in the kernel's cache, which gives them back.
+    Decoders stream their targets this way (``ridge.Prepared.stream``).
+
+    Parameters
+    ----------
+    path : path
+        The file (``create`` makes it first, float32 zeros).
+    rows : array of int, optional
+        Rows of the file, in the order wanted (e.g. the stimulus of each training trial): a block read is the
+        file's block of these rows.
+    create : tuple of int, optional
+        Make the file with this shape (rows, columns) first.
+    """
+
+    def __init__(self, path: str | Path, rows=None, create: tuple[int, int] | None = None):
+        self.path = Path(path)
+        if create is not None:
+            np.lib.format.open_memmap(self.path, "w+", np.float32, tuple(create)).flush()
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, self.dtype = read_header(f)
+            self.offset = f.tell()
+        if len(shape) != 2 or fortran:
+            raise InputError(f"{self.path}: expected a 2-D array in C order, found shape {shape}")
+        self.stored = shape
+        self.rows = None if rows is None else np.asarray(rows)
+        self.shape = (shape[0] if rows is None else len(self.rows), shape[1])
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Read ``[:, columns]`` (a slice of columns) into an array."""
+        start, stop = self._columns(key)
+        needed = np.arange(self.stored[0]) if self.rows is None else np.unique(self.rows)
+        block = np.empty((len(needed), stop - start), dtype=self.dtype)
+        with open(self.path, "rb", buffering=0) as f:
+            for k, row in enumerate(needed):
+                f.seek(self._at(row, start))
+                f.readinto(memoryview(block[k]).cast("B"))
+        return block if self.rows is None else block[np.searchsorted(needed, self.rows)]
+
+    def __setitem__(self, key, values) -> None:
+        """Write ``[:, columns] = values`` (every row of the file; not where ``rows`` choose them)."""
+        if self.rows is not None:
+            raise ValueError("ColumnBlocks: a file read through chosen rows is not written")
+        start, stop = self._columns(key)
+        values = np.ascontiguousarray(np.broadcast_to(values, (self.stored[0], stop - start)), dtype=self.dtype)
+        with open(self.path, "r+b", buffering=0) as f:
+            for row in range(self.stored[0]):
+                f.seek(self._at(row, start))
+                f.write(memoryview(values[row]).cast("B"))
+
+    def _at(self, row: int, column: int) -> int:
+        return self.offset + (int(row) * self.stored[1] + column) * self.dtype.itemsize
+
+    def _columns(self, key) -> tuple[int, int]:
+        rows, columns = key
+        if rows != slice(None) or not isinstance(columns, slice) or columns.step not in (None, 1):
+            raise ValueError("ColumnBlocks: only [:, a:b] blocks are read and written")
+        start, stop, _ = columns.indices(self.stored[1])
+        return start, max(start, stop)

@@ -171,6 +171,47 @@ class Prepared:
         weights, intercept, chosen, name = _fit_himalaya(self.xs, y, self.settings, batch)
         return RidgeFit(weights, intercept, self.standardiser, chosen, name)
 
+    def stream(self, y: np.ndarray, x_test: np.ndarray, out: np.ndarray, n_targets_batch: int) -> np.ndarray:
+        """Fit the targets ``y`` a block at a time and write the predictions of ``x_test`` into ``out``.
+
+        For targets too many to hold with their weights (decoded BLIP tokens: 173,568 per image): ``y``
+        (trials, targets) and ``out`` (test rows, targets) may be memory-mapped; a block's targets are read,
+        fitted, predicted and written, and its weights dropped, so memory grows with ``n_targets_batch``
+        (``target_batch``), not with the number of targets. Gives what ``fit(y).predict(x_test)`` gives.
+        Returns the alpha chosen per target.
+        """
+        import torch
+        if self.eigh is None:
+            raise ArgumentError("solver", "streaming target blocks needs the eigh solver (one decomposition for "
+                                          "every block)")
+        if self.n_trials != y.shape[0] or out.shape != (x_test.shape[0], y.shape[1]):
+            raise ValueError(f"ridge: targets {y.shape} and predictions {out.shape} do not match {self.n_trials} "
+                             f"trials and {x_test.shape[0]} test rows")
+        chosen = np.zeros(y.shape[1])
+        xt = torch.from_numpy(self.standardiser(x_test)).to(self.eigh.device)
+        for batch, weights, intercept, best in self.eigh.blocks(y, n_targets_batch):
+            out[:, batch] = (xt @ weights + intercept).cpu().numpy()
+            chosen[batch] = best.cpu().numpy()
+        return chosen
+
+
+# a block's peak resident memory over the arrays target_batch counts: measured 1.1 (primal) to 1.5 (dual) with
+# glibc's settings of the workflow's jobs (benchmarks/decoder_stream.py), which keep freed memory for reuse
+ALLOCATOR_SLACK = 1.75
+
+
+def target_batch(memory_mb: float, n_trials: int, n_inputs: int, n_test: int, n_alphas: int) -> int:
+    """Targets per block of ``Prepared.stream`` whose working memory stays within ``memory_mb``.
+
+    A block of b targets holds, in float32: its targets (b x trials) and their fold copies, centred, (up to 4
+    more), their projections, shrunk and refit coefficients (3 x components, at most min(trials, inputs)), its
+    weights (b x inputs) and its predictions (2 x test rows, on the device and copied out); the CV scores in
+    float64; times ``ALLOCATOR_SLACK``. The design and its decompositions are held once, whatever the number of
+    targets, and are not part of the budget.
+    """
+    arrays = 4 * (5 * n_trials + 3 * min(n_trials, n_inputs) + n_inputs + 2 * n_test) + 8 * n_alphas
+    return max(1, int(memory_mb * 2**20 // (arrays * ALLOCATOR_SLACK)))
+
 
 def _fit_himalaya(xs, y, settings: Settings, n_targets_batch: int):
     from himalaya.backend import get_backend
@@ -328,36 +369,51 @@ class _EighSolver:
         self.components = (min(kept), self.full.size)
 
     def fit(self, y, n_targets_batch):
-        import torch
-        grid, device, n_targets = self.grid, self.device, y.shape[1]
+        """Weights (inputs, targets), intercepts and chosen alphas of all targets, ``n_targets_batch`` at a time."""
+        n_targets = y.shape[1]
         weights = np.zeros((self.full.x.shape[1], n_targets), dtype=np.float32)
         intercept = np.zeros(n_targets, dtype=np.float32)
         chosen = np.zeros(n_targets)
+        for batch, w, b, best in self.blocks(y, n_targets_batch):
+            weights[:, batch], intercept[batch], chosen[batch] = w.cpu().numpy(), b.cpu().numpy(), best.cpu().numpy()
+        return weights, intercept, chosen
+
+    def blocks(self, y, n_targets_batch):
+        """Yield (targets, weights, intercepts, chosen alphas) of each block of targets, on the device.
+
+        Only one block's targets are read from ``y`` (which may be memory-mapped) at a time.
+        """
+        import torch
+        grid, device, n_targets = self.grid, self.device, y.shape[1]
         with torch.no_grad():
             for start in tqdm(range(0, n_targets, n_targets_batch), desc="ridge: target batches", unit="batch",
                               disable=n_targets <= n_targets_batch):  # one batch: nothing to wait for
                 batch = slice(start, start + n_targets_batch)
-                y_batch = torch.from_numpy(np.ascontiguousarray(y[:, batch])).to(device)
+                y_batch = torch.from_numpy(np.ascontiguousarray(y[:, batch], dtype=np.float32)).to(device)
                 scores = torch.zeros(len(grid), y_batch.shape[1], dtype=torch.float64, device=device)
+                # in place where a copy is ours: a block's memory is what target_batch counts
                 for (train, val), (eigen, projected, shrink) in zip(self.splits, self.fits):
-                    y_train, y_val = y_batch[train], y_batch[val]
+                    y_train, y_val = y_batch[train], y_batch[val]  # copies
                     if self.fit_intercept:
                         offset = y_train.mean(0)
-                        y_train, y_val = y_train - offset, y_val - offset
+                        y_train.sub_(offset), y_val.sub_(offset)
                     rhs = eigen.rhs(y_train)
+                    del y_train
                     for a in range(len(grid)):
                         prediction = projected @ (rhs * shrink[a, :, None])
-                        scores[a] -= ((y_val - prediction) ** 2).mean(0).double()
+                        scores[a] -= prediction.sub_(y_val).square_().mean(0).double()
+                    del rhs, y_val, prediction
                 # ties to the larger alpha (himalaya)
                 scores = scores / len(self.splits) + torch.log(grid)[:, None] * 1e-10
                 best = grid[scores.argmax(0)]
                 offset = y_batch.mean(0) if self.fit_intercept else torch.zeros(y_batch.shape[1], device=device)
-                coef = self.full.rhs(y_batch - offset) / (self.full.values[:, None] + best[None, :]).float()
+                centred = y_batch - offset
+                del y_batch
+                coef = self.full.rhs(centred) / (self.full.values[:, None] + best[None, :]).float()
+                del centred
                 w = self.full.weights(coef)
-                weights[:, batch] = w.cpu().numpy()
-                intercept[batch] = (offset - self.mean @ w).cpu().numpy()
-                chosen[batch] = best.cpu().numpy()
-        return weights, intercept, chosen
+                del coef
+                yield batch, w, offset - self.mean @ w, best
 
 
 def alpha_edges(chosen: np.ndarray, grid) -> tuple[float, float]:

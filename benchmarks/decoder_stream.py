@@ -1,0 +1,140 @@
+"""Peak memory of the streaming decoder (ridge.Prepared.stream) against the in-memory one, as targets grow.
+
+A decoder of very wide targets (BLIP's image tokens: 173,568 values per image) cannot hold its targets and weights
+at NSD size. The streaming decoder reads a block of targets from the feature file (one row per stimulus, expanded
+to the trials that showed it), fits it with the design's decompositions (made once), writes the block's test
+predictions to a file and drops its weights. Its block is sized by a memory budget (``ridge.target_batch``), so its
+peak memory should not grow with the number of targets; the in-memory decoder's (``ridge.fit(...).predict``) does.
+
+Each row is a fresh process, its imports and thread pools started first. Its peak resident set (VmHWM) above
+that start, after the design's decompositions (``ridge.prepare``: the folds' and the refit's, made once) and at the
+end (the targets fitted, predicted and written too: the budget ``--memory-mb`` bounds the difference; the
+allocator reuses the decompositions' freed temporaries). Predictions and alphas of the two decoders are compared.
+
+Usage: python benchmarks/decoder_stream.py [--trials 2000 --voxels 3000 --test 200 --targets 20000 80000
+--memory-mb 64]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
+sys.path.insert(0, str(WORKFLOW))
+
+from sdbrain.workflow.hardware import ALLOCATOR  # noqa: E402  (glibc's settings, as the workflow's jobs run)
+
+ALPHAS = [1e4, 2e4, 4e4]  # the released recipe's grid for the decoded text's BLIP features
+
+
+def rss_mb(field: str) -> float:
+    """A field of /proc/self/status (VmRSS, VmHWM) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def write_problem(folder: Path, n_trials: int, n_voxels: int, n_test: int, n_targets: int, seed: int = 0) -> None:
+    """Betas (trials and test rows) and a feature file (stimuli x targets) written a column block at a time."""
+    from sdbrain.data import io
+    rng = np.random.default_rng(seed)
+    n_stimuli = n_trials // 2
+    np.save(folder / "stimulus.npy", rng.integers(0, n_stimuli, n_trials))
+    latent = rng.normal(size=(n_stimuli, 32)).astype(np.float32)
+    mixing = rng.normal(size=(32, n_voxels)).astype(np.float32)
+    stimulus = np.load(folder / "stimulus.npy")
+    np.save(folder / "x.npy", (latent[stimulus] @ mixing + rng.normal(size=(n_trials, n_voxels)) * 4).astype(np.float32))
+    np.save(folder / "x_test.npy", (rng.normal(size=(n_test, 32)) @ mixing).astype(np.float32))
+    features = io.ColumnBlocks(folder / f"features_{n_targets}.npy", create=(n_stimuli, n_targets))
+    for start in range(0, n_targets, 10000):
+        block = slice(start, min(start + 10000, n_targets))
+        width = block.stop - block.start
+        features[:, block] = latent @ rng.normal(size=(32, width)) + rng.normal(size=(n_stimuli, width)) * 2
+
+
+def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
+    """Run one decoder in this (fresh) process; its peak memory above the loaded design, its time."""
+    from sdbrain.data import io
+    from sdbrain.linear import ridge
+    x, x_test = np.load(folder / "x.npy"), np.load(folder / "x_test.npy")
+    stimulus = np.load(folder / "stimulus.npy")
+    settings = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, solver="eigh")
+    # imports and thread pools are not the decoder's memory: start them, then reset the peak (clear_refs 5)
+    import sklearn.model_selection  # noqa: F401
+    import torch
+    torch.ones(256, 256) @ torch.ones(256, 256)
+    Path("/proc/self/clear_refs").write_text("5")
+    base = rss_mb("VmRSS")
+    start = time.perf_counter()
+    prepared = ridge.prepare(x, settings)  # the design's decompositions: once, whatever the number of targets
+    design_mb = rss_mb("VmHWM") - base
+    if mode == "stream":
+        batch = ridge.target_batch(memory_mb, len(x), x.shape[1], len(x_test), len(ALPHAS))
+        out = io.ColumnBlocks(folder / f"stream_{n_targets}.npy", create=(len(x_test), n_targets))
+        alphas = prepared.stream(io.ColumnBlocks(folder / f"features_{n_targets}.npy", rows=stimulus), x_test, out,
+                                 batch)
+    else:
+        batch = n_targets
+        y = np.load(folder / f"features_{n_targets}.npy")[stimulus]
+        model = prepared.fit(y)
+        np.save(folder / f"memory_{n_targets}.npy", model.predict(x_test))
+        alphas = model.alphas
+    np.save(folder / f"alphas_{mode}_{n_targets}.npy", alphas)
+    return {"seconds": time.perf_counter() - start, "peak_mb": rss_mb("VmHWM") - base, "batch": batch,
+            "design_mb": design_mb}
+
+
+def run_child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import decoder_stream as d, json; "
+            f"from pathlib import Path; print(json.dumps(d.child(Path({str(folder)!r}), {mode!r}, {n_targets}, "
+            f"{memory_mb})))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": str(WORKFLOW), "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin",
+                                 **ALLOCATOR})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--voxels", type=int, default=3000)
+    parser.add_argument("--test", type=int, default=200)
+    parser.add_argument("--targets", type=int, nargs="+", default=[20000, 80000])
+    parser.add_argument("--memory-mb", type=float, default=64)
+    parser.add_argument("--no-memory", action="store_true", help="skip the in-memory decoder")
+    args = parser.parse_args()
+    print(f"{args.trials} trials x {args.voxels} voxels ({'dual' if args.voxels > args.trials else 'primal'} form), "
+          f"{args.test} test rows, alphas {ALPHAS}, 5 folds; budget {args.memory_mb:g} MiB\n")
+    print("| targets | decoder | targets per block | peak after the decompositions (MiB) | peak at the end (MiB) | "
+          "time (s) | same alphas | largest relative difference |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for n_targets in args.targets:
+            write_problem(folder, args.trials, args.voxels, args.test, n_targets)
+            rows = {"stream": run_child(folder, "stream", n_targets, args.memory_mb)}
+            if not args.no_memory:
+                rows["in memory"] = run_child(folder, "memory", n_targets, args.memory_mb)
+            same, diff = "", ""
+            if "in memory" in rows:
+                a, b = np.load(folder / f"stream_{n_targets}.npy"), np.load(folder / f"memory_{n_targets}.npy")
+                diff = f"{(np.linalg.norm(a - b, axis=0) / np.linalg.norm(b, axis=0)).max():.1e}"
+                same = str(np.array_equal(np.load(folder / f"alphas_stream_{n_targets}.npy"),
+                                          np.load(folder / f"alphas_memory_{n_targets}.npy")))
+            for name, r in rows.items():
+                print(f"| {n_targets:,} | {name} | {r['batch']:,} | {r['design_mb']:.0f} | {r['peak_mb']:.0f} | "
+                      f"{r['seconds']:.1f} | {same} | {diff} |")
+            for path in folder.glob(f"*_{n_targets}.npy"):
+                path.unlink()
+
+
+if __name__ == "__main__":
+    main()
