@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from sdbrain.linear import banded, encode  # noqa: E402
+from sdbrain.linear import banded, encode, ridge  # noqa: E402
 
 NSD_VOXELS = 200_000
 
@@ -55,10 +56,23 @@ def problem(trials, features, voxels, test, seed=0):
     return [x[:images] for x in xs], rows, [x[images:] for x in xs], y_train, y_test
 
 
-def params(config_file):
-    """The encode settings of a config file, on the CPU torch backend."""
-    encode_config = yaml.safe_load((ROOT / "config" / config_file).read_text())["encode"]
-    return {**encode_config, "backend": "torch"}
+@dataclass(frozen=True)
+class Config:
+    """A config file's encode section as the fits take it."""
+
+    settings: encode.Settings  # ridge (alphas, folds, backend), the FDR level and the voxel blocks
+    band: banded.Settings      # the search of band weights (encode.banded)
+    seed: int
+    pca_components: int
+
+
+def params(config_file, **changes) -> Config:
+    """The encode settings of a config file (through their ``Settings.pick``), on the CPU torch backend, with
+    ``changes`` to the section."""
+    section = yaml.safe_load((ROOT / "config" / config_file).read_text())["encode"]
+    section = {**section, "backend": "torch", **changes}
+    return Config(encode.Settings.pick(section), banded.Settings.pick(section["banded"]), section["seed"],
+                  section["pca_components"])
 
 
 def timed(fit, *args):
@@ -67,22 +81,23 @@ def timed(fit, *args):
     return result, time.perf_counter() - start
 
 
-def concatenated(train, rows, test, y_train, y_test, p):
-    return encode.fit_voxels(np.hstack(train), rows, np.hstack(test), y_train, y_test, p)
+def concatenated(train, rows, test, y_train, y_test, p: Config):
+    return encode.fit_voxels(np.hstack(train), rows, np.hstack(test), y_train, y_test, p.settings)
 
 
-def with_solver(p: dict, solver: str) -> dict:
-    return {**p, "banded": {**p["banded"], "solver": solver}}
+def fit_banded(data, p: Config, solver: str):
+    """banded.fit_voxels with the settings of ``p`` and encode.banded.solver ``solver``."""
+    return banded.fit_voxels(*data, p.settings, replace(p.band, solver=solver), p.seed)
 
 
 def toy_row(args) -> str:
     p = params("config.yaml")
     data = problem(args.trials, args.features, args.voxels, 100)
     t_concat = timed(concatenated, *data, p)[1]
-    t_himalaya = timed(banded.fit_voxels, *data, with_solver(p, "himalaya"))[1]
-    t_eigh = timed(banded.fit_voxels, *data, with_solver(p, "eigh"))[1]
+    t_himalaya = timed(fit_banded, data, p, "himalaya")[1]
+    t_eigh = timed(fit_banded, data, p, "eigh")[1]
     return (f"| toy: {args.trials} trials, {args.features} + {args.features} features -> {args.voxels} voxels "
-            f"(n_iter {p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold) | "
+            f"(n_iter {p.band.n_iter}, {len(p.settings.ridge.alphas)} alphas, {p.settings.ridge.folds}-fold) | "
             f"{rate(t_concat, args.voxels)} | {rate(t_himalaya, args.voxels)} | {rate(t_eigh, args.voxels)} | "
             f"{t_himalaya / t_eigh:.1f}x | measured |")
 
@@ -93,13 +108,14 @@ def rate(seconds: float, voxels: int) -> str:
 
 def reduced_row(args) -> str:
     """Both banded solvers at a size where the design's decompositions matter (one voxel block)."""
-    p = {**params("nsd.yaml"), "voxel_block": None}
+    p = params("nsd.yaml", voxel_block=None)
     trials, features, voxels = args.nsd_trials, args.nsd_features, args.nsd_voxels
     data = problem(trials, features, voxels, 982)
-    t_himalaya = timed(banded.fit_voxels, *data, with_solver(p, "himalaya"))[1]
-    t_eigh = timed(banded.fit_voxels, *data, with_solver(p, "eigh"))[1]
+    t_himalaya = timed(fit_banded, data, p, "himalaya")[1]
+    t_eigh = timed(fit_banded, data, p, "eigh")[1]
+    fitting = p.settings.ridge
     return (f"| reduced: {trials} trials, {features} + {features} features -> {voxels} voxels (n_iter "
-            f"{p['banded']['n_iter']}, {len(p['alphas'])} alphas, {p['folds']}-fold) | | {rate(t_himalaya, voxels)} | "
+            f"{p.band.n_iter}, {len(fitting.alphas)} alphas, {fitting.folds}-fold) | | {rate(t_himalaya, voxels)} | "
             f"{rate(t_eigh, voxels)} | {t_himalaya / t_eigh:.1f}x | measured |")
 
 
@@ -112,12 +128,12 @@ H100_SVD_S, H100_SVD_SHAPE = 29.0, (19984, 12800)
 H100_EIGH_S = 2.15
 
 
-def eigh_flops(p: dict, trials: int, features: int) -> float:
+def eigh_flops(fitting: ridge.Settings, trials: int, features: int) -> float:
     """Per voxel, the eigh solver's products for one fold and band weight: X'y over the training trials,
     into the eigenbasis, and each alpha's validation predictions."""
-    val = trials // p["folds"]
+    val = trials // fitting.folds
     rank = min(trials - val, features)
-    return 2.0 * ((trials - val) * features + features * rank + len(p["alphas"]) * val * rank)
+    return 2.0 * ((trials - val) * features + features * rank + len(fitting.alphas) * val * rank)
 
 
 def nsd_row() -> str:
@@ -125,21 +141,22 @@ def nsd_row() -> str:
     fold designs, n_iter of all trials, scaled as the SVD's m n^2) per voxel block; the eigh solver's
     decompositions once, and its per-voxel products at 50 TFLOP/s."""
     p = params("nsd.yaml")
-    trials, features, n_test = 24980, 2 * p["pca_components"], 982
-    n_iter, folds = p["banded"]["n_iter"], p["folds"]
+    fitting = p.settings.ridge
+    trials, features, n_test = 24980, 2 * p.pca_components, 982
+    n_iter, folds = p.band.n_iter, fitting.folds
     fold_svd = H100_SVD_S * (trials - trials // folds) / H100_SVD_SHAPE[0] * (features / H100_SVD_SHAPE[1]) ** 2
     refit_svd = fold_svd * trials / (trials - trials // folds)
-    block = banded.block_size(with_solver(p, "himalaya"), trials, features, n_test)
+    block = banded.block_size(p.settings, "himalaya", trials, features, n_test)
     blocks = -(-NSD_VOXELS // block)
     himalaya = blocks * n_iter * (folds * fold_svd + refit_svd)
     decompositions = n_iter * (folds + 1) * H100_EIGH_S
-    products = NSD_VOXELS * n_iter * folds * eigh_flops(p, trials, features) / 50e12
+    products = NSD_VOXELS * n_iter * folds * eigh_flops(fitting, trials, features) / 50e12
     return (f"| NSD: {trials} trials, {features // 2} + {features // 2} features -> {NSD_VOXELS:,} voxels "
-            f"(n_iter {n_iter}, {len(p['alphas'])} alphas, {folds}-fold) | | {duration(himalaya)} on an H100: "
+            f"(n_iter {n_iter}, {len(fitting.alphas)} alphas, {folds}-fold) | | {duration(himalaya)} on an H100: "
             f"{n_iter * (folds + 1)} SVDs ({fold_svd:.0f} s each) in each of {blocks} blocks of {block:,} voxels | "
             f"{duration(decompositions + products)}: {n_iter * (folds + 1)} Gram eigendecompositions once "
             f"({H100_EIGH_S} s each on an H100, {duration(decompositions)}) + "
-            f"{NSD_VOXELS * n_iter * folds * eigh_flops(p, trials, features):.1e} flop of products "
+            f"{NSD_VOXELS * n_iter * folds * eigh_flops(fitting, trials, features):.1e} flop of products "
             f"({duration(products)} at 50 TFLOP/s) | {himalaya / (decompositions + products):.0f}x | estimated from "
             "the H100's SVD and eigh times (2026-11-28); himalaya's hat-matrix products and the transfers not "
             "counted |")
@@ -158,7 +175,7 @@ def main():
     warm = problem(40, 4, 5, 10)  # torch and himalaya's first calls are not timed
     concatenated(*warm, params("config.yaml"))
     for solver in ("himalaya", "eigh"):
-        banded.fit_voxels(*warm, with_solver(params("config.yaml"), solver))
+        fit_banded(warm, params("config.yaml"), solver)
     print("| problem | concatenated (eigh, one alpha) | banded, himalaya solver | banded, eigh solver | "
           "himalaya / eigh | how |")
     print("|---|---|---|---|---|---|")

@@ -53,7 +53,9 @@ def reference(x, y, x_test):
 def ours(x, y, x_test, backend, solver):
     from sdbrain.linear import ridge
     start = time.perf_counter()
-    model = ridge.fit(x, y, ALPHAS, folds=5, fit_intercept=True, n_targets_batch=10000, backend=backend, solver=solver)
+    settings = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, backend=backend, solver=solver,
+                              n_targets_batch=10000)
+    model = ridge.fit(x, y, settings)
     seconds = time.perf_counter() - start
     return seconds, model.predict(x_test), model.backend
 

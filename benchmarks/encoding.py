@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from sdbrain.linear import encode  # noqa: E402
+from sdbrain.linear import encode, ridge  # noqa: E402
 
 
 def problem(trials, images, features, voxels, test, seed=0):
@@ -39,12 +39,13 @@ def main():
     parser.add_argument("--voxels", type=int, default=20000)
     args = parser.parse_args()
     data = problem(args.trials, 1000, args.features, args.voxels, 98)
-    params = dict(alphas=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
-                  n_targets_batch=5000, voxel_block=5000, fdr_q=0.05, backend="auto")
     results = {}
     for solver in ("himalaya", "eigh"):
+        fitting = ridge.Settings([1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
+                                 backend="auto", solver=solver, n_targets_batch=5000)
+        settings = encode.Settings(fitting, fdr_q=0.05, voxel_block=5000)
         start = time.perf_counter()
-        results[solver] = encode.fit_voxels(*data, {**params, "solver": solver})
+        results[solver] = encode.fit_voxels(*data, settings)
         results[solver].seconds = time.perf_counter() - start
     a, b = results["eigh"], results["himalaya"]
     print(f"| problem | himalaya ({b.backend}) | eigh ({a.backend}, default) | speed-up | max abs difference of test r |")

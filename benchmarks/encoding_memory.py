@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 from peak import Peak, in_fresh_process  # noqa: E402  (benchmarks/peak.py, beside this script)
 
-PARAMS = dict(alphas=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
-              n_targets_batch=10000, fdr_q=0.05, backend="torch")
+ALPHAS = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7]
 
 
 def write_problem(d: Path, trials: int, features: int, voxels: int, test: int) -> None:
@@ -49,16 +48,17 @@ def write_problem(d: Path, trials: int, features: int, voxels: int, test: int) -
 def child(d: Path, memory_mb: int, voxel_block: int) -> dict:
     import torch
 
-    from sdbrain.linear import encode
+    from sdbrain.linear import encode, ridge
 
     torch.set_num_threads(2)
     x, x_test = np.load(d / "x.npy"), np.load(d / "x_test.npy")
     y, y_test = np.load(d / "y.npy", mmap_mode="r"), np.load(d / "y_test.npy", mmap_mode="r")
-    params = {**PARAMS, "voxel_block": voxel_block, "memory_mb": memory_mb}
-    block = encode.voxel_block(params, len(x), x.shape[1], len(x_test))
+    fitting = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, backend="torch", n_targets_batch=10000)
+    settings = encode.Settings(fitting, fdr_q=0.05, memory_mb=memory_mb, voxel_block=voxel_block)
+    block = encode.voxel_block(settings, len(x), x.shape[1], len(x_test))
     t0 = time.perf_counter()
     with Peak() as peak:
-        result = encode.fit_voxels(x, np.arange(len(x)), x_test, y, y_test, params)
+        result = encode.fit_voxels(x, np.arange(len(x)), x_test, y, y_test, settings)
     seconds = time.perf_counter() - t0
     return {"block": block, "peak": peak.mib, "seconds": seconds, "median_r": float(np.median(result.r))}
 

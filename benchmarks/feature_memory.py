@@ -43,10 +43,10 @@ def child(n: int, grid: int) -> dict:
     scenes = world.sample_scenes(n, np.random.default_rng(0))
     images = np.stack([world.render(s, 64) for s in scenes])
     c = features.embed_captions(pipe, [world.captions(s)[0] for s in scenes]).numpy().reshape(n, -1)
-    params = {"image_size": 64, "steps": r["steps"], "guidance_scale": r["guidance_scale"], "eta": r["eta"],
-              "seed": r["seed"], "batch_size": r["batch_size"]}
+    sampling = pipeline.Sampling.pick(r, image_size=64)
     with Peak() as peak:
-        out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.5, params, f["steps"], f["unet_layers"], grid)
+        out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.5, sampling, f["steps"], f["unet_layers"],
+                                grid)
     return {"peak": peak.mib, "kept": sum(v.nbytes for v in out.values()) / 2**20, "spaces": len(out),
             "widest": max(v.shape[1] for v in out.values())}
 

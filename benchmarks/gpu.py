@@ -7,7 +7,7 @@
 - img2img throughput of a pipeline with SD v1.4's architecture (U-Net 860M, VAE, CLIP
   ViT-L/14 text encoder) and seeded random weights, saved and loaded back through
   sdbrain.sd.pipeline.load_pipeline (fp16), 512 px, 50 DDIM steps at strength 0.8, guidance 5,
-  batch sizes 1 and 8, through sdbrain.reconstruction.reconstruct.generate;
+  batch sizes 1 and 8, through sdbrain.sd.pipeline.generate;
 - diffusion features (z_c and five U-Net layers at three steps, hooks and pooling) at
   batch 8, through sdbrain.sd.diffusion.extract, with its peak GPU memory;
 - encoding fit: 24,980 trials x 6,400 features -> 20,000 voxels, through
@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import banded as banded_cost  # noqa: E402  (benchmarks/banded.py: the flop count and nsd.yaml's settings)
+from sdbrain import devices  # noqa: E402
 from sdbrain.linear import banded, encode, ridge  # noqa: E402
-from sdbrain.reconstruction import reconstruct
-from sdbrain.sd import diffusion, pipeline
+from sdbrain.sd import diffusion, pipeline  # noqa: E402
 from sdbrain.toy import model as toy_model  # noqa: E402
 
 ALPHAS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4]
@@ -74,8 +75,9 @@ def decoder(n, p, targets, device):
         for solver in ("eigh", "himalaya") if k == 0 else ("eigh",):
             sync()
             start = time.perf_counter()
-            model = ridge.fit(x, y, ALPHAS, folds=5, fit_intercept=True, n_targets_batch=10000, backend="auto",
-                              solver=solver)
+            settings = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, backend="auto", solver=solver,
+                                      n_targets_batch=10000)
+            model = ridge.fit(x, y, settings)
             sync()
             report(f"decoder fit ({model.backend})", f"{n:,} x {p:,} -> {t:,}, 11 alphas, 5 folds",
                    time.perf_counter() - start)
@@ -117,18 +119,19 @@ def sd14_pipeline(out: Path, small: bool, device: str):
 
 def img2img(pipe, size, steps, batches, n_images):
     rng = np.random.default_rng(0)
-    params = dict(image_size=size, steps=steps, guidance_scale=5.0, eta=0.0, n_samples=1, seed=0)
+    sampling = pipeline.Sampling(image_size=size, steps=steps, guidance_scale=5.0, eta=0.0, seed=0, batch_size=1,
+                                 n_samples=1)
     width = int(np.prod(pipe.text_encoder.config.hidden_size * 77))
     for batch in batches:
         n = n_images * batch
         images = rng.integers(0, 255, size=(n, size, size, 3), dtype=np.uint8)
         c = rng.normal(size=(n, width)).astype(np.float32)
         ids = np.arange(1, n + 1)
-        run = {**params, "batch_size": batch}
-        reconstruct.generate(pipe, c[:batch], ids[:batch], run, init=images[:batch], strength=0.8)  # warm-up
+        run = replace(sampling, batch_size=batch)
+        pipeline.generate(pipe, c[:batch], ids[:batch], run, init=images[:batch], strength=0.8)  # warm-up
         sync()
         start = time.perf_counter()
-        reconstruct.generate(pipe, c, ids, run, init=images, strength=0.8)
+        pipeline.generate(pipe, c, ids, run, init=images, strength=0.8)
         sync()
         seconds = time.perf_counter() - start
         report(f"img2img, fp16, batch {batch}", f"{n} images, {size} px, {int(steps * 0.8)} of {steps} steps",
@@ -141,7 +144,7 @@ def img2img(pipe, size, steps, batches, n_images):
         torch.cuda.reset_peak_memory_stats()
     sync()
     start = time.perf_counter()
-    out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.75, {**params, "batch_size": batch},
+    out = diffusion.extract(pipe, images, c, np.arange(1, n + 1), 0.75, replace(sampling, batch_size=batch),
                             STEPS, SD_LAYERS if size >= 256 else {"mid": "mid_block"}, grid=4)
     sync()
     seconds = time.perf_counter() - start
@@ -155,11 +158,12 @@ def encoding(n, p, voxels, device):
     x, y = problem(n, p, voxels, device)
     rows = np.arange(n)
     x_test, y_test = x[:500], y[:500]
-    params = dict(alphas=[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True,
-                  n_targets_batch=10000, voxel_block=voxels, fdr_q=0.05, backend="auto")
+    fitting = ridge.Settings([1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7], folds=5, fit_intercept=True, backend="auto",
+                             n_targets_batch=10000)
+    settings = encode.Settings(fitting, fdr_q=0.05, voxel_block=voxels)
     sync()
     start = time.perf_counter()
-    result = encode.fit_voxels(x, rows, x_test, y, y_test, params)
+    result = encode.fit_voxels(x, rows, x_test, y, y_test, settings)
     sync()
     seconds = time.perf_counter() - start
     report(f"encoding fit ({result.backend})", f"{n:,} x {p:,} -> {voxels:,} voxels", seconds,
@@ -179,26 +183,25 @@ def banded_joint(n, p, voxels, n_test, device, n_iter=None):
     train, test = [x[:images].cpu().numpy() for x in xs], [x[images:].cpu().numpy() for x in xs]
     del xs, signal
     # himalaya's solver, whose time this row extrapolates by blocks (the eigh solver's does not scale so)
-    himalaya = {**banded_cost.params("nsd.yaml")["banded"], "solver": "himalaya"}
-    params = {**banded_cost.params("nsd.yaml"), "backend": "auto", "voxel_block": None, "memory_mb": None,
-              "banded": himalaya}
-    if n_iter:  # fewer band weights: himalaya's work is the same for each, so time scales with n_iter
-        params["banded"] = {**params["banded"], "n_iter": n_iter}
+    nsd = banded_cost.params("nsd.yaml")
+    run = banded_cost.params("nsd.yaml", backend="auto", voxel_block=None, memory_mb=None)  # one block
+    himalaya = replace(nsd.band, solver="himalaya")
+    # fewer band weights: himalaya's work is the same for each, so time scales with n_iter
+    search = replace(himalaya, n_iter=n_iter) if n_iter else himalaya
     sync()
     start = time.perf_counter()
-    result = banded.fit_voxels(train, rows, test, y_train, y_test, params)
+    result = banded.fit_voxels(train, rows, test, y_train, y_test, run.settings, search, run.seed)
     sync()
     seconds = time.perf_counter() - start
-    nsd = {**banded_cost.params("nsd.yaml"), "banded": himalaya}
-    block = banded.block_size(nsd, n, 2 * p, n_test)
+    block = banded.block_size(nsd.settings, himalaya.solver, n, 2 * p, n_test)
     # per block, himalaya decomposes the training design once per band weight and fold and applies
     # it to the block's voxels: blocks and band weights scale the time (the per-voxel products are small)
     blocks = -(-banded_cost.NSD_VOXELS // block)
-    share = blocks * nsd["banded"]["n_iter"] / params["banded"]["n_iter"]
+    share = blocks * himalaya.n_iter / search.n_iter
     report(f"banded ridge joint model ({result.backend.split('/')[-1]})",
-           f"{n:,} x ({p:,} + {p:,}) -> {voxels:,} voxels, n_iter {params['banded']['n_iter']}, "
-           f"{len(params['alphas'])} alphas", seconds,
-           f"n_iter {nsd['banded']['n_iter']}, 200k voxels in {blocks} blocks of {block:,}: ~{seconds * share / 3600:.1f} h")
+           f"{n:,} x ({p:,} + {p:,}) -> {voxels:,} voxels, n_iter {search.n_iter}, "
+           f"{len(run.settings.ridge.alphas)} alphas", seconds,
+           f"n_iter {himalaya.n_iter}, 200k voxels in {blocks} blocks of {block:,}: ~{seconds * share / 3600:.1f} h")
 
 
 def main():
@@ -208,7 +211,7 @@ def main():
     parser.add_argument("--banded-only", type=int, default=0, metavar="N_ITER",
                         help="only the banded ridge row, with N_ITER band weights")
     args = parser.parse_args()
-    device = pipeline.device("auto")
+    device = devices.cuda_or_cpu("auto")
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}; torch {torch.__version__}")
     small = args.small
     if args.banded_only:

@@ -42,12 +42,13 @@ def setup(workdir: Path, n_images: int):
     return model
 
 
-def reconstruct(model: Path, decoded: Path, rows: slice, params: dict) -> int:
+def reconstruct(model: Path, decoded: Path, rows: slice, sampling) -> int:
+    from sdbrain import devices
     from sdbrain.reconstruction import reconstruct as rec
     from sdbrain.sd import pipeline
     data = np.load(decoded)
-    pipe = pipeline.load_pipeline(model, pipeline.device("auto"))
-    images = rec.run(pipe, "zc", 0.8, data["ids"][rows], data["z"][rows], data["c"][rows], 40, params)
+    pipe = pipeline.load_pipeline(model, devices.cuda_or_cpu("auto"))
+    images = rec.run(pipe, "zc", 0.8, data["ids"][rows], data["z"][rows], data["c"][rows], 40, sampling)
     return images.shape[0] * images.shape[1]
 
 
@@ -60,16 +61,17 @@ def main():
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: reconstruct image ONE and exit
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    params = dict(image_size=args.size, steps=args.steps, guidance_scale=5.0, eta=0.0, n_samples=1, seed=0,
-                  batch_size=args.batch)
-    if args.one is not None:
-        reconstruct(args.workdir / "sd", args.workdir / "decoded.npz", slice(args.one, args.one + 1), params)
-        return
+    from sdbrain import devices
     from sdbrain.sd import pipeline
+    sampling = pipeline.Sampling(image_size=args.size, steps=args.steps, guidance_scale=5.0, eta=0.0, seed=0,
+                                 batch_size=args.batch, n_samples=1)
+    if args.one is not None:
+        reconstruct(args.workdir / "sd", args.workdir / "decoded.npz", slice(args.one, args.one + 1), sampling)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="recon_bench_"))
     model = setup(workdir, args.images)
     start = time.perf_counter()
-    n = reconstruct(model, workdir / "decoded.npz", slice(None), params)
+    n = reconstruct(model, workdir / "decoded.npz", slice(None), sampling)
     batched = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(args.images):
@@ -79,7 +81,7 @@ def main():
     print(f"| device | images ({args.size} px, {args.steps} DDIM steps, img2img s=0.8) | batched, one process (batch {args.batch}) "
           f"| one process per image | speed-up |")
     print("|---|---|---|---|---|")
-    print(f"| {pipeline.device('auto')} | {n} | {batched:.1f} s ({n / batched:.2f} images/s) | {per_image:.1f} s "
+    print(f"| {devices.cuda_or_cpu('auto')} | {n} | {batched:.1f} s ({n / batched:.2f} images/s) | {per_image:.1f} s "
           f"({n / per_image:.2f} images/s) | {per_image / batched:.1f}x |")
 
 

@@ -3,6 +3,7 @@
     python benchmarks/suite.py                 # all benchmarks and the whole default workflow
     python benchmarks/suite.py --no-workflow   # without the workflow's wall time (~25 min less)
     python benchmarks/suite.py --workdir DIR   # keep the workflow's results in DIR
+    python benchmarks/suite.py --small         # each benchmark at its smallest sizes, printed (a check only)
 
 Each benchmark script measures our approach against a reference approach in the same
 process run and prints a Markdown table; this script runs them one after another (so
@@ -32,6 +33,8 @@ SECTIONS = [
     {
         "title": "Ingestion peak memory",
         "args": ["benchmarks/ingest_memory.py", "--sessions", "12", "--trials", "300"],
+        "small": ["benchmarks/ingest_memory.py", "--sessions", "1", "--trials", "12", "--workdir", "{tmp}/ingest",
+                  "--grid", "{tmp}/grid.npz"],
         "about": "A one-subject toy NSD on pycortex S1's grid (31 x 100 x 100 volume, 47,530 brain voxels), "
                  "ROIs early + ventral + whole brain; maximum resident set size of each mode in a fresh process. "
                  "Reference: loading every session's full volumes at once.",
@@ -43,6 +46,7 @@ SECTIONS = [
     {
         "title": "Decoder fit",
         "args": ["benchmarks/decoder.py", "--sizes", "2498x700x6400", "8000x6000x6400"],
+        "small": ["benchmarks/decoder.py", "--sizes", "60x8x4"],
         "about": "2,498 trials x 700 voxels -> 6,400 targets (NSD's early ROI -> z scaled by 1/10), and 8,000 "
                  "trials x 6,000 inputs -> 6,400 targets (as wide as NSD's ROIs and z), 11 alphas, 5-fold CV, "
                  "intercept. Reference: himalaya's numpy backend in float64 with a scikit-learn StandardScaler "
@@ -58,6 +62,7 @@ SECTIONS = [
     {
         "title": "Encoding fit throughput",
         "args": ["benchmarks/encoding.py"],
+        "small": ["benchmarks/encoding.py", "--trials", "50", "--features", "8", "--voxels", "20"],
         "about": "A synthetic subject at 1/10 of NSD's size: 2,498 training trials of 1,000 images, 640 features "
                  "after PCA -> 20,000 voxels in blocks of 5,000; 8 alphas, 5-fold CV; 98 test images. Both "
                  "columns run sdbrain.linear.encode.fit_voxels, with solver himalaya (reference) and the default eigh.",
@@ -66,6 +71,7 @@ SECTIONS = [
     {
         "title": "Validity analysis at NSD size",
         "args": ["benchmarks/validity.py", "--train", "9000", "--memory-mb", "2000"],
+        "small": ["benchmarks/validity.py", "--train", "100", "--test", "50", "--memory-mb", "100"],
         "about": "982 test images against 9,000 training images (a subject's NSD training set; the searches are "
                  "linear in it, so 27,000 takes three times as long) in the late feature (768, CLIP ViT-L/14's "
                  "embedding), z (6,400) and c (59,136); training features memory-mapped from disk as the workflow's "
@@ -80,6 +86,8 @@ SECTIONS = [
     {
         "title": "Banded ridge joint models",
         "args": ["benchmarks/banded.py"],
+        "small": ["benchmarks/banded.py", "--trials", "40", "--features", "4", "--voxels", "10", "--nsd-trials", "60",
+                  "--nsd-features", "4", "--nsd-voxels", "10"],
         "about": "Joint z + z_c models, concatenated (sdbrain.linear.encode.fit_voxels, eigh, one alpha per voxel) and "
                  "banded (sdbrain.linear.banded.fit_voxels: random search over n_iter band weights x the alphas, one alpha "
                  "per space and voxel) with each solver of encode.banded.solver, on the CPU. Toy size with "
@@ -96,6 +104,8 @@ SECTIONS = [
     {
         "title": "Encoding fit peak memory at 200k voxels",
         "args": ["benchmarks/encoding_memory.py"],
+        "small": ["benchmarks/encoding_memory.py", "--voxels", "100", "--trials", "40", "--features", "8", "--test", "10",
+                  "--budgets", "256"],
         "about": "A synthetic subject at NSD's width (200,000 voxels) with 1,000 training trials, 256 features and "
                  "100 test images (8 alphas, 5 folds); training responses memory-mapped from disk as the ingested "
                  "betas are. sdbrain.linear.encode.fit_voxels in a fresh process per row, voxel blocks planned from the "
@@ -108,6 +118,7 @@ SECTIONS = [
     {
         "title": "Diffusion features peak memory",
         "args": ["benchmarks/feature_memory.py"],
+        "small": ["benchmarks/feature_memory.py", "--images", "1"],
         "about": "The shipped toy model, toy stimuli with captions, sdbrain.sd.diffusion.extract as rule "
                  "diffusion_features runs it (noise level 0.5; z_c at three steps and five U-Net layers at three "
                  "steps: 19 spaces). Ours pools each activation to the configured 4 x 4 grid inside the forward "
@@ -120,6 +131,7 @@ SECTIONS = [
     {
         "title": "Reconstruction throughput",
         "args": ["benchmarks/reconstruction.py"],
+        "small": ["benchmarks/reconstruction.py", "--images", "1", "--steps", "2", "--batch", "1"],
         "about": "8 test images, toy-sized random model, 64 px, 20 DDIM steps, img2img at strength 0.8, "
                  "guidance 5, one sample each, through sdbrain.reconstruction.reconstruct.run. Reference: one Python process "
                  "per image (load the model, reconstruct one image), as a job-per-image submission would.",
@@ -128,6 +140,7 @@ SECTIONS = [
     {
         "title": "Identification after feature extraction",
         "args": ["benchmarks/identification.py"],
+        "small": ["benchmarks/identification.py", "--images", "4", "--samples", "1", "--loop-images", "4"],
         "about": "Random features of each layer's real size (AlexNet, Inception v3, CLIP ViT-L/14 embedding and "
                  "hidden states, EfficientNet-B1, SwAV ResNet-50), 982 images x 5 samples. Ours: "
                  "sdbrain.evaluation.evaluate (one matrix product per layer and sample). Reference: a double loop "
@@ -149,7 +162,10 @@ def table(stdout: str) -> str:
     return "\n".join(line for line in stdout.splitlines() if line.startswith("|"))
 
 
-def run_section(section: dict, log) -> str:
+def run_section(section: dict, log, args_key: str = "args", **fill) -> str:
+    """Run a section's benchmark (``args_key``: 'args', or 'small' for its smallest sizes, whose ``{tmp}`` ``fill``
+    gives) and return the section's Markdown."""
+    section = {**section, "args": [arg.format(**fill) for arg in section[args_key]]}
     cmd = [PY, *section["args"]]
     log(f"running {' '.join(section['args'])}")
     t0 = time.time()
@@ -212,14 +228,42 @@ def gpu_section() -> str:
             + (f"\n{notes.read_text().split('-->', 1)[-1].strip()}\n" if notes.exists() else ""))
 
 
-def rerun_sections(args) -> None:
-    """Rerun some benchmarks; their sections replace (or join, in suite order) those of ``args.out``."""
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    chosen = [sec for sec in SECTIONS if Path(sec["args"][0]).name in args.sections]
-    unknown = set(args.sections) - {Path(sec["args"][0]).name for sec in chosen}
+def chosen_sections(names: list[str]) -> list[dict]:
+    """The sections of the benchmark scripts ``names`` (e.g. encoding_memory.py), in suite order."""
+    chosen = [sec for sec in SECTIONS if Path(sec["args"][0]).name in names]
+    unknown = set(names) - {Path(sec["args"][0]).name for sec in chosen}
     if unknown:
         raise SystemExit(f"no benchmark named {sorted(unknown)}; the suite runs "
                          f"{[Path(sec['args'][0]).name for sec in SECTIONS]}")
+    return chosen
+
+
+def small_grid(path: Path) -> None:
+    """A tiny functional grid for --small, in place of pycortex S1's: an ellipsoidal brain of 8 x 12 x 14 voxels
+    with an early (streams 1) and a ventral (streams 5) ROI, as tests/conftest.py's."""
+    import numpy as np
+    z, y, x = np.meshgrid(np.arange(8), np.arange(12), np.arange(14), indexing="ij")
+    mask = ((z - 3.5) / 4) ** 2 + ((y - 5.5) / 6) ** 2 + ((x - 6.5) / 7) ** 2 < 1
+    streams = np.zeros(mask.shape, dtype=np.int16)
+    streams[mask & (y < 4)] = 1
+    streams[mask & (y >= 4) & (z < 2)] = 5
+    np.savez(path, mask=mask, streams=streams, affine=np.diag([1.8, 1.8, 1.8, 1.0]))
+
+
+def small_run(names: list[str] | None) -> None:
+    """Run the benchmarks (all, or ``names``) at their smallest sizes and print their sections: a check that each
+    runs with the package as it is, whose figures mean nothing; RESULTS.md is left as it is."""
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="suite_small_") as tmp:
+        small_grid(Path(tmp) / "grid.npz")
+        for section in chosen_sections(names) if names else SECTIONS:
+            print(run_section(section, log, "small", tmp=tmp), flush=True)
+
+
+def rerun_sections(args) -> None:
+    """Rerun some benchmarks; their sections replace (or join, in suite order) those of ``args.out``."""
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    chosen = chosen_sections(args.sections)
     text = args.out.read_text()
     head, *blocks = text.split("\n## ")
     found = {block.split("\n", 1)[0].split(" (")[0]: "## " + block for block in blocks}
@@ -239,10 +283,15 @@ def main():
     parser.add_argument("--sections", nargs="+", metavar="SCRIPT",
                         help="rerun only these benchmarks (e.g. encoding_memory.py) and replace their sections "
                              "in the existing RESULTS.md")
+    parser.add_argument("--small", action="store_true",
+                        help="each benchmark (or those of --sections) at its smallest sizes, without the workflow, "
+                             "printed and not written: checks that they run (the figures mean nothing)")
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/RESULTS.md")
     args = parser.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    if args.small:
+        return small_run(args.sections)
 
     grid = ROOT / "results/toy/grid.npz"
     if not grid.exists():  # the ingestion benchmark draws its toy NSD on S1's grid
