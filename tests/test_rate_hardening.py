@@ -53,6 +53,7 @@ NESTED = b"[" * 2000 + b"]" * 2000  # 4,000 bytes, deeper than Python's recursio
     ("text/plain", 415, "application/json"),
     ("form", 415, "application/json"),
     ("foreign origin", 403, "cross-site"),
+    ("foreign port", 403, "cross-site"),
     ("cross-site fetch", 403, "cross-site"),
 ])
 def test_hostile_requests_get_a_4xx_and_store_nothing(session, case, status, message):
@@ -70,6 +71,7 @@ def test_hostile_requests_get_a_4xx_and_store_nothing(session, case, status, mes
             "text/plain": (good, {"Content-Type": "text/plain"}),
             "form": (b"trial=1&choice=left", {"Content-Type": "application/x-www-form-urlencoded"}),
             "foreign origin": (good, {"Origin": "http://evil.example"}),
+            "foreign port": (good, {"Origin": "http://127.0.0.1:1"}),
             "cross-site fetch": (good, {"Sec-Fetch-Site": "cross-site"}),
         }[case]
         sent = request(url, "POST", raw=raw, headers=headers)
@@ -118,6 +120,10 @@ def test_the_pages_own_origin_is_accepted(session):
     code, _ = request(f"{server.url}/r/{alice}/answer", "POST", {"trial": 1, "choice": "right"},
                       headers={"Origin": server.url, "Sec-Fetch-Site": "same-origin"})
     assert code == 200 and answers_in(database) == [(1, 1, "right")]
+    # the same page served as https by a proxy that ends TLS (the app sees http): the same host, accepted
+    code, _ = request(f"{server.url}/r/{alice}/answer", "POST", {"trial": 2, "choice": "left"},
+                      headers={"Origin": server.url.replace("http:", "https:")})
+    assert code == 200 and len(answers_in(database)) == 2
 
 
 def test_every_response_carries_the_security_headers(session):

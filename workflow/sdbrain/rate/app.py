@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -179,7 +180,8 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return request.headers.get("sec-fetch-site", "none") in ("same-origin", "none")
-    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+    # host and port only: behind a proxy that ends TLS the page is https and the app sees http
+    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 async def read_json(request: Request):
