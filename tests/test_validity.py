@@ -334,3 +334,51 @@ def test_a_retrieving_decoder_scores_at_the_retrieval_baseline():
 def test_errors_name_the_argument(call, named):
     with pytest.raises(InputError, match=named):
         call()
+
+
+# --- one tie rule and one averaging rule for every identification ----------------------------------
+
+def test_a_candidate_within_tie_of_the_truth_fails_every_identification():
+    """Two-way, N-way, retrieval rank and C+1-way alike: a candidate 5e-7 below the truth's r ties with it and the
+    tie counts against the truth; 5e-6 below, the truth wins."""
+    rng = np.random.default_rng(9)
+    for margin, wins in ((5e-7, False), (5e-6, True)):
+        s = np.full((3, 3), 0.1)
+        np.fill_diagonal(s, 0.8)
+        s[0, 1] = 0.8 - margin  # item 0's one close distractor
+        assert (v.n_way_identification(s, 2, 10, 0)[0] == 1.0) == wins
+        assert (v.n_way_identification(s, 3, 10, 0)[0] == 1.0) == wins
+        assert (v.retrieval_ranks(s)[0] == 1) == wins
+        truth = rng.normal(size=(1, 4000))
+        decoded = correlated(truth[0], 0.8, rng)[None]
+        train = np.stack([correlated(decoded[0], 0.8 - margin, rng), rng.normal(size=4000)])
+        own = pearson(decoded, truth)[0, 0]
+        train[0] = correlated(decoded[0], own - margin, rng)  # exactly margin below the truth's r (to ~1e-12)
+        rank, accuracy = v.novel_identification(decoded, truth, train, memory_mb=100)
+        assert (rank[0] == 1) == wins and accuracy[0] == (1.0 if wins else 0.5)
+
+
+def test_c_plus_1_averages_r_over_samples_as_two_way_does():
+    """A reconstruction with two samples: one loud (100 times the scale) and nearer a training image, one quiet and
+    near the truth. r averaged over the samples (both metrics' rule) ranks the truth first; the mean of the raw
+    samples (the loud one) would rank the training image first."""
+    from sdbrain.evaluation import validity_tables as vt
+    rng = np.random.default_rng(10)
+    truth, train = rng.normal(size=(3, 2000)), rng.normal(size=(5, 2000))
+    loud, quiet = np.empty((3, 2000)), np.empty((3, 2000))
+    for i in range(3):
+        loud[i] = 100 * (0.3 * unit(truth[i]) + 0.6 * unit(train[0]) + 0.2 * unit(rng.normal(size=2000)))
+        quiet[i] = 0.9 * unit(truth[i]) + 0.1 * unit(rng.normal(size=2000))
+    features = np.stack([loud, quiet], axis=1)  # (test, samples, d)
+    mean_r = np.mean([pearson(features[:, k], np.vstack([truth, train])) for k in range(2)], axis=0)
+    assert (mean_r[np.arange(3), np.arange(3)] > mean_r[:, 3]).all()  # the truth beats train[0] on mean r
+    raw = pearson(features.mean(1), np.vstack([truth, train]))
+    assert (raw[np.arange(3), np.arange(3)] < raw[:, 3]).all()  # ... but not on the raw mean
+    settings = vt.Settings(seed=0, memory_mb=1, pools=5, n_way=(2,), top=(1,), bootstrap=10, permutations=10)
+    scores = vt.identification_scores(features, truth, train, settings)
+    assert scores["cplus1_top1"].tolist() == [1.0, 1.0, 1.0] and scores["twoway"].tolist() == [1.0, 1.0, 1.0]
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean()
+    return x / np.linalg.norm(x)

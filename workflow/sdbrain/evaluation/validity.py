@@ -12,10 +12,13 @@ features): similarity is Pearson r between rows, as in ``stats.correlation_matri
 Functions that compare test items with the training set work through the training rows in
 blocks sized by ``memory_mb`` (the training array may be a memory map: only a block is read at
 a time), with one matrix product per block; ``memory_mb`` bounds the arrays they make (the
-normalised test vectors and one block), not their inputs. Products are float32: a similarity differs from
-block size to block size in its last bits (about 1e-8), so where a training candidate is
-compared with the truth, r within ``TIE`` of each other is a tie, and ties count against the
-truth. Pure numpy (pandas only in ``summary_rows``).
+normalised test vectors and one block), not their inputs.
+
+One tie rule for every identification here (two-way, N-way, retrieval ranks, C+1-way): a
+candidate whose r is within ``TIE`` of the truth's ties with it, and a tie counts against the
+truth. Products are float32: the r of one pair differs from block size to block size, and
+between the truth's product and a candidate's, in its last bits (about 1e-8), so a smaller
+margin is not a win. Pure numpy (pandas only in ``summary_rows``).
 """
 from __future__ import annotations
 
@@ -154,9 +157,9 @@ def novel_identification(decoded: np.ndarray, truth: np.ndarray, train: np.ndarr
 
     Per test item i, the candidates are truth[i] and all C training vectors, ranked by r with decoded[i].
 
-    Returns rank (1 = the truth is the most similar; a training candidate tied with the truth
-    ranks above it) and accuracy (the share of training candidates with r strictly below the
-    truth's; chance 0.5). A decoder that retrieves training items loses to them here even when
+    Returns rank (1 = the truth is the most similar; a training candidate tied with the truth,
+    within ``TIE``, ranks above it) and accuracy (the share of training candidates the truth
+    beats by more than ``TIE``; chance 0.5). A decoder that retrieves training items loses to them here even when
     it wins two-way identification among test images.
     """
     decoded, truth, train = _matrix(decoded, "decoded"), _matrix(truth, "truth"), _matrix(train, "train")
@@ -215,7 +218,7 @@ def candidate_pools(n_test: int, n: int, n_pools: int, seed: int) -> np.ndarray:
 def n_way_identification(similarity: np.ndarray, n: int, n_pools: int, seed: int) -> np.ndarray:
     """Score N-way identification: per item i, the share of pools where similarity[i, i] beats all distractors.
 
-    It must beat each of the n - 1 distractors similarity[i, j] strictly (a tie fails); chance 1 / n.
+    It must beat each of the n - 1 distractors similarity[i, j] by more than ``TIE`` (a tie fails); chance 1 / n.
 
     ``similarity[i, j]`` is r between decoded (or reconstructed) item i and true item j. The pools
     are ``candidate_pools(n_test, n, n_pools, seed)``; for n = 2 the exact share over all j != i
@@ -225,19 +228,20 @@ def n_way_identification(similarity: np.ndarray, n: int, n_pools: int, seed: int
     n_test = s.shape[0]
     _check_pools(n_test, n, n_pools, seed)
     own = np.diag(s)
-    if n == 2:
-        return ((own[:, None] > s).sum(1)) / (n_test - 1)
+    if n == 2:  # (the truth does not beat itself: the diagonal counts for nothing)
+        return ((own[:, None] > s + TIE).sum(1)) / (n_test - 1)
     # pools drawn one item at a time: all of them at once would take n_test * n_pools * (n - 1) values
-    return np.array([(own[i] > s[i, _pools_of(i, n_test, n, n_pools, seed)]).all(1).mean() for i in range(n_test)])
+    return np.array([(own[i] > s[i, _pools_of(i, n_test, n, n_pools, seed)] + TIE).all(1).mean()
+                     for i in range(n_test)])
 
 
 def retrieval_ranks(similarity: np.ndarray) -> np.ndarray:
     """Rank, per decoded item i, true item i among all test items by similarity[i, :].
 
-    1 is best; another item tied with the truth ranks above it.
+    1 is best; another item tied with the truth (within ``TIE``) ranks above it.
     """
     s = _square(similarity)
-    return (s >= np.diag(s)[:, None]).sum(1)  # counts i itself, hence 1-based
+    return (s >= np.diag(s)[:, None] - TIE).sum(1)  # counts i itself, hence 1-based
 
 
 def retrieval_hits(ranks: np.ndarray, ks=(1, 5)) -> dict[str, np.ndarray]:

@@ -7,6 +7,11 @@ identification against every training image of the subject. The decoded z and c 
 in their own spaces the same way (methods decoded, shuffled, retrieval). Every per-image
 score is summarised with bootstrap intervals over all test images, by novelty tertile (the
 late feature's nearest training image) and, in the toy world, by the scenes' novel flag.
+
+One averaging rule for every score of a method with several samples per image (as in the
+main evaluation): r averaged over its samples. With unit-norm rows r is a dot product, so the
+mean r of the samples against any candidate is r against the mean of the normalised samples
+(``sample_mean``); C+1-way identification uses that. One tie rule: ``validity.TIE``.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import pandas as pd
 from sdbrain.data.io import align_rows
 from sdbrain.errors import InputError
 from sdbrain.evaluation import controls, validity
-from sdbrain.linear.stats import correlation_matrix
+from sdbrain.linear.stats import correlation_matrix, unit_rows
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,14 @@ def with_controls(subject: Subject, generated: dict, zc: str, settings: Settings
     return methods, order, retrieved
 
 
+def sample_mean(features: np.ndarray) -> np.ndarray:
+    """Return the mean of each image's normalised samples: (test, samples, d) -> (test, d).
+
+    r against it ranks candidates as the samples' mean r does (the two differ by a positive factor per image).
+    """
+    return np.mean([unit_rows(features[:, s]) for s in range(features.shape[1])], axis=0)
+
+
 def identification_scores(features: np.ndarray, truth: np.ndarray, train: np.ndarray, settings: Settings,
                           samples: bool = True) -> dict[str, np.ndarray]:
     """Per-image scores of one method: features (test, samples, d) when ``samples`` else (test, d)."""
@@ -147,7 +160,7 @@ def identification_scores(features: np.ndarray, truth: np.ndarray, train: np.nda
     ranks = validity.retrieval_ranks(s)
     out["rank"] = ranks.astype(float)
     out.update(validity.retrieval_hits(ranks, settings.top))
-    mean = features.mean(1) if samples else features
+    mean = sample_mean(features) if samples else features
     rank, accuracy = validity.novel_identification(mean, truth, train, settings.memory_mb)
     out["cplus1"], out["cplus1_top1"] = accuracy, (rank == 1).astype(float)
     return out
