@@ -1,0 +1,131 @@
+"""BLIP's original checkpoint converted for transformers: the key names and structure of the BLIP repository's
+pre-training checkpoint (model_base_capfilt_large.pth), random values, a tiny ViT and BERT."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sdbrain.errors import InputError
+from sdbrain.text import blip
+
+D, LAYERS, VOCAB, TEXT_POSITIONS, MLP = 32, 2, blip.VOCAB_SIZE, 512, 64
+TINY = {"vision": {"hidden_size": D, "intermediate_size": MLP, "num_hidden_layers": LAYERS, "num_attention_heads": 2},
+        "text": {"hidden_size": D, "intermediate_size": MLP, "num_hidden_layers": LAYERS, "num_attention_heads": 2,
+                 "encoder_hidden_size": D}}
+
+
+def original_state(seed: int = 0, grid: int = 14) -> dict:
+    """The BLIP repository's names (models/vit.py VisionTransformer, models/med.py BertLMHeadModel, and the
+    pre-training model's other parts), written out here, not derived from the converter."""
+    g = torch.Generator().manual_seed(seed)
+    shapes = {"visual_encoder.cls_token": (1, 1, D), "visual_encoder.pos_embed": (1, 1 + grid * grid, D),
+              "visual_encoder.patch_embed.proj.weight": (D, 3, 16, 16), "visual_encoder.patch_embed.proj.bias": (D,),
+              "visual_encoder.norm.weight": (D,), "visual_encoder.norm.bias": (D,)}
+    for i in range(LAYERS):
+        b = f"visual_encoder.blocks.{i}."
+        shapes.update({b + "norm1.weight": (D,), b + "norm1.bias": (D,), b + "attn.qkv.weight": (3 * D, D),
+                       b + "attn.qkv.bias": (3 * D,), b + "attn.proj.weight": (D, D), b + "attn.proj.bias": (D,),
+                       b + "norm2.weight": (D,), b + "norm2.bias": (D,), b + "mlp.fc1.weight": (MLP, D),
+                       b + "mlp.fc1.bias": (MLP,), b + "mlp.fc2.weight": (D, MLP), b + "mlp.fc2.bias": (D,)})
+    t = "text_decoder.bert."
+    shapes.update({t + "embeddings.word_embeddings.weight": (VOCAB, D),
+                   t + "embeddings.position_embeddings.weight": (TEXT_POSITIONS, D),
+                   t + "embeddings.LayerNorm.weight": (D,), t + "embeddings.LayerNorm.bias": (D,)})
+    for i in range(LAYERS):
+        b = f"{t}encoder.layer.{i}."
+        for part in ("attention", "crossattention"):
+            for name in ("self.query", "self.key", "self.value", "output.dense"):
+                shapes.update({f"{b}{part}.{name}.weight": (D, D), f"{b}{part}.{name}.bias": (D,)})
+            shapes.update({f"{b}{part}.output.LayerNorm.weight": (D,), f"{b}{part}.output.LayerNorm.bias": (D,)})
+        shapes.update({b + "intermediate.dense.weight": (MLP, D), b + "intermediate.dense.bias": (MLP,),
+                       b + "output.dense.weight": (D, MLP), b + "output.dense.bias": (D,),
+                       b + "output.LayerNorm.weight": (D,), b + "output.LayerNorm.bias": (D,)})
+    c = "text_decoder.cls.predictions."
+    shapes.update({c + "bias": (VOCAB,), c + "transform.dense.weight": (D, D), c + "transform.dense.bias": (D,),
+                   c + "transform.LayerNorm.weight": (D,), c + "transform.LayerNorm.bias": (D,),
+                   c + "decoder.weight": (VOCAB, D), c + "decoder.bias": (VOCAB,)})
+    # what blip_decoder does not load: momentum and text encoders, projections, ITM head, queues
+    shapes.update({"visual_encoder_m.cls_token": (1, 1, D), "visual_encoder_m.blocks.0.attn.qkv.weight": (3 * D, D),
+                   "text_encoder.bert.embeddings.word_embeddings.weight": (VOCAB, D), "vision_proj.weight": (16, D),
+                   "text_proj.weight": (16, D), "itm_head.weight": (2, D), "image_queue": (16, 64),
+                   "text_queue": (16, 64), "temp": ()})
+    state = {k: torch.randn(s, generator=g) for k, s in shapes.items()}
+    state[t + "embeddings.position_ids"] = torch.arange(TEXT_POSITIONS).expand((1, -1))  # a buffer med.py saves
+    return state
+
+
+def save(state: dict, path):
+    torch.save({"model": state, "optimizer": {}, "epoch": 19}, path)
+    return path
+
+
+def tiny_config(image_size=blip.IMAGE_SIZE):
+    return blip.config(image_size, **TINY)
+
+
+def test_the_original_checkpoint_converts_and_loads_strictly(tmp_path):
+    state = original_state()
+    out = blip.convert(save(state, tmp_path / "model_base_capfilt_large.pth"), tmp_path / "blip", blip_config=tiny_config())
+    model = blip.load(out)
+    loaded = model.state_dict()
+    assert model.config.vision_config.layer_norm_eps == 1e-6 and model.config.vision_config.image_size == 240
+    # renamed, values unchanged
+    v = "vision_model."
+    assert torch.equal(loaded[v + "embeddings.class_embedding"], state["visual_encoder.cls_token"])
+    assert torch.equal(loaded[v + "encoder.layers.1.self_attn.qkv.weight"], state["visual_encoder.blocks.1.attn.qkv.weight"])
+    assert torch.equal(loaded[v + "encoder.layers.0.self_attn.projection.bias"], state["visual_encoder.blocks.0.attn.proj.bias"])
+    assert torch.equal(loaded[v + "post_layernorm.weight"], state["visual_encoder.norm.weight"])
+    key = "text_decoder.bert.encoder.layer.1.crossattention.self.value.weight"
+    assert torch.equal(loaded[key], state[key])
+    # 14 x 14 -> 15 x 15 position embeddings: bicubic on the grid (align_corners False), CLS's kept
+    pos = loaded[v + "embeddings.position_embedding"]
+    assert pos.shape == (1, 226, D) and torch.equal(pos[:, 0], state["visual_encoder.pos_embed"][:, 0])
+    grid = state["visual_encoder.pos_embed"][0, 1:].T.reshape(1, D, 14, 14)
+    expected = F.interpolate(grid, size=(15, 15), mode="bicubic", align_corners=False).reshape(D, 225).T
+    assert torch.allclose(pos[0, 1:], expected, atol=1e-6)
+    # the image tokens: CLS and 15 x 15 patches of 768 (here 32) values per image
+    images = np.random.default_rng(0).integers(0, 256, (3, 100, 120, 3), dtype=np.uint8)
+    tokens = blip.image_tokens(model, images, batch_size=2)
+    assert tokens.shape == (3, 226 * D) and tokens.dtype == np.float32
+    with torch.no_grad():
+        one = model.vision_model(pixel_values=blip.pixels(images[2:])).last_hidden_state.flatten(1).numpy()
+    assert np.allclose(tokens[2:], one, atol=1e-5)
+
+
+def test_pixels_are_lanczos_resized_and_only_scaled():
+    image = np.full((1, 50, 70, 3), 51, dtype=np.uint8)
+    image[0, :, :, 1] = 255
+    x = blip.pixels(image)
+    assert x.shape == (1, 3, 240, 240)
+    assert torch.allclose(x[0, 0], torch.tensor(0.2)) and torch.allclose(x[0, 1], torch.tensor(1.0))  # no mean/std
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.pop("text_decoder.cls.predictions.bias"), "no tensor for text_decoder.cls.predictions.bias"),
+    (lambda s: s.update({"visual_encoder.blocks.1.attn.qkv.weight": torch.zeros(3 * D, D + 1)}),
+     r"tensor vision_model.encoder.layers.1.self_attn.qkv.weight has shape \(96, 33\), the architecture wants "
+     r"\(96, 32\)"),
+    (lambda s: s.update({"visual_encoder.blocks.0.attn.q_bias": torch.zeros(D)}),
+     "tensor visual_encoder.blocks.0.attn.q_bias has no place in BLIP's ViT-B decoder"),
+])
+def test_a_missing_resized_or_foreign_tensor_is_refused_with_one_line(tmp_path, edit, message):
+    state = original_state()
+    edit(state)
+    with pytest.raises(InputError, match=rf"model_base_capfilt_large.pth: {message}") as raised:
+        blip.convert(save(state, tmp_path / "model_base_capfilt_large.pth"), tmp_path / "blip",
+                     blip_config=tiny_config())
+    assert "\n" not in str(raised.value) and not (tmp_path / "blip").exists()
+
+
+def test_files_that_are_not_a_blip_checkpoint_are_refused(tmp_path):
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(InputError, match="junk.pth: not a readable torch checkpoint"):
+        blip.convert(tmp_path / "junk.pth", tmp_path / "out", blip_config=tiny_config())
+    torch.save({"state_dict": {}}, tmp_path / "other.pth")
+    with pytest.raises(InputError, match="other.pth: expected BLIP's checkpoint layout, a dict with the state dict "
+                                         "under 'model'"):
+        blip.convert(tmp_path / "other.pth", tmp_path / "out", blip_config=tiny_config())
+    with pytest.raises(InputError, match="none.pth: BLIP checkpoint not found"):
+        blip.convert(tmp_path / "none.pth", tmp_path / "out", blip_config=tiny_config())
+    with pytest.raises(InputError, match="no BLIP model folder"):
+        blip.load(tmp_path)
