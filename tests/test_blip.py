@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sdbrain.errors import InputError
+from sdbrain.errors import ArgumentError, InputError
 from sdbrain.text import blip
 
 D, LAYERS, VOCAB, TEXT_POSITIONS, MLP = 32, 2, blip.VOCAB_SIZE, 512, 64
@@ -129,3 +129,43 @@ def test_files_that_are_not_a_blip_checkpoint_are_refused(tmp_path):
         blip.convert(tmp_path / "none.pth", tmp_path / "out", blip_config=tiny_config())
     with pytest.raises(InputError, match="no BLIP model folder"):
         blip.load(tmp_path)
+
+
+WORDS = ["a", "picture", "of", "red", "blue", "green", "circle", "square", "triangle", "on", "white", "black",
+         "background", "the", "and", "with"]
+
+
+def tiny_tokenizer(tmp_path):
+    """A BERT tokenizer as BLIP makes it (bert-base-uncased's special tokens, [DEC] as bos), on a few words."""
+    from transformers import BertTokenizer
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = BertTokenizer(str(vocab), model_max_length=40)
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    return tokenizer
+
+
+def test_captions_from_image_tokens_equal_transformers_generate(tmp_path):
+    """Captions written from given image tokens (as the decoded ones will be) equal transformers' own generate from
+    the images, with the released settings: prompt 'a picture of ', 3 beams, 5-20 tokens, repetition penalty 1.5."""
+    from transformers import BlipForConditionalGeneration
+
+    from sdbrain.text import captions
+    tokenizer = tiny_tokenizer(tmp_path)
+    text = {**TINY["text"], "vocab_size": len(tokenizer), "bos_token_id": tokenizer.bos_token_id,
+            "sep_token_id": tokenizer.sep_token_id, "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.sep_token_id}
+    torch.manual_seed(0)
+    model = BlipForConditionalGeneration(blip.config(64, vision=TINY["vision"], text=text)).eval()
+    images = np.random.default_rng(1).integers(0, 256, (5, 48, 48, 3), dtype=np.uint8)
+    settings = captions.Generation(batch_size=2)
+    ours = captions.write(model, tokenizer, blip.image_tokens(model, images), settings)
+    with torch.no_grad():
+        ids = tokenizer([settings.prompt] * len(images), return_tensors="pt").input_ids
+        out = model.generate(pixel_values=blip.pixels(images, 64), input_ids=ids, num_beams=3, min_length=5,
+                             max_length=20, repetition_penalty=1.5)
+    theirs = [tokenizer.decode(o, skip_special_tokens=True)[len(settings.prompt):] for o in out]
+    assert ours == [t.strip() for t in theirs] and len(ours) == 5
+    assert all(2 <= len(c.split()) <= 17 for c in ours)  # 5-20 tokens, less the 3 of the prompt and [DEC]
+    with pytest.raises(ArgumentError, match=r"^argument 'tokens': expected rows of 17 x 32 = 544 values"):
+        captions.write(model, tokenizer, np.zeros((2, 100), np.float32), settings)
