@@ -1,21 +1,24 @@
-"""The results page (docs/results.md) and the README's summary of it, generated from a run's tables.
+"""The results page (docs/results.md), the README's summary of it and the measured effects of the released code's
+details (docs/departures.md), generated from runs' tables.
 
-Every number the pages quote comes from the tables in docs/results/, copies of a finished run's own tables: the
-default run (`snakemake --cores 2`) in docs/results/default/, and the run with banded ridge joint models
-(`--config 'encode={"joint": "banded", "joint_maps": "banded"}'`) in docs/results/banded/. Statements that compare
+Every number these pages quote comes from the tables in docs/results/, copies of finished runs' own tables: the
+default run (`snakemake --cores 2`) in docs/results/default/; the run with banded ridge joint models
+(`--config 'encode={"joint": "banded", "joint_maps": "banded"}'`) in docs/results/banded/; and, for each detail of
+the released code that the toy config does otherwise, a copy of the default run with that one key switched to the
+released value (`SWITCHES`), rerun up to its identification table, in docs/results/<name>/. Statements that compare
 numbers (above or below, within an interval, significant or not) are decided from the tables too, so a rerun that
 changes them changes the words.
 
-    python docs/results.py                      # write docs/results.md and the README block from docs/results/
+    python docs/results.py                      # write the pages from docs/results/
     python docs/results.py --copy-from WORKDIR  # first copy the tables of a finished default run in WORKDIR
     python docs/results.py --copy-banded-from WORKDIR
+    python docs/results.py --copy-switch-from NAME WORKDIR   # a switched copy (NAME: a key of SWITCHES)
     python docs/results.py --check              # exit 1 if a committed page differs from what this writes
 """
 from __future__ import annotations
 
 import argparse
 import difflib
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -27,7 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / "docs/results"
 PAGE = ROOT / "docs/results.md"
 README = ROOT / "README.md"
+DEPARTURES = ROOT / "docs/departures.md"
 BEGIN, END = "<!-- results-summary:begin -->", "<!-- results-summary:end -->"
+EFFECTS_BEGIN, EFFECTS_END = "<!-- departure-effects:begin -->", "<!-- departure-effects:end -->"
+# the released code's details that the toy config does otherwise: name -> (config key, released value); each is
+# measured in a copy of the default run with that key switched: snakemake results/evaluate/identification.tsv
+# results/report/config.yaml --cores 2 --configfile switch.yaml (switch.yaml: that one key, e.g.
+# 'decode: {fit_intercept: false}'; --config would pass false as the string 'false')
+SWITCHES = {"intercept": ("decode.fit_intercept", False), "noise_start": ("reconstruct.noise_start", "compvis"),
+            "x_z_resample": ("reconstruct.x_z_resample", "compvis")}
 
 # the tables each run contributes, as paths under results/ ({subject} for each subject)
 DEFAULT_TABLES = ["evaluate/identification.tsv", "evaluate/community_table.tsv", "validity/summary.tsv",
@@ -38,6 +49,8 @@ DEFAULT_TABLES = ["evaluate/identification.tsv", "evaluate/community_table.tsv",
                   "report/config.yaml", "report/provenance.yaml"]
 BANDED_TABLES = ["encode/{subject}/joint_agreement.tsv", "encode/{subject}/joint_comparison.tsv",
                  "report/config.yaml", "report/provenance.yaml"]
+SWITCH_TABLES = ["evaluate/identification.tsv", "decode/{subject}/z_scores_images.tsv",
+                 "decode/{subject}/c_scores_images.tsv", "report/config.yaml", "report/provenance.yaml"]
 
 TAKAGI = [("alexnet.features.5", "AlexNet features.5 (early)"), ("alexnet.features.12", "AlexNet features.12"),
           ("alexnet.classifier.5", "AlexNet classifier.5"), ("inception_v3.flatten", "Inception v3"),
@@ -66,6 +79,8 @@ class Run:
         self.folder = folder
         self.config = yaml.safe_load((folder / "report/config.yaml").read_text())
         self.provenance = yaml.safe_load((folder / "report/provenance.yaml").read_text())
+        rerun = folder / "validity/rerun.yaml"  # validity tables made again from the run's arrays
+        self.validity_rerun = yaml.safe_load(rerun.read_text()) if rerun.is_file() else None
         self.subjects = list(self.config["subjects"])
 
     def table(self, name: str) -> pd.DataFrame:
@@ -133,7 +148,10 @@ class Page:
             "-->", "",
             f"`snakemake --cores 2` on the toy world with the shipped toy model (`{config['model_dir']}`), at workflow "
             f"commit `{prov['workflow_commit']}`; its tables are copied in `docs/results/default/` (the run's time, "
-            "rule by rule: `benchmarks/RESULTS.md`). "
+            "rule by rule: `benchmarks/RESULTS.md`)"
+            + (f"; its validity tables were made again from its arrays at commit "
+               f"`{self.run.validity_rerun['workflow_commit']}` ({self.run.validity_rerun['why']}; "
+               "`docs/results/default/validity/rerun.yaml`)" if self.run.validity_rerun else "") + ". "
             f"{len(self.subjects)} simulated subjects, {self.n_test} test images (each the average of its repeats in "
             f"sessions {', '.join(map(str, config['sessions']))}), {self.n_novel} of them out of distribution by "
             "construction (the toy world's novel arm: a "
@@ -184,12 +202,13 @@ class Page:
         return lines
 
     def validity(self) -> list[str]:
-        s1 = "/".join(self.subjects)
         lines = ["## Reconstruction or retrieval?", "",
                  "Rule `validity` (`results/validity/report.md`, `results/figures/validity.png`; after Shirakawa et al. "
                  "2024): each method and four controls are scored on the late feature (`validity.feature`: "
                  f"`{self.run.config['validity']['feature']}`, here with random weights), with bootstrap 95 % intervals "
-                 "over the test images and paired permutation tests. Two-way identification, "
+                 "over the test images and paired permutation tests (every metric averages r over a "
+                 "reconstruction's samples and counts a candidate within 1e-6 of the truth's r as a tie, which the "
+                 "truth loses). Two-way identification, "
                  f"{' / '.join(self.subjects)}, on all {self.n_test} test images and on the {self.n_test - self.n_novel} "
                  f"familiar and {self.n_novel} novel scenes:", "",
                  "| method | all | familiar | novel | above retrieval (p) | below ceiling (p) |",
@@ -371,16 +390,70 @@ class Page:
                 "retrieve. Every table, the encoding models and their maps: [docs/results.md](docs/results.md).")
 
 
+def headline(run: Run) -> dict[str, float]:
+    """A run's numbers that a departure can move: decoding r of z and c (mean over images and subjects), the
+    paper protocol's identification (mean of its layers and the subjects) and the community recipe's PixCorr and
+    SSIM (mean of the subjects), per method."""
+    ident = run.table("evaluate/identification.tsv")
+    out = {f"decode {t}": run.table(f"decode/{{subject}}/{t}_scores_images.tsv")["r"].mean() for t in ("z", "c")}
+    for (protocol, metric, method), value in ident.groupby(["protocol", "metric", "method"])["mean"].mean().items():
+        if protocol == "mindeye" and metric in ("PixCorr", "SSIM"):
+            out[f"{metric} {method}"] = value
+    for method, value in ident[ident["protocol"] == "takagi"].groupby("method")["mean"].mean().items():
+        out[f"takagi {method}"] = value
+    return out
+
+
+def setting(config: dict, key: str):
+    section, name = key.split(".")
+    return config[section][name]
+
+
+def moved(before: dict, after: dict, label: str, fmt: str | None) -> str:
+    """'before -> after' of one headline number (``fmt`` a format, None for a percentage)."""
+    show = pct if fmt is None else fmt.format
+    return f"{show(before[label])} -> {show(after[label])}"
+
+
+def effects_block(default: Run) -> str:
+    """The measured effect of each released detail: the default run's numbers -> the switched run's."""
+    base = headline(default)
+    zc = f"zc{default.config['reconstruct']['strengths'][0]:g}"
+    lines = [f"Measured on the toy world: the default run (the toy config, {len(default.subjects)} subjects, "
+             f"{default.config['reconstruct']['n_samples']} samples per image; `docs/results/default/`) against a copy "
+             "of it with one key switched to the released value and rerun up to its identification table "
+             "(`docs/results/<name>/`, written by `docs/results.py`); identification: recipe `takagi`, mean of its "
+             "7 layers and the subjects, chance 50 %; PixCorr and SSIM: recipe `mindeye`, mean of the subjects.", "",
+             "| key: toy value -> released | decoding r: z, c | takagi: X_z, X_c, X_zc | PixCorr: X_z, X_zc | "
+             "SSIM: X_z, X_zc |", "|---|---|---|---|---|"]
+    for name, (key, released) in SWITCHES.items():
+        run = Run(TABLES / name)
+        if setting(run.config, key) != released:
+            raise SystemExit(f"docs/results/{name}: its config has {key} = {setting(run.config, key)!r}, not {released!r}")
+        after = headline(run)
+        cells = [[moved(base, after, f"decode {t}", "{:.2f}") for t in ("z", "c")],
+                 [moved(base, after, f"takagi {m}", None) for m in ("z", "c", zc)],
+                 [moved(base, after, f"PixCorr {m}", "{:.3f}") for m in ("z", zc)],
+                 [moved(base, after, f"SSIM {m}", "{:.3f}") for m in ("z", zc)]]
+        lines.append(f"| `{key}`: `{str(setting(default.config, key)).lower()}` -> `{str(released).lower()}` | "
+                     + " | ".join(", ".join(group) for group in cells) + " |")
+    return "\n".join(lines)
+
+
+def replace_block(path: Path, begin: str, end: str, text: str) -> str:
+    """The file's text with the part between the markers replaced."""
+    current = path.read_text()
+    if begin not in current or end not in current:
+        raise SystemExit(f"{path}: no {begin} ... {end} block")
+    head, rest = current.split(begin, 1)
+    return head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1]
+
+
 def write(check: bool) -> int:
-    page = Page(Run(TABLES / "default"), Run(TABLES / "banded"))
-    wanted = {PAGE: page.text() + "\n"}
-    readme = README.read_text()
-    if BEGIN in readme and END in readme:
-        head, rest = readme.split(BEGIN, 1)
-        wanted[README] = head + BEGIN + "\n" + page.summary_block() + "\n" + END + rest.split(END, 1)[1]
-    else:
-        print(f"{README}: no {BEGIN} ... {END} block", file=sys.stderr)
-        return 1
+    default = Run(TABLES / "default")
+    page = Page(default, Run(TABLES / "banded"))
+    wanted = {PAGE: page.text() + "\n", README: replace_block(README, BEGIN, END, page.summary_block()),
+              DEPARTURES: replace_block(DEPARTURES, EFFECTS_BEGIN, EFFECTS_END, effects_block(default))}
     failed = 0
     for path, text in wanted.items():
         if check:
@@ -400,11 +473,16 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("--copy-from", type=Path, help="a finished default run's working directory")
     parser.add_argument("--copy-banded-from", type=Path, help="a finished banded run's working directory")
+    parser.add_argument("--copy-switch-from", nargs=2, metavar=("NAME", "WORKDIR"),
+                        help="a switched copy of the default run (NAME: one of " + ", ".join(SWITCHES) + ")")
     args = parser.parse_args()
     if args.copy_from:
         copy_run(args.copy_from, DEFAULT_TABLES, TABLES / "default")
     if args.copy_banded_from:
         copy_run(args.copy_banded_from, BANDED_TABLES, TABLES / "banded")
+    if args.copy_switch_from:
+        name, workdir = args.copy_switch_from
+        copy_run(Path(workdir), SWITCH_TABLES, TABLES / name)
     return write(args.check)
 
 
