@@ -84,3 +84,24 @@ rule train_toy_model:
         train=config["toy"]["train"],
     script:
         "../scripts/toy_train.py"
+
+
+# Not part of the default run: trains the toy BLIP captioner that resources/toy_blip ships
+# (copy results/toy/blip_trained there to replace it).
+rule train_toy_captioner:
+    output:
+        directory(paths.TOY_TRAINED_CAPTIONER),
+    log:
+        "logs/toy/train_captioner.log",
+    benchmark:
+        "logs/benchmarks/toy/train_captioner.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["toy"]["captioner"].get("threads", 2)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        captioner=config["toy"]["captioner"],
+    script:
+        "../scripts/toy_captioner.py"

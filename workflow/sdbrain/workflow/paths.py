@@ -32,6 +32,7 @@ TOY_TRUTH = f"{TOY}/truth"
 TOY_RANDOM_MODEL = f"{TOY}/sd_random"
 TOY_TRAINED_MODEL = f"{TOY}/sd_trained"
 TOY_TRAINED_SCORER = f"{TOY}/sd_trained_scorer.pt"
+TOY_TRAINED_CAPTIONER = f"{TOY}/blip_trained"
 
 
 def toy_truth(subject: str = "{subject}") -> str:

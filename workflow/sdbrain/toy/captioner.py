@@ -1,0 +1,135 @@
+"""The toy BLIP captioner, trained from scratch on the toy generator's scenes and captions.
+
+It has BLIP's structure (a ViT image encoder, a BERT text decoder with cross-attention) at toy size.
+
+The decoded-text method reads a captioner's image tokens and writes captions from tokens decoded from the brain.
+On NSD that is BLIP (``sdbrain.text.blip``); in the toy world it is this model, saved as a transformers
+``BlipForConditionalGeneration`` folder with its own BERT tokenizer (the toy captions' words), so the workflow loads
+both the same way. It learns the canonical phrasing "a picture of a <size> <colour> <shape> on a <background>
+background" with BLIP's objective: the prompt "a picture of " starts every caption, [DEC] replaces [CLS], and the
+prompt's tokens are not scored (BLIP's captioning fine-tune).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sdbrain.text import blip, captions
+from sdbrain.toy import world
+
+PROMPT = "a picture of "
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def canonical(scene: world.Scene) -> str:
+    """Return the caption the captioner learns: the phrasing that names shape, colour, size and background."""
+    return f"{PROMPT}a {scene.size} {scene.colour} {scene.shape} on a {scene.background} background"
+
+
+def vocabulary() -> list[str]:
+    """Every word of the toy captions (all five phrasings) and of the prompt."""
+    places = ["top", "middle", "bottom", "left", "centre", "right"]
+    words = {*PROMPT.split(), *world.SHAPES, *world.COLOURS, *world.SIZES, *places, "a", "on", "background", "in",
+             "the", "with", "that", "is", "at", "against"}
+    return sorted(words)
+
+
+def build_tokenizer(folder: Path):
+    """BLIP's tokenizer at toy size: a BERT WordPiece vocabulary of the toy words, [DEC] as its bos."""
+    from transformers import BertTokenizer
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(SPECIAL + vocabulary()) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"), model_max_length=32)
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    return tokenizer
+
+
+def build_model(tokenizer, params: dict):
+    """Build a BlipForConditionalGeneration of the toy size in ``params`` (image_size, patch_size, width, layers)."""
+    from transformers import BlipForConditionalGeneration
+    width, layers = params["width"], params["layers"]
+    heads = max(1, width // 32)
+    vision = {"patch_size": params["patch_size"], "hidden_size": width, "intermediate_size": 2 * width,
+              "num_hidden_layers": layers, "num_attention_heads": heads}
+    text = {"vocab_size": len(tokenizer), "hidden_size": width, "encoder_hidden_size": width,
+            "intermediate_size": 2 * width, "num_hidden_layers": layers, "num_attention_heads": heads,
+            "max_position_embeddings": 32, "bos_token_id": tokenizer.bos_token_id,
+            "sep_token_id": tokenizer.sep_token_id, "eos_token_id": tokenizer.sep_token_id,
+            "pad_token_id": tokenizer.pad_token_id}
+    return BlipForConditionalGeneration(blip.config(params["image_size"], vision=vision, text=text))
+
+
+def batch_targets(tokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """input_ids ([DEC] first), attention mask and labels (the prompt and padding not scored) of captions."""
+    encoded = tokenizer(texts, padding="longest", return_tensors="pt")
+    ids, mask = encoded.input_ids.clone(), encoded.attention_mask
+    ids[:, 0] = tokenizer.bos_token_id
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :len(tokenizer(PROMPT).input_ids) - 1] = -100  # [DEC] and the prompt's words
+    return ids, mask, labels
+
+
+def named_attributes(caption: str) -> dict[str, str | None]:
+    """Return the shape, colour and background a caption names (None where it names none)."""
+    words = caption.split()
+    shape = next((w for w in words if w in world.SHAPES), None)
+    colours = [w for w in words if w in world.COLOURS]
+    background = None
+    if "background" in words and words.index("background") > 0 and words[words.index("background") - 1] in world.COLOURS:
+        background = words[words.index("background") - 1]
+    return {"shape": shape, "colour": colours[0] if colours else None, "background": background}
+
+
+def attribute_accuracy(scenes: list[world.Scene], texts: list[str]) -> dict[str, float]:
+    """Per attribute, the share of captions that name the scene's value."""
+    named = [named_attributes(t) for t in texts]
+    return {head: float(np.mean([n[head] == getattr(s, head) for s, n in zip(scenes, named)]))
+            for head in ("shape", "colour", "background")}
+
+
+def train(out_dir: str | Path, params: dict, log=print) -> dict:
+    """Train the toy captioner and save it (model and tokenizer) in ``out_dir``; return its training record.
+
+    ``params``: seed, threads, n_images, image_size, patch_size, width, layers, steps, batch, lr, n_eval.
+    """
+    out_dir = Path(out_dir)
+    torch.manual_seed(params["seed"])
+    torch.set_num_threads(params.get("threads", 2))
+    tokenizer = build_tokenizer(out_dir)
+    model = build_model(tokenizer, params)
+    size = params["image_size"]
+    scenes = world.sample_scenes(params["n_images"], np.random.default_rng([params["seed"], 11]))
+    images = np.stack([world.render(s, size) for s in scenes])  # uint8; each batch made BLIP's input as it is drawn
+    texts = [canonical(s) for s in scenes]
+    optimiser = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=0.01)
+    steps, batch = params["steps"], params["batch"]
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=params["lr"], total_steps=steps, pct_start=0.1)
+    rng = np.random.default_rng([params["seed"], 12])
+    start, model = time.time(), model.train()
+    for step in range(1, steps + 1):
+        rows = rng.choice(len(scenes), batch, replace=False)
+        ids, mask, labels = batch_targets(tokenizer, [texts[i] for i in rows])
+        loss = model(pixel_values=blip.pixels(images[rows], size), input_ids=ids, attention_mask=mask,
+                     labels=labels).loss
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if step % 100 == 0 or step == steps:
+            log(f"captioner step {step}/{steps}: loss {loss.item():.4f}")
+    model.eval()
+    held_out = world.sample_scenes(params["n_eval"], np.random.default_rng([params["seed"], 13]))
+    rendered = np.stack([world.render(s, size) for s in held_out])
+    written = captions.write(model, tokenizer, blip.image_tokens(model, rendered), captions.Generation(prompt=PROMPT))
+    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_loss": float(loss.item()),
+              "held_out_accuracy": attribute_accuracy(held_out, written), "examples": written[:5],
+              "parameters": sum(p.numel() for p in model.parameters()), "params": params}
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    log(f"captioner: held-out attribute accuracy {record['held_out_accuracy']}")
+    return record
