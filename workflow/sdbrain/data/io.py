@@ -143,17 +143,20 @@ class ColumnBlocks:
         self.stored = shape
         self.rows = None if rows is None else np.asarray(rows)
         self.shape = (shape[0] if rows is None else len(self.rows), shape[1])
+        # the stored rows a block reads (each once), and where each wanted row is among them: the same every block
+        self._stored_rows, self._order = ((np.arange(shape[0]), None) if rows is None
+                                          else np.unique(self.rows, return_inverse=True))
 
     def __getitem__(self, key) -> np.ndarray:
         """Read ``[:, columns]`` (a slice of columns) into an array."""
         start, stop = self._columns(key)
-        needed = np.arange(self.stored[0]) if self.rows is None else np.unique(self.rows)
+        needed = self._stored_rows
         block = np.empty((len(needed), stop - start), dtype=self.dtype)
         with open(self.path, "rb", buffering=0) as f:
             for k, row in enumerate(needed):
                 f.seek(self._at(row, start))
                 f.readinto(memoryview(block[k]).cast("B"))
-        return block if self.rows is None else block[np.searchsorted(needed, self.rows)]
+        return block if self._order is None else block[self._order]
 
     def __setitem__(self, key, values) -> None:
         """Write ``[:, columns] = values`` (every row of the file; not where ``rows`` choose them)."""
