@@ -200,3 +200,37 @@ def test_features_missing_for_a_training_stimulus_are_refused(decoding_world):
     keep = ids != train_ids[0]
     with pytest.raises(Exception, match=rf"z.npy: no row for 1 stimulus ids, e.g. \[{train_ids[0]}\]"):
         decode.decode(x_train, train_ids, x_test, test_ids, spaces["z"][0][keep], ids[keep], PARAMS, source="z.npy")
+
+
+def test_stream_decodes_as_decode_does_from_the_feature_file(decoding_world, tmp_path):
+    """decode.stream (rule decode where a target space does not fit decode.memory_mb): the feature file read in
+    blocks of targets by the trials' stimulus ids, predictions written to a file; the same alphas, predictions
+    and scores (per target and per image, the latter summed over blocks) as decode.decode in memory."""
+    fmri, ids, spaces = decoding_world
+    values = spaces["c"][0]
+    x_train, train_ids, _ = ingest.load_betas(fmri, "ventral", "train")
+    x_test, test_ids, _ = ingest.load_betas(fmri, "ventral", "test")
+    order = np.random.default_rng(0).permutation(len(ids))  # a file in another order than the trials'
+    np.save(tmp_path / "c.npy", values[order])
+    memory_mb = 0.5
+    n_alphas = len(PARAMS.alphas)
+    assert not decode.fits_in_memory(memory_mb, len(train_ids), x_train.shape[1], len(test_ids), values.shape[1],
+                                     n_alphas)
+    assert ridge.target_batch(memory_mb, len(train_ids), x_train.shape[1], len(test_ids), n_alphas) * 4 < values.shape[1]
+    streamed = decode.stream(x_train, train_ids, x_test, test_ids, tmp_path / "c.npy", ids[order], PARAMS, memory_mb,
+                             tmp_path / "prediction.npy")
+    held = decode.decode(x_train, train_ids, x_test, test_ids, values, ids, PARAMS)
+    prediction = np.load(tmp_path / "prediction.npy")
+    assert streamed.prediction is None and np.array_equal(streamed.alphas, held.alphas)
+    error = np.linalg.norm(prediction - held.prediction) / np.linalg.norm(held.prediction)
+    assert error < 1e-5
+    # r of a target that is (nearly) constant over the test images, as c's start-token rows are, is rounding
+    varies = io.align_rows(values, ids, test_ids, "c").std(0) > 1e-3 * values.std()
+    assert varies.mean() > 0.9
+    assert np.allclose(streamed.target_r[varies], held.target_r[varies], atol=1e-4)
+    assert np.allclose(streamed.image_r, held.image_r, atol=1e-5)
+    with pytest.raises(Exception, match=r"c.npy: no row for 1 stimulus ids"):
+        keep = ids[order] != train_ids[0]
+        np.save(tmp_path / "c.npy", values[order][keep])
+        decode.stream(x_train, train_ids, x_test, test_ids, tmp_path / "c.npy", ids[order][keep], PARAMS, memory_mb,
+                      tmp_path / "other.npy")

@@ -99,6 +99,11 @@ def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: s
     """
     if len(ids) != len(array):
         raise InputError(f"{source}: {len(array)} rows but {len(ids)} stimulus ids: its rows cannot be matched to stimuli")
+    return array[row_positions(ids, wanted, source)]
+
+
+def row_positions(ids: np.ndarray, wanted: np.ndarray, source: str) -> np.ndarray:
+    """Return the rows labelled ``ids`` that hold each of ``wanted``, in its order (``align_rows``' checks)."""
     position = {int(i): r for r, i in enumerate(ids)}
     if len(position) != len(ids):
         twice = [int(i) for i, n in zip(*np.unique(ids, return_counts=True)) if n > 1]
@@ -106,7 +111,45 @@ def align_rows(array: np.ndarray, ids: np.ndarray, wanted: np.ndarray, source: s
     missing = list(dict.fromkeys(int(i) for i in wanted if int(i) not in position))
     if missing:
         raise InputError(f"{source}: no row for {len(missing)} stimulus ids, e.g. {missing[:5]}")
-    return array[[position[int(i)] for i in wanted]]
+    return np.array([position[int(i)] for i in wanted], dtype=np.int64)
+
+
+class RowWriter:
+    """Write a float32 (rows, columns) ``.npy`` a block of rows at a time, atomically, with plain writes.
+
+    For arrays larger than memory (BLIP's tokens of every stimulus): each block goes to disk as it comes. Used as
+    a context manager: the file appears under its name only once every row is written.
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, int]):
+        self.path, self.shape, self.rows = Path(path), tuple(int(n) for n in shape), 0
+
+    def __enter__(self):
+        """Open the temporary file and write the header."""
+        self.tmp = Path(f"{self.path}.tmp")
+        self._file = open(self.tmp, "wb")
+        np.lib.format.write_array_header_2_0(self._file, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                                                          "fortran_order": False, "shape": self.shape})
+        return self
+
+    def write(self, block: np.ndarray) -> None:
+        """Append rows (n, columns)."""
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.rows + len(block) > self.shape[0]:
+            raise ValueError(f"{self.path}: rows {block.shape} do not continue a {self.shape} array at row {self.rows}")
+        self._file.write(memoryview(block).cast("B"))
+        self.rows += len(block)
+
+    def __exit__(self, kind, error, trace):
+        """Give the file its name if every row was written; else remove it (a missing row is an error)."""
+        self._file.close()
+        if kind is None and self.rows == self.shape[0]:
+            os.replace(self.tmp, self.path)
+            return False
+        self.tmp.unlink(missing_ok=True)
+        if kind is None:
+            raise ValueError(f"{self.path}: {self.rows} of {self.shape[0]} rows written")
+        return False
 
 
 class ColumnBlocks:
