@@ -29,6 +29,7 @@ RUNS = {
               "| 4 images x 1 samples |"),
     # gpu.py's banded ridge row on the CPU, one band weight: benchmarks/banded.py's settings of config/nsd.yaml,
     # banded.fit_voxels with the himalaya solver and banded.block_size
+    "blip_routes": (["benchmarks/blip_routes.py", "--images", "1", "--layers", "1"], "| smooth | 0.0192 |"),
     "gpu_banded": (["benchmarks/gpu.py", "--small", "--banded-only", "1"], "banded ridge joint model"),
 }
 

@@ -169,3 +169,49 @@ def test_captions_from_image_tokens_equal_transformers_generate(tmp_path):
     assert all(2 <= len(c.split()) <= 17 for c in ours)  # 5-20 tokens, less the 3 of the prompt and [DEC]
     with pytest.raises(ArgumentError, match=r"^argument 'tokens': expected rows of 17 x 32 = 544 values"):
         captions.write(model, tokenizer, np.zeros((2, 100), np.float32), settings)
+
+
+def blip_tokenizer(folder):
+    """A tokenizer the size of BLIP's: bert-base-uncased's 30,522 entries (placeholders past a few words) with
+    [DEC] (bos) and [ENC] added, saved in ``folder``."""
+    from transformers import BertTokenizer
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (folder / "vocab.txt").write_text("\n".join(words + [f"w{i}" for i in range(30522 - len(words))]) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"), model_max_length=512)
+    tokenizer.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def test_the_two_routes_to_240_px_differ_only_in_the_position_embeddings(tmp_path):
+    """sdbrain-weights blip: the released checkpoint converted at 240 px (its 14 x 14 grid to 15 x 15) against the
+    hub's conversion at 384 px (14 -> 24) resized to 240 (24 -> 15). Every other tensor is the same; the features
+    of the same images differ through the position embeddings alone (benchmarks/blip_routes.py measures it at
+    ViT-B size)."""
+    from sdbrain import weights
+    original = save(original_state(0), tmp_path / "model_base_capfilt_large.pth")
+    hub = tmp_path / "hub"
+    blip.convert(original, hub, 384, tiny_config(384))
+    blip_tokenizer(hub)
+    assert weights.main(["blip", str(tmp_path / "resized"), "--hub", str(hub), "--image-size", "240"]) == 0
+    converted = weights.blip_folder(tmp_path / "converted", hub, original, 240, tiny_config(240))
+    a, b = blip.load(converted), blip.load(tmp_path / "resized")
+    assert blip.load_tokenizer(converted, a).bos_token == "[DEC]" and len(blip.load_tokenizer(converted, a)) == VOCAB
+    position = "vision_model.embeddings.position_embedding"
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa[position].shape == sb[position].shape == (1, 226, D)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa if k != position)
+    assert torch.equal(sa[position][:, 0], sb[position][:, 0]) and not torch.allclose(sa[position], sb[position])
+    images = np.random.default_rng(2).integers(0, 256, (3, 240, 240, 3), dtype=np.uint8)
+    fa, fb = blip.image_tokens(a, images), blip.image_tokens(b, images)
+    assert fa.shape == fb.shape == (3, 226 * D) and not np.allclose(fa, fb)
+
+
+def test_a_folder_without_its_tokenizer_or_with_another_is_refused(tmp_path):
+    hub = blip.convert(save(original_state(0), tmp_path / "o.pth"), tmp_path / "hub", 240, tiny_config())
+    with pytest.raises(InputError, match=r"hub: no BLIP tokenizer|hub: its tokenizer has \d+ tokens, the model.s text decoder 30524"):
+        blip.load_tokenizer(hub, blip.load(hub))
+    tiny_tokenizer(tmp_path).save_pretrained(hub)
+    with pytest.raises(InputError, match=r"hub: its tokenizer has 22 tokens, the model's text decoder 30524"):
+        blip.load_tokenizer(hub, blip.load(hub))

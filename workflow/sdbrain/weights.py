@@ -1,5 +1,7 @@
 """``sdbrain-weights fetch DIR``: download, check and list the published evaluation weights.
 
+``sdbrain-weights blip OUT --hub DIR [--original PTH]`` writes the decoded-text method's BLIP folder.
+
 It downloads the published evaluation weights (and optionally SD v1.4) once, on a machine with
 internet, checks each file, and prints the config lines that use them.
 
@@ -34,6 +36,8 @@ from sdbrain.errors import InputError
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "config" / "weights.yaml"  # the checkout's config/
 CHUNK = 1 << 20
+# the decoded-text method's BLIP (fetched with --only, converted by `sdbrain-weights blip`)
+BLIP = ("blip", "blip_original")
 
 
 def read_sources(path: str | Path) -> dict:
@@ -131,6 +135,9 @@ def fetch_repo(name: str, entry: dict, hub: str, directory: Path, timeout: float
         if name == "clip":
             from sdbrain.evaluation.networks import load_clip
             load_clip(staging)
+        elif name == "blip":
+            from sdbrain.text import blip
+            blip.load_tokenizer(staging, blip.load(staging))
         else:
             from sdbrain.sd.pipeline import check_model_dir
             check_model_dir(staging)
@@ -143,7 +150,7 @@ def config_lines(paths: dict[str, Path]) -> str:
     lines = []
     if "sd" in paths:
         lines.append(f"model_dir: {paths['sd']}")
-    weights = {k: v for k, v in paths.items() if k != "sd"}
+    weights = {k: v for k, v in paths.items() if k not in ("sd", "blip", "blip_original")}
     if weights:
         lines += ["evaluate:", "  weights:"] + [f"    {k}: {v}" for k, v in weights.items()]
     return "\n".join(lines)
@@ -156,7 +163,8 @@ def fetch(directory: str | Path, sources: dict, only=None, with_sd: bool = False
     """
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    wanted = list(only) if only else [*sources["files"], *[r for r in sources["repos"] if r != "sd" or with_sd]]
+    wanted = list(only) if only else [*[f for f in sources["files"] if f not in BLIP],
+                                      *[r for r in sources["repos"] if r not in BLIP and (r != "sd" or with_sd)]]
     unknown = [n for n in wanted if n not in sources["files"] and n not in sources["repos"]]
     if unknown:
         raise InputError(f"sdbrain-weights: unknown name(s) {unknown}; the sources list "
@@ -181,15 +189,49 @@ def main(argv=None) -> int:
     get.add_argument("--only", nargs="+", help="names to fetch (default: every evaluation network)")
     get.add_argument("--with-sd", action="store_true", help="also Stable Diffusion v1.4 in diffusers format (about 5 GB)")
     get.add_argument("--timeout", type=float, default=60, help="seconds without data before a download fails")
+    convert = sub.add_parser("blip", help="write the BLIP folder of the decoded-text method (text.captioner_dir)")
+    convert.add_argument("out", help="the folder to write")
+    convert.add_argument("--hub", required=True, help="the fetched hub folder (blip-image-captioning-base): its "
+                                                      "tokenizer, and its weights where --original is not given")
+    convert.add_argument("--original", help="model_base_capfilt_large.pth: convert the released checkpoint "
+                                            "(the released recipe, 14 -> 15 position grid) instead of resizing the hub's")
+    convert.add_argument("--image-size", type=int, default=240, help="BLIP's input size (the released recipe: 240)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "blip":
+            out = blip_folder(args.out, args.hub, args.original, args.image_size)
+            print("# add to your config (e.g. config/nsd.yaml):")
+            print(f"text:\n  captioner_dir: {out}\n  image_size: {args.image_size}")
+            return 0
         paths = fetch(args.directory, read_sources(args.sources), args.only, args.with_sd, args.timeout)
     except InputError as error:
         print(f"sdbrain-weights: {error}", file=sys.stderr)
         return 1
     print("# add to your config (e.g. config/nsd.yaml):")
     print(config_lines(paths))
+    if set(paths) & set(BLIP):
+        print("# then write the BLIP folder: sdbrain-weights blip OUT --hub DIR/blip-image-captioning-base "
+              "[--original DIR/model_base_capfilt_large.pth]")
     return 0
+
+
+def blip_folder(out: str | Path, hub: str | Path, original: str | Path | None, image_size: int,
+                blip_config=None) -> Path:
+    """Write BLIP at ``image_size`` to ``out``, from the original checkpoint or from the hub folder.
+
+    Where ``original`` is given, it is converted (with the hub folder's tokenizer); else the hub folder's weights
+    are taken, their position embeddings resized.
+
+    ``blip_config``: the converted architecture (default ``blip.config(image_size)``, ViT-B; the tests' tiny one).
+    """
+    from sdbrain.text import blip
+    if original is not None:
+        path = blip.convert(original, out, image_size, blip_config, tokenizer_dir=hub)
+    else:
+        path = blip.resize(hub, out, image_size)
+    print(f"blip: {path} at {image_size} px ({'converted from ' + str(original) if original else 'resized from ' + str(hub)})",
+          file=sys.stderr)
+    return Path(path).resolve()
 
 
 if __name__ == "__main__":

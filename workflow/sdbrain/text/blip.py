@@ -104,11 +104,14 @@ def read_original(path: str | Path) -> dict:
     return checkpoint["model"]
 
 
-def convert(path: str | Path, out_dir: str | Path, image_size: int = IMAGE_SIZE, blip_config=None) -> Path:
+def convert(path: str | Path, out_dir: str | Path, image_size: int = IMAGE_SIZE, blip_config=None,
+            tokenizer_dir: str | Path | None = None) -> Path:
     """Convert the original BLIP checkpoint ``path`` into a transformers folder ``out_dir`` (``load`` reads it).
 
     ``blip_config`` (default ``config(image_size)``) is the architecture; a tensor it wants that the checkpoint
     lacks, one of another shape, or a kept tensor it has no place for is an InputError naming the key.
+    ``tokenizer_dir`` (e.g. the hub folder: BLIP's bert-base-uncased with [DEC] and [ENC]) gives the folder its
+    tokenizer, which the original checkpoint does not carry.
     """
     from transformers import BlipForConditionalGeneration
     blip_config = blip_config or config(image_size)
@@ -121,9 +124,38 @@ def convert(path: str | Path, out_dir: str | Path, image_size: int = IMAGE_SIZE,
     model = BlipForConditionalGeneration(blip_config)
     check_state(model, state, path, origin)
     model.load_state_dict(state, strict=True)
+    return _save(model, out_dir, tokenizer_dir)
+
+
+def resize(model_dir: str | Path, out_dir: str | Path, image_size: int = IMAGE_SIZE) -> Path:
+    """Write a BLIP folder (e.g. the hub's, at 384 px) at another image size: its position embeddings interpolated.
+
+    The hub's ``Salesforce/blip-image-captioning-base`` holds the released checkpoint already taken from its 14 x 14
+    grid to 24 x 24; from there to 15 x 15 is a second interpolation, not the released 14 -> 15 (``convert``).
+    """
+    import copy
+
+    from transformers import BlipForConditionalGeneration
+    source = load(model_dir)
+    blip_config = copy.deepcopy(source.config)
+    blip_config.vision_config.image_size = image_size
+    state = source.state_dict()
+    key = "vision_model.embeddings.position_embedding"
+    state[key] = interpolate_positions(state[key], image_size // blip_config.vision_config.patch_size)
+    model = BlipForConditionalGeneration(blip_config)
+    check_state(model, state, model_dir)
+    model.load_state_dict(state, strict=True)
+    return _save(model, out_dir, model_dir)
+
+
+def _save(model, out_dir: str | Path, tokenizer_dir: str | Path | None) -> Path:
+    """Write the model (and the tokenizer of ``tokenizer_dir``) to ``out_dir`` whole or not at all."""
     out_dir = Path(out_dir)
+    tokenizer = load_tokenizer(tokenizer_dir, model) if tokenizer_dir is not None else None
     with atomic_dir(out_dir) as partial:  # a failed write leaves no folder that load would read
         model.save_pretrained(partial)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(partial)
     return out_dir
 
 
@@ -158,6 +190,26 @@ def load(model_dir: str | Path):
         first = (info["missing_keys"] or [m[0] for m in info["mismatched_keys"]])[0]
         raise InputError(f"{model_dir}: tensor {first} is missing or of another shape")
     return model.eval()
+
+
+def load_tokenizer(model_dir: str | Path, model=None):
+    """Read a BLIP folder's tokenizer and check it.
+
+    Its vocabulary must be the size of the model's (transformers may return a tokenizer of a few special tokens
+    for a folder without its files) and its bos [DEC].
+    """
+    from transformers import AutoTokenizer
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{model_dir}: no BLIP tokenizer ({err})") from None
+    expected = model.config.text_config.vocab_size if model is not None else None
+    if len(tokenizer) == 0 or (expected is not None and len(tokenizer) != expected):
+        raise InputError(f"{model_dir}: its tokenizer has {len(tokenizer)} tokens, the model's text decoder "
+                         f"{expected}: the folder's tokenizer files are missing or of another model")
+    if tokenizer.bos_token != "[DEC]":
+        raise InputError(f"{model_dir}: its tokenizer's bos token is {tokenizer.bos_token!r}, BLIP's is '[DEC]'")
+    return tokenizer
 
 
 def pixels(images: np.ndarray, size: int = IMAGE_SIZE):
