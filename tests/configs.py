@@ -19,6 +19,9 @@ TINY = {
     "figures": {"n_images": 3},
     "encode": {"noise_levels": [0.5], "step_levels": [0.5], "pca_components": 16, "voxel_block": 20000},
     "flatmaps": {"height": 256},
+    # method text with the shipped toy captioner (32 px); its BLIP decoder streamed in blocks of targets
+    "text": {"enabled": True, "image_size": 32},
+    "decode": {"per_target": {"blip": {"memory_mb": 5}}},
 }
 
 # One subject, one chunk and no denoising-step spaces: 40 jobs that still pass through every stage
@@ -29,3 +32,4 @@ MINI["subjects"] = ["subj01"]
 MINI["toy"]["n_subjects"] = 1
 MINI["encode"]["step_levels"] = []
 MINI["features"]["n_chunks"] = 1  # chunked merging is covered by TINY
+MINI["text"]["enabled"] = False

@@ -112,13 +112,14 @@ def test_strength_outside_zero_one(tmp_path, strength, message):
 
 
 @pytest.mark.parametrize("key, level", [("reconstruct.strengths", 0.05), ("encode.noise_levels", 0.25),
-                                        ("encode.step_levels", 0.25)])
+                                        ("encode.step_levels", 0.25), ("text.strength", 0.25)])
 def test_strength_without_a_denoising_step(tmp_path, key, level):
     """A strength or noise level with int(steps x s) < 1 would run no DDIM step: refused at parse time, naming
     the key, before any feature or reconstruction job starts (here with reconstruct.steps 2)."""
-    config = {"reconstruct": {"steps": 2, "strengths": [0.5]}, "encode": {"noise_levels": [0.5], "step_levels": [0.5]}}
+    config = {"reconstruct": {"steps": 2, "strengths": [0.5]}, "encode": {"noise_levels": [0.5], "step_levels": [0.5]},
+              "text": {"enabled": True, "strength": 0.5}}
     section, name = key.split(".")
-    config[section][name] = [level]
+    config[section][name] = level if key == "text.strength" else [level]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
     result = snakemake("-n", "--configfile", "bad.yaml", cwd=tmp_path)
     assert result.returncode != 0

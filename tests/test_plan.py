@@ -64,18 +64,38 @@ def test_a_step_level_that_is_also_a_noise_level_is_modelled_once():
     assert models.captured == ["0.5", "1"]
 
 
-@pytest.mark.parametrize("config", [DEFAULT, NSD])
-def test_methods(config):
-    assert plan.methods(config) == ["z", "c", "zc0.8"]
+@pytest.mark.parametrize("config, text", [(DEFAULT, []), (NSD, ["text"])])
+def test_methods(config, text):
+    # config/nsd.yaml has the released code's decoded-text method; the toy run has it one switch away
+    assert plan.methods(config) == ["z", "c", "zc0.8", *text]
     assert plan.main_method(config) == "zc0.8"
-    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=0.8)"]
+    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=0.8)", *(["text (s=0.8)"] if text else [])]
 
 
 def test_methods_at_several_strengths():
-    config = {"reconstruct": {"strengths": [1.0, 0.5]}}
+    config = {"reconstruct": {"strengths": [1.0, 0.5]}, "text": {"enabled": False}}
     assert plan.methods(config) == ["z", "c", "zc1", "zc0.5"]
     assert plan.main_method(config) == "zc1"
     assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=1)"]
+
+
+@pytest.mark.parametrize("strength, shown", [(None, 1.0), (0.6, 0.6)])
+def test_method_text_joins_the_methods_at_x_zcs_strength_or_its_own(strength, shown):
+    config = {"reconstruct": {"strengths": [1.0, 0.5], "steps": 10}, "text": {"enabled": True, "strength": strength}}
+    assert plan.methods(config) == ["z", "c", "zc1", "zc0.5", "text"]
+    assert plan.fig3_methods(config) == ["z", "c", "zc1", "text"]
+    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=1)", f"text (s={shown:g})"]
+    assert plan.reconstruct_settings(config, "text")["text_strength"] == shown
+    assert "text_strength" not in plan.reconstruct_settings(config, "zc1"), "the other methods' params unchanged"
+
+
+def test_a_target_takes_its_own_decoder_settings():
+    config = {"decode": {"alphas": [1.0, 10.0], "fit_intercept": True, "memory_mb": 100, "folds": 5,
+                         "per_target": {"blip": {"alphas": [1e4, 2e4, 4e4], "fit_intercept": False}}}}
+    assert plan.decode_settings(config, "z") == {"alphas": [1.0, 10.0], "fit_intercept": True, "memory_mb": 100,
+                                                 "folds": 5}
+    assert plan.decode_settings(config, "blip") == {"alphas": [1e4, 2e4, 4e4], "fit_intercept": False,
+                                                    "memory_mb": 100, "folds": 5}
 
 
 def panel(subject, space, name, mask="fdr_mask"):

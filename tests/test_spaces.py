@@ -32,17 +32,18 @@ def test_bad_names_are_refused(name):
 def test_method_names(strength, method):
     assert spaces.method(strength) == method
     assert spaces.methods([strength]) == ["z", "c", method]
-    assert re.fullmatch(spaces.METHOD_PATTERN, method)
+    assert spaces.methods([strength], text=True) == ["z", "c", method, "text"]
+    assert re.fullmatch(spaces.METHOD_PATTERN, method) and re.fullmatch(spaces.METHOD_PATTERN, "text")
 
 
 @pytest.mark.parametrize("name", ["zc", "zc1.5", "zc0", "x"])
 def test_unknown_method_is_refused(name):
-    with pytest.raises(InputError, match="expected z, c or zc<strength>"):
+    with pytest.raises(InputError, match="expected z, c, text or zc<strength>"):
         spaces.parse_method(name)
 
 
 @pytest.mark.parametrize("name, parsed", [("z", ("z", None)), ("c", ("c", None)), ("zc0.8", ("zc", 0.8)),
-                                          ("zc1", ("zc", 1.0))])
+                                          ("zc1", ("zc", 1.0)), ("text", ("text", None))])
 def test_parse_method(name, parsed):
     assert spaces.parse_method(name) == parsed
 

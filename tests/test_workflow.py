@@ -88,12 +88,16 @@ def test_the_workflow_as_a_snakemake_module(tmp_path):
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     """The NSD config as shipped, pointed at a toy tree: the per-subject DAG, no toy rules."""
     result = snakemake("-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={toy_tree.root}",
-                       f"model_dir={tmp_path}", cwd=tmp_path)
+                       f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
+    # method text (the technical report's decoded caption) with the released recipe: BLIP's tokens of every
+    # stimulus, a third decoder per subject, captions, their c and scores, and a fourth method
     assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 2 * 40,
-                    "diffusion_features": 3 * 40, "features_merge": 23, "decode": 8, "reconstruct": 3 * 4 * 40 + 2 * 40,
-                    "reconstruct_manifest": 12 + 2, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 12,
+                    "diffusion_features": 3 * 40, "features_merge": 23, "blip_features": 1, "decode": 3 * 4,
+                    "captions": 4, "caption_c": 4, "caption_scores": 4, "text_summary": 1,
+                    "reconstruct": 4 * 4 * 40 + 2 * 40,
+                    "reconstruct_manifest": 16 + 2, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 16,
                     "eval_summary": 1, "validity_controls": 1, "validity_features": 1, "validity": 4,
                     "validity_summary": 1, "encode": 4 * 2, "encode_level": 4 * 3, "encode_steps": 4 * 1,
                     "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4, "viewer": 4,
@@ -112,14 +116,15 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
          "--workflow-profile", str(ROOT / "profiles/slurm"), "-n", "--configfile", str(ROOT / "config/nsd.yaml"),
-         "--config", f"nsd_root={toy_tree.root}", f"model_dir={tmp_path}"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+         "--config", f"nsd_root={toy_tree.root}", f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}'],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     resources = {}
     for block in result.stdout.split("\nrule ")[1:]:
         line = next(ln for ln in block.splitlines() if ln.strip().startswith("resources:"))
         resources.setdefault(block.split(":")[0], line)
     gpu_rules = {"features", "diffusion_features", "decode", "reconstruct", "eval_originals", "evaluate",
-                 "validity_features", "encode", "encode_level", "encode_steps"}
+                 "validity_features", "encode", "encode_level", "encode_steps", "blip_features", "captions", "caption_c"}
     for rule, line in resources.items():
         if rule in gpu_rules:
             assert "gpu=1" in line and "slurm_partition=gpu" in line and "cpus_per_gpu=4" in line, (rule, line)
@@ -143,7 +148,8 @@ def test_tiny_toy_run_end_to_end(tiny_run):
     for subject in ("subj01", "subj02"):
         out = work / "results/fmri" / subject
         report = pd.read_csv(out / "ingest_report.tsv", sep="\t").set_index("roi")
-        assert set(report.index) == {"early", "ventral", "brain"}
+        assert set(report.index) == {"early", "ventral", "six_streams", "brain"}
+        assert report.loc["six_streams", "voxels"] == 1678 + 112 + 1004 + 1242, "streams 1, 3, 5 and 7 of the toy"
         assert report.loc["early", "voxels"] == 1678, "V1+V2+V3 of pycortex's S1"
         x, ids, _ = ingest.load_betas(out, "brain", "train")
         truth = np.load(work / "results/toy/truth" / f"{subject}.npz")
@@ -160,12 +166,12 @@ def test_tiny_toy_run_end_to_end(tiny_run):
         for target in ("z", "c"):
             scores = pd.read_csv(work / f"results/decode/{subject}/{target}_scores_images.tsv", sep="\t")
             assert np.array_equal(scores["nsd_id"], read_ids(work / "results/fmri/test_ids.tsv"))
-        for method, samples in (("z", 1), ("c", 2), ("zc0.5", 2)):
+        for method, samples in (("z", 1), ("c", 2), ("zc0.5", 2), ("text", 2)):
             manifest = pd.read_csv(work / f"results/reconstruct/{subject}/{method}/manifest.tsv", sep="\t")
             assert len(manifest) == 6 * samples and set(manifest["sample"]) == set(range(samples))
     summary = pd.read_csv(work / "results/evaluate/identification.tsv", sep="\t")
     # recipes takagi (7 metrics) and mindeye (6 networks, PixCorr, SSIM)
-    assert len(summary) == 2 * 3 * (7 + 8) and (summary["n_images"] == 6).all()
+    assert len(summary) == 2 * 4 * (7 + 8) and (summary["n_images"] == 6).all()  # z, c, zc0.5, text
     assert set(summary["protocol"]) == {"takagi", "mindeye"}
     paper = summary[summary["protocol"] == "takagi"]
     assert paper["mean"].between(0, 1).all()
@@ -198,6 +204,17 @@ def test_tiny_toy_run_end_to_end(tiny_run):
         names = {p.name for p in flat.glob("*.png")}
         assert {"rois.png", "z_r.png", "c_r.png", "z+zc0.5_unique.png", "unet0.5-late_best_layer.png"} <= names
         assert len(names) == 1 + 21 + 4 + 3, "ROIs, every single-space r map, every joint model, every step"
+    # method text: BLIP's tokens decoded in blocks (decode.per_target.blip.memory_mb), captions, their scores
+    assert "streamed in blocks of targets" in (work / "logs/decode/subj01_blip.log").read_text()
+    text = pd.read_csv(work / "results/text/summary.tsv", sep="\t")
+    assert list(text["source"]) == ["decoded", "ceiling", "chance"] * 2
+    assert {"bleu4", "rouge_l", "cider", "clip", "shape", "colour", "background"} <= set(text.columns)
+    assert text[["bleu4", "rouge_l", "clip", "shape", "colour", "background"]].stack().between(-1, 1).all()
+    captions = pd.read_csv(work / "results/text/subj01/captions.tsv", sep="\t", keep_default_na=False)
+    assert np.array_equal(captions["nsd_id"], read_ids(work / "results/fmri/test_ids.tsv"))
+    assert (captions["decoded"].str.len() > 0).all() and captions["true"].str.startswith('["').all()
+    validity = pd.read_csv(work / "results/validity/subj01/summary.tsv", sep="\t")
+    assert {"text", "caption_retrieval"} <= set(validity["method"])
     for figure in ("fig3_subj01", "fig3_subj02", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9"):
         assert (work / f"results/figures/{figure}.png").stat().st_size > 10_000
         assert (work / f"results/figures/{figure}.pdf").exists()
@@ -310,8 +327,8 @@ def test_level_jobs_record_the_unet_layers_only_where_they_are_read(tiny_run):
 def test_evaluate_batch_size_plans_only_the_feature_networks(tiny_run, tmp_path):
     # (every job that took the evaluate section read batch_size already: the same plan as before)
     assert plan_after_edit(tiny_run, tmp_path, "evaluate", "batch_size", 8) == {
-        # the jobs that run the evaluation networks: originals, 3 methods x 2 subjects, the validity features
-        "eval_originals": 1, "evaluate": 6, "validity_features": 1,
+        # the jobs that run the evaluation networks: originals, 4 methods x 2 subjects, the validity features
+        "eval_originals": 1, "evaluate": 8, "validity_features": 1,
         # downstream of them
         "eval_summary": 1, "validity": 2, "validity_summary": 1, **REPORT}
 

@@ -3,6 +3,7 @@
 # constants read config, and the functions are evaluated per job.
 
 import functools
+import os
 import re
 
 from sdbrain import machine
@@ -11,6 +12,8 @@ from sdbrain.workflow import paths, plan, spaces
 SUBJECTS = config["subjects"]
 ROIS = list(config["rois"])
 TOY = config["toy"]["enabled"]
+# method text: BLIP's tokens decoded, captions written from them (rules/text.smk)
+TEXT = config["text"]["enabled"]
 # the toy model with seeded random weights is built by rule toy_model; any other model_dir is read in place
 BUILDS_MODEL = plan.builds_model(config)
 # reconstruction methods (z, c, zc<strength>; sdbrain.workflow.spaces) and the main one (Figs. 3-5)
@@ -39,7 +42,7 @@ UNET_LAYERS = list(config["features"]["unet_layers"])
 # the decoders' ROIs (early, ventral), outlined on every flatmap when they are streams labels
 OUTLINE_LABELS = [
     label
-    for roi in dict.fromkeys(config["decode"]["roi"].values())
+    for roi in dict.fromkeys(config["decode"]["roi"][target] for target in ("z", "c"))
     if config["rois"][roi]["file"] == "streams"
     for label in config["rois"][roi]["labels"]
 ]
@@ -71,6 +74,17 @@ def mem_from_input(base_mb, per_input_mb):
     """A job's memory (MB): a base plus a multiple of its inputs' size, so that one rule
     asks a scheduler for little on the toy world and for what NSD needs on NSD."""
     return lambda wildcards, input: int(base_mb + per_input_mb * input.size_mb)
+
+
+def decode_mem(wildcards, input):
+    """A decoder's memory (MB): 4 GB for Python and torch and, as decode.py chooses its route, either three
+    times its inputs (targets held in memory) or six times the betas (loaded, standardised, the folds'
+    decompositions) plus decode.memory_mb for the streamed target blocks (a target file larger than it)."""
+    mb = lambda path: os.path.getsize(path) / 2**20
+    budget = plan.decode_settings(config, wildcards.target)["memory_mb"]
+    if mb(input.features) <= budget:
+        return int(4000 + 3 * input.size_mb)
+    return int(4000 + budget + 6 * (mb(input.train) + mb(input.test)))
 
 
 def encode_mem(wildcards, input):
@@ -171,6 +185,7 @@ def all_outputs():
     out += [paths.figure(f"fig{fig}") for fig in ENCODING_FIGURES]
     out += [paths.RUN_CONFIG, paths.PROVENANCE, paths.RUN_LOGS, paths.RULE_TIMES, paths.RATE_TRIALS]
     out += [paths.RATE_MARKDOWN] if RATE_ANSWERS else []
+    out += [paths.TEXT_SUMMARY] if TEXT else []
     return out
 
 
@@ -196,13 +211,15 @@ def decoder_betas(wildcards):
 
 
 def decoded_inputs(wildcards):
-    """The decoded features a method needs: z (z, zc) and c (c, zc); the validity analysis's generated
+    """The decoded features a method needs: z (z, zc, text), c (c, zc) or the decoded captions' c (text); the validity analysis's generated
     controls reconstruct from theirs as pseudo-subjects (rules/validity.smk)."""
-    needs = {"z": ["z"], "c": ["c"]}.get(wildcards.method, ["z", "c"])
+    needs = {"z": ["z"], "c": ["c"], "text": ["z"]}.get(wildcards.method, ["z", "c"])
     controls = wildcards.subject in GENERATED_CONTROLS
     out = {}
     for target in needs:
         out.update(paths.with_ids(target, paths.decoded(target, wildcards.subject, controls)))
+    if wildcards.method == "text":  # c of the decoded captions
+        out.update(paths.with_ids("c", paths.caption_c(wildcards.subject)))
     return out
 
 

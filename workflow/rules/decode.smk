@@ -1,4 +1,5 @@
-# Decoders: ridge from the early ROI to z and from the ventral ROI to c (per subject).
+# Decoders: ridge from the early ROI to z, from the ventral ROI to c and, for method text,
+# from six streams to BLIP's image tokens (per subject; decode.roi).
 
 
 rule decode:
@@ -15,17 +16,16 @@ rule decode:
     benchmark:
         "logs/benchmarks/decode/{subject}_{target}.tsv"
     wildcard_constraints:
-        target="z|c",
+        target="z|c|blip",
     conda:
         "../../envs/torch.yaml"
     threads: gpu_threads
     resources:
         gpu=gpu,
-        # X, Y, the Gram matrix and its eigenvectors per fold
-        mem_mb=mem_from_input(4000, 3),
+        mem_mb=decode_mem,
         runtime=120,
     params:
         roi=lambda w: config["decode"]["roi"][w.target],
-        decode=plan.keys(config["decode"], plan.DECODE_KEYS),
+        decode=lambda w: plan.decode_settings(config, w.target),
     script:
         "../scripts/decode.py"

@@ -79,7 +79,8 @@ rule eval_summary:
         mem_mb=4000,
         runtime=20,
     params:
-        method=ZC_MAIN,
+        # the community table's methods: the main X_zc, and text where it runs
+        method=[ZC_MAIN] + (["text"] if TEXT else []),
         model_note=MODEL_NOTE,
     script:
         "../scripts/eval_summary.py"

@@ -5,7 +5,7 @@ rule fig3:
     input:
         nsd_tree(),
         test_ids=paths.TEST_IDS,
-        manifests=lambda w: manifests([w.subject], ["z", "c", ZC_MAIN]),
+        manifests=lambda w: manifests([w.subject], plan.fig3_methods(config)),
     output:
         png=report(
             paths.figure("fig3_{subject}"),

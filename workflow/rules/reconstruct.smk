@@ -1,5 +1,6 @@
 # Reconstruction of the test images from the decoded z and c: X_z, X_c and X_zc
-# (one per strength), in chunks of test images, n samples each.
+# (one per strength), and text (X_zc's start with the decoded caption's c), in chunks of
+# test images, n samples each.
 
 
 rule reconstruct:
@@ -25,7 +26,8 @@ rule reconstruct:
     params:
         model_dir=lambda wildcards: config["model_dir"],
         features={"z_size": config["features"]["z_size"]},
-        reconstruct=plan.keys(config["reconstruct"], plan.RECONSTRUCT_KEYS),
+        # method text adds its strength (the other methods' params stay as they were)
+        reconstruct=lambda w: plan.reconstruct_settings(config, w.method),
     script:
         "../scripts/reconstruct.py"
 

@@ -1,6 +1,7 @@
 # Reconstruction or retrieval? Novelty of each test image, novel (C+1-way) identification,
 # N-way identification with fixed pools, bootstrap intervals and permutation tests, collapse
-# of the decoded features, and four controls scored as methods (Shirakawa et al. 2024).
+# of the decoded features, and four controls scored as methods (Shirakawa et al. 2024); with
+# method text a fifth, retrieval by the decoded caption.
 
 # Controls reconstructed through the generator are pseudo-subjects (GENERATED_CONTROLS, common.smk);
 # shuffled and retrieval need no new images (sdbrain.evaluation.controls).
@@ -58,6 +59,7 @@ rule validity_features:
 
 rule validity:
     input:
+        unpack(lambda w: paths.with_ids("caption_c", paths.caption_c(w.subject)) if TEXT else {}),
         **paths.with_ids("decoded_z", paths.decoded("z")),
         **paths.with_ids("decoded_c", paths.decoded("c")),
         **paths.with_ids("true_z", paths.features("z")),

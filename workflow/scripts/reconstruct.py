@@ -1,4 +1,7 @@
-"""Rule reconstruct: X_z, X_c or X_zc of one chunk of test images, n samples each, as PNGs."""
+"""Rule reconstruct: X_z, X_c, X_zc or text of one chunk of test images, n samples each, as PNGs.
+
+Method text is X_zc's image-to-image with c the CLIP embedding of each image's decoded caption (rule caption_c).
+"""
 import numpy as np
 from PIL import Image
 
@@ -19,10 +22,12 @@ def main():
         z, ids = load_rows(snakemake.input.z, snakemake.input.z_ids)
     if "c" in snakemake.input.keys():
         c, ids = load_rows(snakemake.input.c, snakemake.input.c_ids, expected_ids=None if z is None else ids)
-    rows = np.isin(ids, chunks.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
-    ids = ids[rows]
     device = devices.cuda_or_cpu(p.reconstruct["device"])
     pipe = pipeline.load_pipeline(p.model_dir, device)
+    if method == "text":  # X_zc with the decoded caption's c (rule caption_c)
+        method, strength = "zc", p.reconstruct["text_strength"]
+    rows = np.isin(ids, chunks.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"], p.reconstruct["batch_size"]))
+    ids = ids[rows]
     z_size = p.features["z_size"]
     reconstruct.check_features(pipe, z, c, z_size, source=f"decoded features of {w.subject}")
     sampling = pipeline.Sampling.pick(p.reconstruct)

@@ -28,7 +28,10 @@ def main():
         recon={m: late.reconstructions(subject, m, test_ids, inp.features) for m in p.methods},
         decoded=decoded, true_test=true_test, true_train=true_train)
     generated = {c: late.reconstructions(c, p.zc, test_ids, inp.features) for c in p.generated}
-    methods, order, retrieved = vt.with_controls(data, generated, p.zc, settings)
+    caption_c = None
+    if "caption_c" in inp.keys():  # method text: the retrieval by the decoded caption
+        caption_c, _ = load_rows(inp.caption_c, inp.caption_c_ids, expected_ids=test_ids)
+    methods, order, retrieved = vt.with_controls(data, generated, p.zc, settings, caption_c)
     skipped = [n for n in settings.n_way if n > len(test_ids)]
     if skipped:
         log.warning("N-way identification for N = %s skipped: only %d test images", skipped, len(test_ids))

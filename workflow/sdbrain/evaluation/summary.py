@@ -29,24 +29,31 @@ def summarise(scores: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"std": "sd", "count": "n_images"})
 
 
-def community_table(summary: pd.DataFrame, method: str) -> pd.DataFrame:
+def community_table(summary: pd.DataFrame, methods: str | list[str]) -> pd.DataFrame:
     """Lay out ``summary`` as the published tables: one block per community recipe in it.
 
-    Each block has a row per subject, their mean, and the published rows that recipe made.
+    Each block has, per method of ``methods`` (the main X_zc, and text where it runs), a row per subject and their
+    mean, then the published rows that recipe made.
     """
+    methods = [methods] if isinstance(methods, str) else list(methods)
     blocks = []
     for recipe in [r for r in summary["protocol"].unique() if r in PUBLISHED or rc.RECIPES[r].low_level]:
-        part = summary[(summary["protocol"] == recipe) & (summary["method"] == method)]
-        wide = part.pivot(index="subject", columns="metric", values="mean").reindex(columns=COMMUNITY_COLUMNS)
-        for col in ("Alex2", "Alex5", "Incep", "CLIP"):
-            wide[col] *= 100
-        wide.loc["mean"] = wide.mean()
-        wide.index = [f"this run: {s} ({method})" for s in wide.index]
         published = pd.DataFrame(PUBLISHED.get(recipe, {}), index=COMMUNITY_COLUMNS).T
-        block = pd.concat([wide, published]).rename_axis("row").reset_index()
+        block = pd.concat([*(_run_rows(summary, recipe, m) for m in methods), published]).rename_axis("row").reset_index()
         block.insert(0, "recipe", recipe)
         blocks.append(block)
     return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=["recipe", "row", *COMMUNITY_COLUMNS])
+
+
+def _run_rows(summary: pd.DataFrame, recipe: str, method: str) -> pd.DataFrame:
+    """One method's rows of a community block: per subject and their mean, in the published units."""
+    part = summary[(summary["protocol"] == recipe) & (summary["method"] == method)]
+    wide = part.pivot(index="subject", columns="metric", values="mean").reindex(columns=COMMUNITY_COLUMNS)
+    for col in ("Alex2", "Alex5", "Incep", "CLIP"):
+        wide[col] *= 100
+    wide.loc["mean"] = wide.mean()
+    wide.index = [f"this run: {s} ({method})" for s in wide.index]
+    return wide
 
 
 def markdown(table: pd.DataFrame, note: str = "") -> str:

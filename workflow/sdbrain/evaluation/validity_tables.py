@@ -124,11 +124,14 @@ def similarity(recon: np.ndarray, originals: np.ndarray) -> np.ndarray:
     return np.mean([correlation_matrix(recon[:, s], originals) for s in range(recon.shape[1])], axis=0)
 
 
-def with_controls(subject: Subject, generated: dict, zc: str, settings: Settings) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Add the four controls (late features) to the subject's methods.
+def with_controls(subject: Subject, generated: dict, zc: str, settings: Settings,
+                  caption_c: np.ndarray | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Add the four controls (late features) to the subject's methods, and with ``caption_c`` a fifth.
 
-    Returns the subject's methods plus the four controls, the shuffled permutation and the retrieved
-    training rows.
+    ``caption_c`` (test, dims), the c of the decoded captions (method text), adds caption_retrieval: the training
+    image whose caption embedding (true c) is nearest the decoded caption's, what retrieving by the decoded
+    caption alone reaches.
+    Returns the subject's methods plus the controls, the shuffled permutation and the retrieved training rows.
     """
     order = controls.permutation(len(subject.test_ids), settings.seed)
     retrieved = validity.retrieval_baseline([subject.decoded["z"], subject.decoded["c"]],
@@ -136,6 +139,9 @@ def with_controls(subject: Subject, generated: dict, zc: str, settings: Settings
     methods = dict(subject.recon)
     methods["shuffled"] = subject.recon[zc][order]
     methods["retrieval"] = subject.train[retrieved][:, None]
+    if caption_c is not None:
+        nearest = validity.retrieval_baseline([caption_c], [subject.true_train["c"]], settings.memory_mb)
+        methods["caption_retrieval"] = subject.train[nearest][:, None]
     methods.update(generated)
     return methods, order, retrieved
 

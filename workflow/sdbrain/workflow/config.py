@@ -62,37 +62,44 @@ def check_denoising_steps(config: dict) -> None:
     steps = config["reconstruct"]["steps"]
     for key, levels in (("reconstruct.strengths", config["reconstruct"]["strengths"]),
                         ("encode.noise_levels", config["encode"]["noise_levels"]),
-                        ("encode.step_levels", config["encode"]["step_levels"])):
+                        ("encode.step_levels", config["encode"]["step_levels"]),
+                        ("text.strength", [config["text"]["strength"]] if config["text"]["enabled"] else [])):
         for s in levels:
-            if int(steps * s) < 1:
+            if s is not None and int(steps * s) < 1:
                 raise InputError(f"config key '{key}': strength {s:g} with {steps} steps (reconstruct.steps) leaves "
                                  "no denoising step (steps x strength must be at least 1)")
 
 
 def locate_shipped_model(config: dict, workflow_dir: str | Path) -> None:
-    """Read a relative ``model_dir`` from the workflow's own folder where the working directory has no such folder.
+    """Read a relative ``model_dir`` or ``text.captioner_dir`` from the workflow's folder where the working one has none.
 
-    The shipped toy model (``resources/toy_sd``) lives in the workflow's folder. A lab that uses the workflow as a
-    Snakemake module runs it in its own folder, which holds its config and results but not the workflow's
-    resources. A ``model_dir`` that the working directory has, an absolute one, and the toy model that the workflow
-    builds itself (``paths.TOY_RANDOM_MODEL``) are left as they are.
+    The shipped toy models (``resources/toy_sd``, ``resources/toy_blip``) live in the workflow's folder. A lab that
+    uses the workflow as a Snakemake module runs it in its own folder, which holds its config and results but not
+    the workflow's resources. A folder that the working directory has, an absolute one, and the toy model that the
+    workflow builds itself (``paths.TOY_RANDOM_MODEL``) are left as they are.
     """
-    model_dir = Path(config["model_dir"])
-    if model_dir.is_absolute() or model_dir.exists() or plan.builds_model(config):
-        return
-    shipped = Path(workflow_dir) / model_dir
-    if shipped.is_dir():
-        config["model_dir"] = str(shipped)
+    for section, key in ((config, "model_dir"), (config["text"], "captioner_dir")):
+        folder = Path(section[key])
+        if folder.is_absolute() or folder.exists() or (key == "model_dir" and plan.builds_model(config)):
+            continue
+        shipped = Path(workflow_dir) / folder
+        if shipped.is_dir():
+            section[key] = str(shipped)
 
 
 def check_data_paths(config: dict) -> None:
-    """Check that ``nsd_root`` and ``model_dir`` are existing folders, outside the toy world (which builds them).
+    """Check that ``nsd_root``, ``model_dir`` and (method text) ``text.captioner_dir`` are existing folders.
+
+    Outside the toy world, which builds or ships them.
 
     This runs before anything is planned: a dry run with a wrong path stops here, with one line.
     """
     if config["toy"]["enabled"]:
         return
-    missing = [key for key in ("nsd_root", "model_dir") if not Path(config[key]).is_dir()]
+    folders = {key: config[key] for key in ("nsd_root", "model_dir")}
+    if config["text"]["enabled"]:
+        folders["text.captioner_dir"] = config["text"]["captioner_dir"]
+    missing = [key for key, folder in folders.items() if not Path(folder).is_dir()]
     if missing:
-        raise InputError("; ".join(f"config key '{key}': folder {config[key]} does not exist" for key in missing)
+        raise InputError("; ".join(f"config key '{key}': folder {folders[key]} does not exist" for key in missing)
                          + f" (set it in your config file or with --config {missing[0]}=/path)")

@@ -115,6 +115,27 @@ def decode_scores(by: str, target: str = "{target}", subject: str = "{subject}")
     return f"{DECODE}/{subject}/{target}_scores_{by}.tsv"
 
 
+# --- the decoded text prompt (method text) ----------------------------------------------------------
+TEXT = f"{RESULTS}/text"
+# per subject and source (decoded, ceiling, chance): mean caption scores and attribute accuracy (toy world)
+TEXT_SUMMARY = f"{TEXT}/summary.tsv"
+
+
+def captions(subject: str = "{subject}") -> str:
+    """Name a subject's caption table: per test image the decoded caption, the ceiling's and the true ones."""
+    return f"{TEXT}/{subject}/captions.tsv"
+
+
+def caption_c(subject: str = "{subject}") -> str:
+    """Name the c (CLIP embedding) of a subject's decoded captions: method text's c."""
+    return f"{TEXT}/{subject}/caption_c.npy"
+
+
+def caption_scores(subject: str = "{subject}", table: str = "images") -> str:
+    """Name a subject's caption scores per test image and source ('images') or per source ('summary')."""
+    return f"{TEXT}/{subject}/scores_{table}.tsv"
+
+
 # --- reconstructions --------------------------------------------------------------------------------
 RECONSTRUCT = f"{RESULTS}/reconstruct"
 

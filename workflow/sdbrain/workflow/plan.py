@@ -24,7 +24,8 @@ GENERATE_KEYS = ("image_size", "steps", "guidance_scale", "eta", "seed", "batch_
 # reconstruct: rule reconstruct (the strength is the method's)
 RECONSTRUCT_KEYS = GENERATE_KEYS + ("n_samples", "n_chunks", "device")
 # decode: rule decode (the ROI is passed per target)
-DECODE_KEYS = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning")
+DECODE_KEYS = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning",
+               "memory_mb")
 # encode: rules encode, encode_level and encode_steps (the models and figures asked for are rule all's)
 ENCODE_KEYS = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
           "voxel_block", "fdr_q", "backend", "solver")
@@ -70,8 +71,8 @@ def model_note(config: dict) -> str:
 
 
 def methods(config: dict) -> list[str]:
-    """Return the reconstruction methods: z, c and zc at each strength of reconstruct.strengths."""
-    return spaces.methods(config["reconstruct"]["strengths"])
+    """Return the reconstruction methods: z, c, zc at each strength of reconstruct.strengths, text where enabled."""
+    return spaces.methods(config["reconstruct"]["strengths"], config["text"]["enabled"])
 
 
 def main_method(config: dict) -> str:
@@ -79,9 +80,32 @@ def main_method(config: dict) -> str:
     return spaces.method(config["reconstruct"]["strengths"][0])
 
 
+def fig3_methods(config: dict) -> list[str]:
+    """Fig. 3's rows: z, c, the main zc and, where text.enabled, the decoded-caption method."""
+    return ["z", "c", main_method(config)] + (["text"] if config["text"]["enabled"] else [])
+
+
 def fig3_labels(config: dict) -> list[str]:
-    """Fig. 3's row labels: one per method it shows (z, c, the main zc)."""
-    return ["X_z", "X_c", f"X_zc (s={spaces.level_name(config['reconstruct']['strengths'][0])})"]
+    """Fig. 3's row labels: one per method of ``fig3_methods``."""
+    labels = ["X_z", "X_c", f"X_zc (s={spaces.level_name(config['reconstruct']['strengths'][0])})"]
+    return labels + ([f"text (s={spaces.level_name(text_strength(config))})"] if config["text"]["enabled"] else [])
+
+
+def text_strength(config: dict) -> float:
+    """Return method text's image-to-image strength: text.strength, or X_zc's main one where it is null."""
+    strength = config["text"]["strength"]
+    return config["reconstruct"]["strengths"][0] if strength is None else strength
+
+
+def reconstruct_settings(config: dict, method: str) -> dict:
+    """Return the reconstruct keys of ``method``'s jobs; method text's also hold its strength (``text_strength``)."""
+    settings = keys(config["reconstruct"], RECONSTRUCT_KEYS)
+    return {**settings, "text_strength": text_strength(config)} if method == "text" else settings
+
+
+def decode_settings(config: dict, target: str) -> dict:
+    """Return the decode keys of ``target``'s decoder: decode's, with decode.per_target's entries in their place."""
+    return {**keys(config["decode"], DECODE_KEYS), **config["decode"]["per_target"].get(target, {})}
 
 
 # --- encoding models --------------------------------------------------------------------

@@ -5,6 +5,7 @@ The feature spaces are the encoding models'; what a config asks for is ``sdbrain
 Reconstruction methods:
     z, c                     from the decoded z only or c only
     zc<s>                    image-to-image from z with c at strength s (e.g. zc0.8)
+    text                     image-to-image from z with the decoded caption's c (text.strength; docs/text.md)
 
 Feature spaces:
     z, c                     the image latent and the caption embedding
@@ -23,7 +24,7 @@ from sdbrain.errors import InputError
 # Snakemake wildcard constraints: one space (a joint model is "z+" and one of these), a
 # method, a noise level (a diffusion feature folder)
 PATTERN = r"z|c|zc[0-9.]+(-[a-z]+)?|unet[0-9.]+-[a-z0-9]+-[a-z]+"
-METHOD_PATTERN = r"z|c|zc[0-9.]+"
+METHOD_PATTERN = r"z|c|zc[0-9.]+|text"
 LEVEL_PATTERN = r"[0-9.]+"
 _PARSE = re.compile(r"^(?P<kind>z|c|zc|unet)(?P<level>[0-9.]*)(-(?P<layer>[a-z0-9]+))??(-(?P<step>[a-z]+))?$")
 
@@ -55,14 +56,17 @@ def method(strength: float) -> str:
     return f"zc{level_name(strength)}"
 
 
-def methods(strengths) -> list[str]:
-    """Every reconstruction method: z, c and one zc per strength."""
-    return ["z", "c"] + [method(s) for s in strengths]
+def methods(strengths, text: bool = False) -> list[str]:
+    """Every reconstruction method: z, c, one zc per strength and, with ``text``, the decoded-caption method."""
+    return ["z", "c"] + [method(s) for s in strengths] + (["text"] if text else [])
 
 
 def parse_method(name: str) -> tuple[str, float | None]:
-    """Parse a method into its kind and strength: 'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8)."""
-    if name in ("z", "c"):
+    """Parse a method into its kind and strength: 'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8).
+
+    'text' -> ('text', None): its strength is text.strength, not part of its name.
+    """
+    if name in ("z", "c", "text"):
         return name, None
     if name.startswith("zc"):
         try:
@@ -71,7 +75,7 @@ def parse_method(name: str) -> tuple[str, float | None]:
             strength = -1.0
         if 0 < strength <= 1:
             return "zc", strength
-    raise InputError(f"reconstruction method '{name}': expected z, c or zc<strength> with strength in (0, 1]")
+    raise InputError(f"reconstruction method '{name}': expected z, c, text or zc<strength> with strength in (0, 1]")
 
 
 def parse(name: str) -> Space:
