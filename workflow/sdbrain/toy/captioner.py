@@ -53,8 +53,10 @@ def build_model(tokenizer, params: dict):
     from transformers import BlipForConditionalGeneration
     width, layers = params["width"], params["layers"]
     heads = max(1, width // 32)
+    # trained from scratch, the position and CLS embeddings start at std 0.02 as the other weights do (BLIP's vision
+    # config draws them at 1e-10, meant for weights that are loaded, not trained)
     vision = {"patch_size": params["patch_size"], "hidden_size": width, "intermediate_size": 2 * width,
-              "num_hidden_layers": layers, "num_attention_heads": heads}
+              "num_hidden_layers": layers, "num_attention_heads": heads, "initializer_range": 0.02}
     text = {"vocab_size": len(tokenizer), "hidden_size": width, "encoder_hidden_size": width,
             "intermediate_size": 2 * width, "num_hidden_layers": layers, "num_attention_heads": heads,
             "max_position_embeddings": 32, "bos_token_id": tokenizer.bos_token_id,
