@@ -3,8 +3,9 @@
 A decoder of very wide targets (BLIP's image tokens: 173,568 values per image) cannot hold its targets and weights
 at NSD size. The streaming decoder reads a block of targets from the feature file (one row per stimulus, expanded
 to the trials that showed it), fits it with the design's decompositions (made once), writes the block's test
-predictions to a file and drops its weights. Its block is sized by a memory budget (``ridge.target_batch``), so its
-peak memory should not grow with the number of targets; the in-memory decoder's (``ridge.fit(...).predict``) does.
+predictions (from the eigenbasis, never forming its weights) to a file. Its block is sized by a memory budget
+(``ridge.target_batch``), so its peak memory should not grow with the number of targets; the in-memory
+decoder's (``ridge.fit(...).predict``) does.
 
 Each row is a fresh process, its imports and thread pools started first. Its peak resident set (VmHWM) above
 that start, after the design's decompositions (``ridge.prepare``: the folds' and the refit's, made once) and at the
@@ -60,13 +61,32 @@ def write_problem(folder: Path, n_trials: int, n_voxels: int, n_test: int, n_tar
         features[:, block] = latent @ rng.normal(size=(32, width)) + rng.normal(size=(n_stimuli, width)) * 2
 
 
+def flops(n_trials: int, n_voxels: int, n_test: int, n_targets: int, n_alphas: int = 3, folds: int = 5) -> dict:
+    """The streamed decoder's arithmetic (multiply-adds x 2) in the dual form, voxels outnumbering trials.
+
+    design: per fold and for the refit, the trials' kernel (float64) and its eigendecomposition (about 4 n^3);
+    targets: per fold the targets in the eigenbasis and the validation predictions at each alpha, for the refit the
+    targets in the eigenbasis, the coefficients back to the trials and to the voxels (the weights) and the test
+    rows' predictions.
+    """
+    n_val = n_trials // folds
+    n_fit = n_trials - n_val
+    design = folds * (2 * n_fit**2 * n_voxels + 4 * n_fit**3) + 2 * n_trials**2 * n_voxels + 4 * n_trials**3
+    per_target = (folds * (2 * n_fit**2 + n_alphas * 2 * n_val * n_fit) + 2 * 2 * n_trials**2
+                  + 2 * n_voxels * n_trials + 2 * n_test * n_voxels)
+    return {"design": float(design), "targets": float(per_target) * n_targets}
+
+
 def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
     """Run one decoder in this (fresh) process; its peak memory above the loaded design, its time."""
     from sdbrain.data import io
     from sdbrain.linear import ridge
     x, x_test = np.load(folder / "x.npy"), np.load(folder / "x_test.npy")
     stimulus = np.load(folder / "stimulus.npy")
-    settings = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, solver="eigh")
+    # himalaya: its RidgeCV (KernelRidgeCV where voxels outnumber trials) through the workflow's wrapper, every
+    # target at once; it has no decomposition to make before the targets, so its peak is all at the end
+    settings = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, solver="himalaya" if mode == "himalaya" else "eigh",
+                              n_targets_batch=None)
     # imports and thread pools are not the decoder's memory: start them, then reset the peak (clear_refs 5)
     import sklearn.model_selection  # noqa: F401
     import torch
@@ -76,7 +96,12 @@ def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
     start = time.perf_counter()
     prepared = ridge.prepare(x, settings)  # the design's decompositions: once, whatever the number of targets
     design_mb = rss_mb("VmHWM") - base
-    if mode == "stream":
+    if mode == "himalaya":
+        y = np.load(folder / f"features_{n_targets}.npy")[stimulus]
+        model = prepared.fit(y)
+        np.save(folder / f"himalaya_{n_targets}.npy", model.predict(x_test))
+        alphas, batch = model.alphas, n_targets
+    elif mode == "stream":
         batch = ridge.target_batch(memory_mb, len(x), x.shape[1], len(x_test), len(ALPHAS))
         out = io.ColumnBlocks(folder / f"stream_{n_targets}.npy", create=(len(x_test), n_targets))
         alphas = prepared.stream(io.ColumnBlocks(folder / f"features_{n_targets}.npy", rows=stimulus), x_test, out,
@@ -89,7 +114,7 @@ def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
         alphas = model.alphas
     np.save(folder / f"alphas_{mode}_{n_targets}.npy", alphas)
     return {"seconds": time.perf_counter() - start, "peak_mb": rss_mb("VmHWM") - base, "batch": batch,
-            "design_mb": design_mb}
+            "design_mb": design_mb, "alphas": np.asarray(alphas).tolist()}
 
 
 def run_child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
@@ -110,11 +135,13 @@ def main():
     parser.add_argument("--targets", type=int, nargs="+", default=[20000, 80000])
     parser.add_argument("--memory-mb", type=float, default=64)
     parser.add_argument("--no-memory", action="store_true", help="skip the in-memory decoder")
+    parser.add_argument("--himalaya", action="store_true", help="also himalaya's RidgeCV (KernelRidgeCV in dual form)")
+    parser.add_argument("--nsd-voxels", type=int, default=40000, help="six streams' voxels for the NSD projection")
     args = parser.parse_args()
     print(f"{args.trials} trials x {args.voxels} voxels ({'dual' if args.voxels > args.trials else 'primal'} form), "
           f"{args.test} test rows, alphas {ALPHAS}, 5 folds; budget {args.memory_mb:g} MiB\n")
     print("| targets | decoder | targets per block | peak after the decompositions (MiB) | peak at the end (MiB) | "
-          "time (s) | same alphas | largest relative difference |")
+          "time (s) | alphas as the stream's | largest relative difference from the stream |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -123,17 +150,29 @@ def main():
             rows = {"stream": run_child(folder, "stream", n_targets, args.memory_mb)}
             if not args.no_memory:
                 rows["in memory"] = run_child(folder, "memory", n_targets, args.memory_mb)
-            same, diff = "", ""
-            if "in memory" in rows:
-                a, b = np.load(folder / f"stream_{n_targets}.npy"), np.load(folder / f"memory_{n_targets}.npy")
-                diff = f"{(np.linalg.norm(a - b, axis=0) / np.linalg.norm(b, axis=0)).max():.1e}"
-                same = str(np.array_equal(np.load(folder / f"alphas_stream_{n_targets}.npy"),
-                                          np.load(folder / f"alphas_memory_{n_targets}.npy")))
+            if args.himalaya:
+                rows["himalaya"] = run_child(folder, "himalaya", n_targets, args.memory_mb)
+            stream = np.load(folder / f"stream_{n_targets}.npy")
             for name, r in rows.items():
+                same = diff = ""
+                if name != "stream":  # against the streamed decoder
+                    other = np.load(folder / f"{'memory' if name == 'in memory' else name}_{n_targets}.npy")
+                    diff = f"{(np.linalg.norm(stream - other, axis=0) / np.linalg.norm(other, axis=0)).max():.1e}"
+                    same = f"{np.mean(np.isclose(np.load(folder / f'alphas_stream_{n_targets}.npy'), r['alphas'], rtol=1e-5)):.4f}"
                 print(f"| {n_targets:,} | {name} | {r['batch']:,} | {r['design_mb']:.0f} | {r['peak_mb']:.0f} | "
                       f"{r['seconds']:.1f} | {same} | {diff} |")
             for path in folder.glob(f"*_{n_targets}.npy"):
                 path.unlink()
+            if args.voxels > args.trials:
+                work = flops(args.trials, args.voxels, args.test, n_targets)
+                rate = (work["design"] + work["targets"]) / rows["stream"]["seconds"]
+                print(f"|  | the stream's arithmetic: {(work['design'] + work['targets']) / 1e12:.2f} TFLOP, "
+                      f"{rate / 1e9:.0f} GFLOP/s here |  |  |  |  |  |  |")
+    if args.voxels > args.trials:
+        nsd = flops(24980, args.nsd_voxels, 982, 173568)
+        print(f"\nAt NSD size (24,980 trials x {args.nsd_voxels:,} voxels -> 173,568 targets, 982 test images): the "
+              f"design {nsd['design'] / 1e12:.0f} TFLOP (float64), the targets {nsd['targets'] / 1e12:.0f} TFLOP "
+              "(float32).")
 
 
 if __name__ == "__main__":

@@ -70,9 +70,9 @@ def stream(x_train, train_ids, x_test, test_ids, features_path: str | Path, feat
 
     The training trials' targets are the rows of their stimuli (by 73k id), read a block of columns at a time
     (``ColumnBlocks``); the design is decomposed once (in the dual form where voxels outnumber trials); each
-    block's alphas are chosen, its test predictions written to ``out_path`` (created here, (test images,
-    targets) float32) and its weights dropped. Blocks hold at most ``memory_mb`` of working memory
-    (``ridge.target_batch``), whatever the number of targets. The scores are computed block by block.
+    block's alphas are chosen, its test predictions (from the eigenbasis: its weights are never formed) written to
+    ``out_path`` (created here, (test images, targets) float32). Blocks hold at most ``memory_mb`` of working
+    memory (``ridge.target_batch``), whatever the number of targets. The scores are computed block by block.
     """
     source = str(features_path)
     y_train = ColumnBlocks(features_path, rows=row_positions(feature_ids, train_ids, source))

@@ -176,8 +176,8 @@ class Prepared:
 
         For targets too many to hold with their weights (decoded BLIP tokens: 173,568 per image): ``y``
         (trials, targets) and ``out`` (test rows, targets) may be memory-mapped; a block's targets are read,
-        fitted, predicted and written, and its weights dropped, so memory grows with ``n_targets_batch``
-        (``target_batch``), not with the number of targets. Gives what ``fit(y).predict(x_test)`` gives.
+        fitted, predicted (from the eigenbasis: its weights are never formed) and written, so memory grows with
+        ``n_targets_batch`` (``target_batch``), not with the number of targets. Gives what ``fit(y).predict(x_test)`` gives.
         Returns the alpha chosen per target.
         """
         import torch
@@ -188,9 +188,14 @@ class Prepared:
             raise ValueError(f"ridge: targets {y.shape} and predictions {out.shape} do not match {self.n_trials} "
                              f"trials and {x_test.shape[0]} test rows")
         chosen = np.zeros(y.shape[1])
+        # the test rows in the refit's eigenbasis, once: a block's predictions are then (test x components) @ its
+        # coefficients, without forming its weights (inputs x targets: the larger product where voxels are many)
         xt = torch.from_numpy(self.standardiser(x_test)).to(self.eigh.device)
-        for batch, weights, intercept, best in self.eigh.blocks(y, n_targets_batch):
-            out[:, batch] = (xt @ weights + intercept).cpu().numpy()
+        with torch.no_grad():
+            projected = self.eigh.full.project(xt - self.eigh.mean)
+        del xt
+        for batch, coef, offset, best in self.eigh.blocks(y, n_targets_batch):
+            out[:, batch] = (projected @ coef + offset).cpu().numpy()
             chosen[batch] = best.cpu().numpy()
         return chosen
 
@@ -374,12 +379,17 @@ class _EighSolver:
         weights = np.zeros((self.full.x.shape[1], n_targets), dtype=np.float32)
         intercept = np.zeros(n_targets, dtype=np.float32)
         chosen = np.zeros(n_targets)
-        for batch, w, b, best in self.blocks(y, n_targets_batch):
-            weights[:, batch], intercept[batch], chosen[batch] = w.cpu().numpy(), b.cpu().numpy(), best.cpu().numpy()
+        for batch, coef, offset, best in self.blocks(y, n_targets_batch):
+            w = self.full.weights(coef)
+            weights[:, batch], intercept[batch] = w.cpu().numpy(), (offset - self.mean @ w).cpu().numpy()
+            chosen[batch] = best.cpu().numpy()
         return weights, intercept, chosen
 
     def blocks(self, y, n_targets_batch):
-        """Yield (targets, weights, intercepts, chosen alphas) of each block of targets, on the device.
+        """Yield (targets, refit coefficients in the eigenbasis, target offsets, chosen alphas) of each block.
+
+        On the device. A block's predictions of rows z are ``full.project(z - mean) @ coef + offset``; its primal
+        weights ``full.weights(coef)``.
 
         Only one block's targets are read from ``y`` (which may be memory-mapped) at a time.
         """
@@ -411,9 +421,7 @@ class _EighSolver:
                 del y_batch
                 coef = self.full.rhs(centred) / (self.full.values[:, None] + best[None, :]).float()
                 del centred
-                w = self.full.weights(coef)
-                del coef
-                yield batch, w, offset - self.mean @ w, best
+                yield batch, coef, offset, best
 
 
 def alpha_edges(chosen: np.ndarray, grid) -> tuple[float, float]:
