@@ -64,16 +64,16 @@ def write_problem(folder: Path, n_trials: int, n_voxels: int, n_test: int, n_tar
 def flops(n_trials: int, n_voxels: int, n_test: int, n_targets: int, n_alphas: int = 3, folds: int = 5) -> dict:
     """The streamed decoder's arithmetic (multiply-adds x 2) in the dual form, voxels outnumbering trials.
 
-    design: per fold and for the refit, the trials' kernel (float64) and its eigendecomposition (about 4 n^3);
-    targets: per fold the targets in the eigenbasis and the validation predictions at each alpha, for the refit the
-    targets in the eigenbasis, the coefficients back to the trials and to the voxels (the weights) and the test
-    rows' predictions.
+    design: per fold and for the refit, the trials' kernel (float64) and its eigendecomposition (about 4 n^3), the
+    validation rows and the test rows in the eigenbasis; targets: per fold the targets in the eigenbasis and the
+    validation predictions at each alpha, for the refit the targets in the eigenbasis and the test rows' predictions
+    from it (no weights are formed).
     """
     n_val = n_trials // folds
     n_fit = n_trials - n_val
-    design = folds * (2 * n_fit**2 * n_voxels + 4 * n_fit**3) + 2 * n_trials**2 * n_voxels + 4 * n_trials**3
-    per_target = (folds * (2 * n_fit**2 + n_alphas * 2 * n_val * n_fit) + 2 * 2 * n_trials**2
-                  + 2 * n_voxels * n_trials + 2 * n_test * n_voxels)
+    design = (folds * (2 * n_fit**2 * n_voxels + 4 * n_fit**3 + 2 * n_val * n_voxels * n_fit + 2 * n_val * n_fit**2)
+              + 2 * n_trials**2 * n_voxels + 4 * n_trials**3 + 2 * n_test * n_voxels * n_trials + 2 * n_test * n_trials**2)
+    per_target = folds * (2 * n_fit**2 + n_alphas * 2 * n_val * n_fit) + 2 * n_trials**2 + 2 * n_test * n_trials
     return {"design": float(design), "targets": float(per_target) * n_targets}
 
 

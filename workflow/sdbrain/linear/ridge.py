@@ -367,7 +367,10 @@ class _EighSolver:
                 eigen, mean = _decompose(x, train, self.fit_intercept, None if g is None else total_gram - g,
                                          None if s is None else total - s)
                 shrink = (1 / (eigen.values[None, :] + self.grid[:, None])).float()  # (alphas, components)
-                self.fits.append((eigen, eigen.project(x[val] - mean), shrink))
+                projected = eigen.project(x[val] - mean)
+                if not eigen.primal:  # the dual form's rhs needs only the eigenvectors: drop the fold's design copy
+                    eigen.x = None
+                self.fits.append((eigen, projected, shrink))
             # the refit on all trials
             self.full, self.mean = _decompose(x, slice(None), self.fit_intercept, total_gram, total)
         kept = [eigen.kept for eigen, _, _ in self.fits] + [self.full.kept]
