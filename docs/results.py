@@ -13,6 +13,7 @@ changes them changes the words.
     python docs/results.py --copy-from WORKDIR  # first copy the tables of a finished default run in WORKDIR
     python docs/results.py --copy-banded-from WORKDIR
     python docs/results.py --copy-switch-from NAME WORKDIR   # a switched copy (NAME: a key of SWITCHES)
+    python docs/results.py --copy-text-from WORKDIR   # the default run with method text (text.enabled: true)
     python docs/results.py --check              # exit 1 if a committed page differs from what this writes
 """
 from __future__ import annotations
@@ -49,6 +50,12 @@ DEFAULT_TABLES = ["evaluate/identification.tsv", "evaluate/community_table.tsv",
                   "report/config.yaml", "report/provenance.yaml"]
 BANDED_TABLES = ["encode/{subject}/joint_agreement.tsv", "encode/{subject}/joint_comparison.tsv",
                  "report/config.yaml", "report/provenance.yaml"]
+# the default run with method text (a configfile with text: {enabled: true}): docs/text.md's results
+TEXT_TABLES = ["text/summary.tsv", "text/{subject}/captions.tsv", "evaluate/identification.tsv", "validity/summary.tsv",
+               "decode/{subject}/blip_scores_images.tsv", "decode/{subject}/blip_scores_targets.tsv",
+               "report/config.yaml", "report/provenance.yaml"]
+TEXT_PAGE = ROOT / "docs/text.md"
+TEXT_BEGIN, TEXT_END = "<!-- text-results:begin -->", "<!-- text-results:end -->"
 SWITCH_TABLES = ["evaluate/identification.tsv", "decode/{subject}/z_scores_images.tsv",
                  "decode/{subject}/c_scores_images.tsv", "report/config.yaml", "report/provenance.yaml"]
 
@@ -440,6 +447,92 @@ def effects_block(default: Run) -> str:
     return "\n".join(lines)
 
 
+def text_block(run: Run) -> str:
+    """docs/text.md's results: caption scores with their ceiling and chance, identification of method text beside
+    the CVPR methods, and the validity analysis's novel scenes with retrieval by the decoded caption."""
+    if not run.config["text"]["enabled"]:
+        raise SystemExit("docs/results/text: its config does not enable method text")
+    zc = f"zc{run.config['reconstruct']['strengths'][0]:g}"
+    scores = run.table("text/summary.tsv").set_index(["source", "subject"])
+    sources = ["decoded", "ceiling", "chance"]
+    cols = [("bleu4", "BLEU-4"), ("rouge_l", "ROUGE-L"), ("cider", "CIDEr-D"), ("clip", "CLIP similarity"),
+            ("shape", "names the shape"), ("colour", "names the colour"), ("background", "names the background")]
+    r = run.table("decode/{subject}/blip_scores_images.tsv").groupby("subject")["r"].mean()
+    targets = run.table("decode/{subject}/blip_scores_targets.tsv").groupby("subject")["r"]
+    lines = [f"Measured on the toy world: the default run with `text.enabled: true` ({len(run.subjects)} subjects, "
+             f"{run.config['reconstruct']['n_samples']} samples per image; `docs/results/text/`, written by "
+             f"`docs/results.py`). The BLIP decoder (from `{run.config['decode']['roi']['blip']}`) to the toy "
+             f"captioner's {targets.size().iloc[0]:,} image-token values: test r per image (across the values) "
+             f"{both(r.to_dict(), lambda v: f'{v:.2f}')}, per value (across the test images) "
+             f"{both(targets.mean().to_dict(), lambda v: f'{v:.2f}')} ({' / '.join(run.subjects)}).", "",
+             "Captions (per subject: " + " / ".join(run.subjects) + "; BLEU-4 over the test set, the others the mean "
+             "over test images; the attribute columns: the share of captions that name the scene's value):", "",
+             "| captions | " + " | ".join(name for _, name in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for source in sources:
+        cells = []
+        for key, _ in cols:
+            values = {s: scores.loc[(source, s), key] for s in run.subjects}
+            cells.append(both(values, pct) if key in ("shape", "colour", "background") else both(values, lambda v: f"{v:.2f}"))
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    ident = run.table("evaluate/identification.tsv")
+    paper = ident[ident["protocol"] == "takagi"].groupby(["method", "subject"])["mean"].mean()
+    names = [("z", "X_z"), ("c", "X_c"), (zc, f"X_zc (s = {zc[2:]})"), ("text", "text")]
+    summary = run.table("validity/summary.tsv")
+    counts = summary[(summary["method"] == "text") & (summary["metric"] == "twoway") & (summary["space"] == "late")]
+    n_all, n_novel = (int(counts[counts["group"] == g]["n"].iloc[0]) for g in ("all", "toy:novel"))
+    lines += ["", "Two-way identification in the paper's protocol (recipe `takagi`, mean of its 7 layers; evaluation "
+              "networks with random weights; chance 50 %) and, from the validity analysis (late feature), two-way "
+              f"identification on all {n_all} test images and on the {n_novel} novel scenes, beside the retrieval "
+              "controls:", "", "| method | takagi | validity: all | validity: novel scenes |", "|---|---|---|---|"]
+
+    def validity(method, group):
+        rows = summary[(summary["space"] == "late") & (summary["method"] == method) & (summary["metric"] == "twoway")
+                       & (summary["group"] == group)]
+        return both(dict(zip(rows["subject"], rows["mean"])))
+    for method, label in names:
+        lines.append(f"| {label} | {both({s: paper[(method, s)] for s in run.subjects}, pct)} | "
+                     f"{validity(method, 'all')} | {validity(method, 'toy:novel')} |")
+    for method, label in [("caption_retrieval", "retrieval by the decoded caption (the training image whose caption "
+                                                  "embedding is nearest)"),
+                          ("retrieval", "retrieval by the decoded z and c")]:
+        lines.append(f"| {label} | | {validity(method, 'all')} | {validity(method, 'toy:novel')} |")
+    lines += ["", text_statements(run, scores, summary, zc)]
+    captions = run.table("text/{subject}/captions.tsv")
+    first = captions[captions["subject"] == run.subjects[0]].head(4)
+    lines += ["", f"The first test images of {run.subjects[0]}:", "",
+              "| 73k id | decoded caption | from the true tokens (ceiling) | first true caption |", "|---|---|---|---|"]
+    for row in first.itertuples():
+        lines.append(f"| {row.nsd_id} | {row.decoded} | {row.ceiling} | {yaml.safe_load(row.true)[0]} |")
+    return "\n".join(lines)
+
+
+def text_statements(run: Run, scores: pd.DataFrame, summary: pd.DataFrame, zc: str) -> str:
+    """What the text tables show, each comparison decided from them (every subject must agree, else 'not in every
+    subject')."""
+    def every(a: dict, b: dict) -> str:
+        if all(abs(a[s] - b[s]) < 1e-9 for s in run.subjects):
+            return "as often as"
+        above = [a[s] > b[s] for s in run.subjects]
+        return "above" if all(above) else "below" if not any(above) else "not in every subject above"
+
+    def attr(source, key):
+        return {s: scores.loc[(source, s), key] for s in run.subjects}
+
+    def twoway(method, group):
+        rows = summary[(summary["space"] == "late") & (summary["method"] == method) & (summary["metric"] == "twoway")
+                       & (summary["group"] == group)]
+        return dict(zip(rows["subject"], rows["mean"]))
+    parts = [f"The decoded captions name the background {every(attr('decoded', 'background'), attr('chance', 'background'))} "
+             f"chance, the colour {every(attr('decoded', 'colour'), attr('chance', 'colour'))} chance and the shape "
+             f"{every(attr('decoded', 'shape'), attr('chance', 'shape'))} chance (the captioner itself names the shape of "
+             f"{both(attr('ceiling', 'shape'), pct)} of these test scenes from their true tokens: its ceiling).",
+             f"Method text identifies its images {every(twoway('text', 'all'), twoway('caption_retrieval', 'all'))} the "
+             "retrieval by its own caption on all test images and "
+             f"{every(twoway('text', 'toy:novel'), twoway('caption_retrieval', 'toy:novel'))} it on the novel scenes, "
+             f"and {every(twoway('text', 'toy:novel'), twoway(zc, 'toy:novel'))} X_zc there."]
+    return " ".join(parts)
+
+
 def replace_block(path: Path, begin: str, end: str, text: str) -> str:
     """The file's text with the part between the markers replaced."""
     current = path.read_text()
@@ -453,7 +546,8 @@ def write(check: bool) -> int:
     default = Run(TABLES / "default")
     page = Page(default, Run(TABLES / "banded"))
     wanted = {PAGE: page.text() + "\n", README: replace_block(README, BEGIN, END, page.summary_block()),
-              DEPARTURES: replace_block(DEPARTURES, EFFECTS_BEGIN, EFFECTS_END, effects_block(default))}
+              DEPARTURES: replace_block(DEPARTURES, EFFECTS_BEGIN, EFFECTS_END, effects_block(default)),
+              TEXT_PAGE: replace_block(TEXT_PAGE, TEXT_BEGIN, TEXT_END, text_block(Run(TABLES / "text")))}
     failed = 0
     for path, text in wanted.items():
         if check:
@@ -475,7 +569,10 @@ def main() -> int:
     parser.add_argument("--copy-banded-from", type=Path, help="a finished banded run's working directory")
     parser.add_argument("--copy-switch-from", nargs=2, metavar=("NAME", "WORKDIR"),
                         help="a switched copy of the default run (NAME: one of " + ", ".join(SWITCHES) + ")")
+    parser.add_argument("--copy-text-from", type=Path, help="a finished default run with method text")
     args = parser.parse_args()
+    if args.copy_text_from:
+        copy_run(args.copy_text_from, TEXT_TABLES, TABLES / "text")
     if args.copy_from:
         copy_run(args.copy_from, DEFAULT_TABLES, TABLES / "default")
     if args.copy_banded_from:

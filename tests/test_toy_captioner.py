@@ -5,7 +5,6 @@ import json
 import numpy as np
 
 from conftest import ROOT
-
 from sdbrain.text import blip
 from sdbrain.toy import captioner, world
 

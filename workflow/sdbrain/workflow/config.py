@@ -97,7 +97,7 @@ def check_data_paths(config: dict) -> None:
     if config["toy"]["enabled"]:
         return
     folders = {key: config[key] for key in ("nsd_root", "model_dir")}
-    if config["text"]["enabled"]:
+    if config.get("text", {}).get("enabled"):
         folders["text.captioner_dir"] = config["text"]["captioner_dir"]
     missing = [key for key, folder in folders.items() if not Path(folder).is_dir()]
     if missing:
