@@ -1,4 +1,5 @@
 """Rule blip_features: BLIP's image tokens of every stimulus (method text), written to disk a batch at a time."""
+import numpy as np
 from tqdm import tqdm
 
 from sdbrain import devices
@@ -20,7 +21,7 @@ def main():
     if vision.image_size != p.text["image_size"]:
         raise InputError(f"{snakemake.input.captioner}: BLIP is built for {vision.image_size} px but text.image_size is "
                          f"{p.text['image_size']} (convert it at that size: sdbrain-weights blip --image-size)")
-    width = (1 + (vision.image_size // vision.patch_size) ** 2) * vision.hidden_size
+    width = int(np.prod(blip.token_shape(model)))
     layout, batch = nsd.Layout(p.nsd_root), p.text["batch_size"]
     with RowWriter(out.values, (len(ids), width)) as values:
         for start in tqdm(range(0, len(ids), batch), desc="blip", unit="batch"):

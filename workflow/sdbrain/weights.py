@@ -150,7 +150,7 @@ def config_lines(paths: dict[str, Path]) -> str:
     lines = []
     if "sd" in paths:
         lines.append(f"model_dir: {paths['sd']}")
-    weights = {k: v for k, v in paths.items() if k not in ("sd", "blip", "blip_original")}
+    weights = {k: v for k, v in paths.items() if k not in ("sd", *BLIP)}
     if weights:
         lines += ["evaluate:", "  weights:"] + [f"    {k}: {v}" for k, v in weights.items()]
     return "\n".join(lines)

@@ -29,13 +29,12 @@ def summarise(scores: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"std": "sd", "count": "n_images"})
 
 
-def community_table(summary: pd.DataFrame, methods: str | list[str]) -> pd.DataFrame:
+def community_table(summary: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """Lay out ``summary`` as the published tables: one block per community recipe in it.
 
     Each block has, per method of ``methods`` (the main X_zc, and text where it runs), a row per subject and their
     mean, then the published rows that recipe made.
     """
-    methods = [methods] if isinstance(methods, str) else list(methods)
     blocks = []
     for recipe in [r for r in summary["protocol"].unique() if r in PUBLISHED or rc.RECIPES[r].low_level]:
         published = pd.DataFrame(PUBLISHED.get(recipe, {}), index=COMMUNITY_COLUMNS).T

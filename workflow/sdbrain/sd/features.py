@@ -56,11 +56,16 @@ def encode_z(pipe, images: np.ndarray, ids, size: int, sample: bool, seed: int, 
 
 
 @torch.no_grad()
-def embed_captions(pipe, texts: list[str]) -> torch.Tensor:
-    """(len(texts), max_length, width) last hidden state of the text encoder."""
+def encode_texts(pipe, texts: list[str]):
+    """Run the text encoder on ``texts`` padded to the tokenizer's length: its output (hidden states and pooled)."""
     tokens = pipe.tokenizer(texts, padding="max_length", max_length=pipe.tokenizer.model_max_length,
                             truncation=True, return_tensors="pt")
-    return pipe.text_encoder(tokens.input_ids.to(pipe.text_encoder.device))[0]
+    return pipe.text_encoder(tokens.input_ids.to(pipe.text_encoder.device))
+
+
+def embed_captions(pipe, texts: list[str]) -> torch.Tensor:
+    """(len(texts), max_length, width) last hidden state of the text encoder."""
+    return encode_texts(pipe, texts)[0]
 
 
 @torch.no_grad()

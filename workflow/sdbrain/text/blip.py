@@ -212,6 +212,12 @@ def load_tokenizer(model_dir: str | Path, model=None):
     return tokenizer
 
 
+def token_shape(model) -> tuple[int, int]:
+    """Return the vision encoder's tokens per image (the CLS and the patches) and their width: (226, 768) at 240 px."""
+    vision = model.config.vision_config
+    return 1 + (vision.image_size // vision.patch_size) ** 2, vision.hidden_size
+
+
 def pixels(images: np.ndarray, size: int = IMAGE_SIZE):
     """Prepare (n, H, W, 3) uint8 images as the released recipe feeds BLIP.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdbrain.errors import ArgumentError
+from sdbrain.text.blip import token_shape
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,7 @@ def write(model, tokenizer, tokens: np.ndarray, settings: Generation = Generatio
     """
     import torch
     config = model.config.vision_config
-    grid = config.image_size // config.patch_size
-    n_tokens, width = 1 + grid * grid, config.hidden_size
+    n_tokens, width = token_shape(model)
     tokens = np.asarray(tokens, dtype=np.float32)
     if tokens.ndim != 2 or tokens.shape[1] != n_tokens * width:
         raise ArgumentError("tokens", f"expected rows of {n_tokens} x {width} = {n_tokens * width} values (BLIP's image "

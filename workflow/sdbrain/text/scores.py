@@ -73,12 +73,8 @@ def clip_similarity(pipe, candidates: list[str], references: list[list[str]], ba
 
 
 def _pooled(pipe, texts: list[str]) -> np.ndarray:
-    import torch
-    tokens = pipe.tokenizer(texts, padding="max_length", max_length=pipe.tokenizer.model_max_length,
-                            truncation=True, return_tensors="pt")
-    with torch.no_grad():
-        out = pipe.text_encoder(tokens.input_ids.to(pipe.text_encoder.device))
-    return out.pooler_output.float().cpu().numpy().astype(np.float64)
+    from sdbrain.sd.features import encode_texts
+    return encode_texts(pipe, texts).pooler_output.float().cpu().numpy().astype(np.float64)
 
 
 def sources(decoded: list[str], ceiling: list[str], seed: int) -> dict[str, tuple[list[str], np.ndarray]]:

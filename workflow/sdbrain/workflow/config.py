@@ -63,9 +63,9 @@ def check_denoising_steps(config: dict) -> None:
     for key, levels in (("reconstruct.strengths", config["reconstruct"]["strengths"]),
                         ("encode.noise_levels", config["encode"]["noise_levels"]),
                         ("encode.step_levels", config["encode"]["step_levels"]),
-                        ("text.strength", [config["text"]["strength"]] if config["text"]["enabled"] else [])):
+                        ("text.strength", [plan.text_strength(config)] if config["text"]["enabled"] else [])):
         for s in levels:
-            if s is not None and int(steps * s) < 1:
+            if int(steps * s) < 1:
                 raise InputError(f"config key '{key}': strength {s:g} with {steps} steps (reconstruct.steps) leaves "
                                  "no denoising step (steps x strength must be at least 1)")
 
