@@ -77,14 +77,32 @@ def flops(n_trials: int, n_voxels: int, n_test: int, n_targets: int, n_alphas: i
     return {"design": float(design), "targets": float(per_target) * n_targets}
 
 
-def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
+def himalaya_dual(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, n_targets_batch: int | None):
+    """himalaya's KernelRidgeCV (its RidgeCV in the dual form) as its own user would run it: fit, predict.
+
+    It keeps its dual coefficients (trials x targets) and predicts from them; the workflow's wrapper
+    (``ridge._fit_himalaya``) also forms the primal weights (voxels x targets), 14 GB at 20,000 voxels x 173,568
+    targets, more than this machine has.
+    """
+    from himalaya.backend import get_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+    from sklearn.model_selection import KFold
+    batch = {"n_targets_batch": n_targets_batch, "n_targets_batch_refit": n_targets_batch}
+    model = KernelRidgeCV(alphas=np.asarray(ALPHAS, dtype=np.float32), kernel="linear", fit_intercept=True,
+                          cv=KFold(n_splits=5, shuffle=False), solver_params=batch)
+    model.fit(x, y)
+    backend = get_backend()
+    return backend.to_numpy(model.predict(x_test)), backend.to_numpy(model.best_alphas_)
+
+
+def child(folder: Path, mode: str, n_targets: int, memory_mb: float, himalaya_batch: int | None = None) -> dict:
     """Run one decoder in this (fresh) process; its peak memory above the loaded design, its time."""
     from sdbrain.data import io
     from sdbrain.linear import ridge
     x, x_test = np.load(folder / "x.npy"), np.load(folder / "x_test.npy")
     stimulus = np.load(folder / "stimulus.npy")
-    # himalaya: its RidgeCV (KernelRidgeCV where voxels outnumber trials) through the workflow's wrapper, every
-    # target at once; it has no decomposition to make before the targets, so its peak is all at the end
+    # himalaya: KernelRidgeCV where voxels outnumber trials (fit and predict, as its user runs it), else its RidgeCV
+    # through the workflow's wrapper; it has no decomposition to make before the targets, so its peak is at the end
     settings = ridge.Settings(ALPHAS, folds=5, fit_intercept=True, solver="himalaya" if mode == "himalaya" else "eigh",
                               n_targets_batch=None)
     # imports and thread pools are not the decoder's memory: start them, then reset the peak (clear_refs 5)
@@ -96,7 +114,13 @@ def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
     start = time.perf_counter()
     prepared = ridge.prepare(x, settings)  # the design's decompositions: once, whatever the number of targets
     design_mb = rss_mb("VmHWM") - base
-    if mode == "himalaya":
+    if mode == "himalaya" and x.shape[0] < x.shape[1]:
+        y = np.load(folder / f"features_{n_targets}.npy")[stimulus]
+        # the same standardised inputs (the released recipe's scaling) as the stream's
+        predictions, alphas = himalaya_dual(prepared.xs, y, prepared.standardiser(x_test), himalaya_batch)
+        np.save(folder / f"himalaya_{n_targets}.npy", predictions)
+        batch = himalaya_batch or n_targets
+    elif mode == "himalaya":
         y = np.load(folder / f"features_{n_targets}.npy")[stimulus]
         model = prepared.fit(y)
         np.save(folder / f"himalaya_{n_targets}.npy", model.predict(x_test))
@@ -117,10 +141,10 @@ def child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
             "design_mb": design_mb, "alphas": np.asarray(alphas).tolist()}
 
 
-def run_child(folder: Path, mode: str, n_targets: int, memory_mb: float) -> dict:
+def run_child(folder: Path, mode: str, n_targets: int, memory_mb: float, himalaya_batch: int | None = None) -> dict:
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import decoder_stream as d, json; "
             f"from pathlib import Path; print(json.dumps(d.child(Path({str(folder)!r}), {mode!r}, {n_targets}, "
-            f"{memory_mb})))")
+            f"{memory_mb}, {himalaya_batch})))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={"PYTHONPATH": str(WORKFLOW), "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin",
                                  **ALLOCATOR})
@@ -136,6 +160,8 @@ def main():
     parser.add_argument("--memory-mb", type=float, default=64)
     parser.add_argument("--no-memory", action="store_true", help="skip the in-memory decoder")
     parser.add_argument("--himalaya", action="store_true", help="also himalaya's RidgeCV (KernelRidgeCV in dual form)")
+    parser.add_argument("--himalaya-batch", type=int, default=None,
+                        help="himalaya's n_targets_batch (default: every target at once)")
     parser.add_argument("--nsd-voxels", type=int, default=40000, help="six streams' voxels for the NSD projection")
     args = parser.parse_args()
     print(f"{args.trials} trials x {args.voxels} voxels ({'dual' if args.voxels > args.trials else 'primal'} form), "
@@ -151,7 +177,7 @@ def main():
             if not args.no_memory:
                 rows["in memory"] = run_child(folder, "memory", n_targets, args.memory_mb)
             if args.himalaya:
-                rows["himalaya"] = run_child(folder, "himalaya", n_targets, args.memory_mb)
+                rows["himalaya"] = run_child(folder, "himalaya", n_targets, args.memory_mb, args.himalaya_batch)
             stream = np.load(folder / f"stream_{n_targets}.npy")
             for name, r in rows.items():
                 same = diff = ""
