@@ -94,6 +94,22 @@ def attribute_accuracy(scenes: list[world.Scene], texts: list[str]) -> dict[str,
             for head in ("shape", "colour", "background")}
 
 
+def optimise(parameters, lr: float, steps: int, step_loss, log, name: str) -> float:
+    """Run ``steps`` steps of AdamW (one-cycle schedule peaking at ``lr``) on ``step_loss(step)``; return the last loss."""
+    parameters = list(parameters)
+    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
+    for step in range(1, steps + 1):
+        loss = step_loss(step)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if step % 100 == 0 or step == steps:
+            log(f"{name} step {step}/{steps}: loss {loss.item():.4f}")
+    return float(loss.item())
+
+
 def training_scenes(n: int, step: int, params: dict, rng: np.random.Generator) -> list[world.Scene]:
     """Fresh generator scenes for one pre-training step; for the first ``one_colour_steps`` all in one pair.
 
@@ -108,15 +124,13 @@ def training_scenes(n: int, step: int, params: dict, rng: np.random.Generator) -
     return scenes
 
 
-
-
 def pretrain_vision(model, params: dict, rng: np.random.Generator, log=print) -> float:
     """Pre-train the image encoder to tell the scenes' shapes; return its held-out accuracy.
 
     BLIP's ViT starts from ImageNet-trained weights; the toy one starts from a classifier of the toy scenes' shapes
     (read out of the mean of its patch tokens), trained ``pretrain_steps`` steps at ``pretrain_lr``, its first
     ``one_colour_steps`` on one colour pair; the read-out is dropped afterwards. Colours, backgrounds and sizes it
-    learns in the captioning: a read-out of them beside the shape's held the shape at chance.
+    learns in the captioning: read-outs of them beside the shape's held the shape at 42 %.
     """
     vision, size = model.vision_model, params["image_size"]
     head = torch.nn.Linear(params["width"], len(world.SHAPES))
@@ -128,20 +142,11 @@ def pretrain_vision(model, params: dict, rng: np.random.Generator, log=print) ->
     def truth(scenes):
         return torch.tensor([world.SHAPES.index(s.shape) for s in scenes])
 
-    steps = params["pretrain_steps"]
-    optimiser = torch.optim.AdamW([*vision.parameters(), *head.parameters()], lr=params["pretrain_lr"],
-                                  weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=params["pretrain_lr"], total_steps=steps,
-                                                   pct_start=0.1)
-    for step in range(1, steps + 1):
-        scenes = training_scenes(params["batch"], step, params, rng)
-        loss = torch.nn.functional.cross_entropy(logits(scenes), truth(scenes))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if step % 100 == 0 or step == steps:
-            log(f"image encoder step {step}/{steps}: loss {loss.item():.4f}")
+    def shape_loss(scenes):
+        return torch.nn.functional.cross_entropy(logits(scenes), truth(scenes))
+
+    optimise([*vision.parameters(), *head.parameters()], params["pretrain_lr"], params["pretrain_steps"],
+             lambda step: shape_loss(training_scenes(params["batch"], step, params, rng)), log, "image encoder")
     held_out = world.sample_scenes(params["n_eval"], np.random.default_rng([params["seed"], 14]))
     with torch.no_grad():
         return float((logits(held_out).argmax(1) == truth(held_out)).float().mean())
@@ -164,24 +169,19 @@ def train(out_dir: str | Path, params: dict, log=print) -> dict:
     start, model = time.time(), model.train()
     pretrained = pretrain_vision(model, params, rng, log)
     log(f"image encoder: held-out shape accuracy of its read-out {pretrained:.3f}")
-    optimiser = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=params["lr"], total_steps=steps, pct_start=0.1)
-    for step in range(1, steps + 1):
+
+    def caption_loss(step):
         scenes = world.sample_scenes(batch, rng)
         ids, mask, labels = batch_targets(tokenizer, [canonical(s) for s in scenes])
         pixels = blip.pixels(np.stack([world.render(s, size) for s in scenes]), size)
-        loss = model(pixel_values=pixels, input_ids=ids, attention_mask=mask, labels=labels).loss
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if step % 100 == 0 or step == steps:
-            log(f"captioner step {step}/{steps}: loss {loss.item():.4f}")
+        return model(pixel_values=pixels, input_ids=ids, attention_mask=mask, labels=labels).loss
+
+    final_loss = optimise(model.parameters(), params["lr"], steps, caption_loss, log, "captioner")
     model.eval()
     held_out = world.sample_scenes(params["n_eval"], np.random.default_rng([params["seed"], 13]))
     rendered = np.stack([world.render(s, size) for s in held_out])
     written = captions.write(model, tokenizer, blip.image_tokens(model, rendered), captions.Generation(prompt=PROMPT))
-    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_loss": float(loss.item()),
+    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_loss": final_loss,
               "held_out_accuracy": attribute_accuracy(held_out, written), "image_encoder_shape_accuracy": pretrained,
               "examples": written[:5],
               "parameters": sum(p.numel() for p in model.parameters()), "params": params}
