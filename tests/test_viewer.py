@@ -94,12 +94,22 @@ READY = ("return typeof viewer !== 'undefined' && viewer.loaded.state() === 'res
 
 
 @pytest.mark.skipif(bool(MISSING), reason=MISSING)
+def ready(driver) -> bool:
+    """Whether the viewer has loaded; not yet while its page is too busy loading to answer a script (under load the
+    check itself can outlast WebDriver's 30 s script timeout)."""
+    from selenium.common.exceptions import TimeoutException
+    try:
+        return bool(driver.execute_script(READY))
+    except TimeoutException:
+        return False
+
+
 def test_chromium_draws_the_surface_without_console_errors(served, layers, tmp_path):
     driver = chromium(window="1000,800", console_log=True)
     try:
         driver.get(served)
         deadline = time.monotonic() + 240  # S1's surfaces take about 30 s to load with software WebGL on 2 cores
-        while not driver.execute_script(READY):
+        while not ready(driver):
             assert time.monotonic() < deadline, "the viewer did not finish loading in 240 s"
             time.sleep(2)
         time.sleep(3)  # a few frames after the data arrived
