@@ -80,7 +80,7 @@ def test_the_shipped_captioner_names_shape_colour_and_background_of_unseen_scene
     model = blip.load(folder)
     tokenizer = blip.load_tokenizer(folder, model)
     scenes = world.sample_scenes(200, np.random.default_rng([7, 31]))
-    images = np.stack([world.render(s, model.config.vision_config.image_size) for s in scenes])
+    images = world.render_all(scenes, model.config.vision_config.image_size)
     written = captions.write(model, tokenizer, blip.image_tokens(model, images), captions.Generation())
     accuracy = captioner.attribute_accuracy(scenes, written)
     print(accuracy)

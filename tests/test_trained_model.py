@@ -93,7 +93,7 @@ def test_image_to_image_keeps_layout_and_adopts_the_new_caption(pipe, scorer):
     """At strength 0.8 the object stays where it was; its colour and the background follow the new caption."""
     rng = np.random.default_rng(99)
     scenes = world.sample_scenes(24, rng)
-    images = np.stack([world.render(s, 64) for s in scenes])
+    images = world.render_all(scenes, 64)
     colours = list(world.COLOURS)
     new = []
     for s in scenes:  # a new object colour and background, the same shape, size and place

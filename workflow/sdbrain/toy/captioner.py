@@ -136,7 +136,7 @@ def pretrain_vision(model, params: dict, rng: np.random.Generator, log=print) ->
     head = torch.nn.Linear(params["width"], len(world.SHAPES))
 
     def logits(scenes):
-        pixels = blip.pixels(np.stack([world.render(s, size) for s in scenes]), size)
+        pixels = blip.pixels(world.render_all(scenes, size), size)
         return head(vision(pixel_values=pixels).last_hidden_state[:, 1:].mean(1))
 
     def truth(scenes):
@@ -173,13 +173,13 @@ def train(out_dir: str | Path, params: dict, log=print) -> dict:
     def caption_loss(step):
         scenes = world.sample_scenes(batch, rng)
         ids, mask, labels = batch_targets(tokenizer, [canonical(s) for s in scenes])
-        pixels = blip.pixels(np.stack([world.render(s, size) for s in scenes]), size)
+        pixels = blip.pixels(world.render_all(scenes, size), size)
         return model(pixel_values=pixels, input_ids=ids, attention_mask=mask, labels=labels).loss
 
     final_loss = optimise(model.parameters(), params["lr"], steps, caption_loss, log, "captioner")
     model.eval()
     held_out = world.sample_scenes(params["n_eval"], np.random.default_rng([params["seed"], 13]))
-    rendered = np.stack([world.render(s, size) for s in held_out])
+    rendered = world.render_all(held_out, size)
     written = captions.write(model, tokenizer, blip.image_tokens(model, rendered), captions.Generation(prompt=PROMPT))
     record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_loss": final_loss,
               "held_out_accuracy": attribute_accuracy(held_out, written), "image_encoder_shape_accuracy": pretrained,

@@ -18,7 +18,7 @@ HEADS = {"shape": list(world.SHAPES), "colour": list(world.COLOURS), "background
 def scenes_and_images(n: int, seed: int, size: int) -> tuple[list[world.Scene], np.ndarray]:
     """``n`` generator scenes (balanced over shapes) and their (n, size, size, 3) uint8 renders."""
     scenes = world.sample_scenes(n, np.random.default_rng(seed))
-    return scenes, np.stack([world.render(s, size) for s in scenes])
+    return scenes, world.render_all(scenes, size)
 
 
 def labels(scenes: list[world.Scene]) -> dict[str, np.ndarray]:

@@ -72,7 +72,7 @@ def build_scheduler():
 def dataset(n: int, seed: int, size: int, tokenizer) -> tuple[list[world.Scene], torch.Tensor, torch.Tensor]:
     """Scenes, their (n, 3, H, W) uint8 renders and the token ids of their five captions (n, 5, L)."""
     scenes = world.sample_scenes(n, np.random.default_rng(seed))
-    images = torch.from_numpy(np.stack([world.render(s, size) for s in scenes])).permute(0, 3, 1, 2).contiguous()
+    images = torch.from_numpy(world.render_all(scenes, size)).permute(0, 3, 1, 2).contiguous()
     texts = [t for s in scenes for t in world.captions(s)]
     ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors="pt").input_ids

@@ -146,6 +146,11 @@ def render(scene: Scene, size: int, supersample: int = 4) -> np.ndarray:
     return np.asarray(image.resize((size, size), Image.LANCZOS), dtype=np.uint8)
 
 
+def render_all(scenes: list[Scene], size: int) -> np.ndarray:
+    """(n, size, size, 3) uint8 images of ``scenes`` (``render``)."""
+    return np.stack([render(s, size) for s in scenes])
+
+
 def captions(scene: Scene) -> list[str]:
     """Five phrasings of the same scene, as COCO has about five captions per image."""
     sh, co, bg, sz, pl = scene.shape, scene.colour, scene.background, scene.size, scene.place()
@@ -297,7 +302,7 @@ def write_toy_nsd(root: Path, truth_dir: Path, grid: dict, params: dict) -> None
     order, shared, n_stimuli = design(params["n_subjects"], params["n_sessions"], params["trials_per_session"],
                                       params["n_shared"], params["shared_repeats"], params["train_repeats"], rng)
     scenes, novel = hold_out(sample_scenes(n_stimuli, rng), params["n_shared"], params.get("novel"), params["seed"])
-    images = np.stack([render(sc, params["image_size"]) for sc in scenes])
+    images = render_all(scenes, params["image_size"])
     attrs = attributes(scenes)
     _write_stimuli(layout, scenes, images, shared, order)
 
