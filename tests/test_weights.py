@@ -172,3 +172,58 @@ def test_shipped_sources_name_the_published_files():
     assert sources["files"]["swav_resnet50"]["url"].endswith("swav_800ep_pretrain.pth.tar")
     assert sources["repos"]["clip"]["repo"] == "openai/clip-vit-large-patch14"
     assert sources["repos"]["sd"]["repo"] == "CompVis/stable-diffusion-v1-4"
+    assert set(sources["archives"]) == {"vgg19", "generator_relu7"}
+    assert all(len(entry["md5"]) == 32 for entry in sources["archives"].values())
+
+
+def _zip(folder: Path, out: Path, top: str) -> Path:
+    """A zip of ``folder`` under the top-level name ``top``, as the published archives hold their files."""
+    import zipfile
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{top}/{path.relative_to(folder)}")
+    return out
+
+
+def test_gan_archives_are_md5_checked_unpacked_and_loaded_strictly(tmp_path, capsys):
+    from test_gan import TOY, write_folders
+
+    from sdbrain.gan import networks
+    from sdbrain.toy import gan as toy_gan
+    vgg, gen = write_folders(tmp_path / "made", toy_gan.random_encoder(TOY),
+                             networks.narrow_generator(**toy_gan.generator_arch(TOY)),
+                             {k: (8,) for k in networks.LAYERS}, 32, TOY)
+    served = tmp_path / "served"
+    served.mkdir()
+    vgg_zip = _zip(vgg, served / "VGG_ILSVRC_19_layers.zip", "VGG_ILSVRC_19_layers")
+    gen_zip = _zip(gen, served / "generator.zip", "bvlc_reference_caffenet_generator_ILSVRC2012_Training")
+    (served / "broken.zip").write_bytes(vgg_zip.read_bytes()[:200])
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Hub, directory=str(served)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    md5 = lambda path: hashlib.md5(path.read_bytes()).hexdigest()  # noqa: E731, S324
+    archives = {"vgg19": {"url": f"{base}/VGG_ILSVRC_19_layers.zip", "file": "VGG_ILSVRC_19_layers.zip", "md5": md5(vgg_zip)},
+                "generator_relu7": {"url": f"{base}/generator.zip", "file": "generator.zip", "md5": md5(gen_zip)}}
+    sources = {"hub": base, "files": {}, "repos": {}, "archives": archives}
+    try:
+        out = tmp_path / "w"
+        code = weights.main(["fetch", str(out), "--only", "vgg19", "generator_relu7",
+                             "--sources", str(_write_sources(tmp_path / "s.yaml", sources))])
+        assert code == 0
+        lines = yaml.safe_load(capsys.readouterr().out)
+        assert lines == {"gan": {"encoder_dir": str(out / "vgg19"), "generator_dir": str(out / "generator_relu7")}}
+        assert networks.load_encoder(out / "vgg19").image_size == 32
+        assert networks.load_generator(out / "generator_relu7").latent_size == TOY["fc"]
+        assert sorted(p.name for p in out.iterdir()) == ["generator_relu7", "vgg19"], "the zips are not kept"
+        # a corrupted download fails its MD5; a zip that passes a wrong MD5 listing but is not a zip is refused
+        for entry, message in ((dict(archives["vgg19"], md5="0" * 32), r"MD5 \w+ is not the published 0{32}"),
+                               (dict(archives["vgg19"], url=f"{base}/broken.zip", md5=None), "not a zip archive")):
+            bad = tmp_path / "bad"
+            code = weights.main(["fetch", str(bad), "--only", "vgg19", "--sources",
+                                 str(_write_sources(tmp_path / "s.yaml", dict(sources, archives={"vgg19": entry})))])
+            err = capsys.readouterr().err.strip().splitlines()
+            assert code == 1 and len(err) == 1 and pytest.importorskip("re").search(message, err[0]), err
+            assert list(bad.iterdir()) == []
+    finally:
+        httpd.shutdown()

@@ -14,6 +14,8 @@ Checks, per file:
 - Hugging Face repositories publish every file's hash in their tree listing: SHA-256 of
   large (LFS) files, the git blob SHA-1 of small ones;
 - SwAV's checkpoint has no published hash: its SHA-256 is printed for the record;
+- the GAN init's archives (``archives``: the Kamitani lab's zips of VGG19 and the relu7 generator) are checked
+  against the MD5 their publisher lists, unpacked into ``DIR/<name>`` and loaded strictly;
 - every evaluation file is then loaded strictly as the workflow will load it, and SD's
   directory checked as a diffusers pipeline.
 A file that fails a check is deleted (it is downloaded under a temporary name) and the
@@ -38,6 +40,8 @@ DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "config" / "weights.yaml
 CHUNK = 1 << 20
 # the decoded-text method's BLIP (fetched with --only, converted by `sdbrain-weights blip`)
 BLIP = ("blip", "blip_original")
+# the GAN init's folders and the config key each one sets (fetched with --only)
+GAN = {"vgg19": "encoder_dir", "generator_relu7": "generator_dir"}
 
 
 def read_sources(path: str | Path) -> dict:
@@ -63,12 +67,13 @@ def download(url: str, target: Path, timeout: float = 60) -> dict[str, str]:
     """Stream ``url`` to ``target`` under a temporary name (``part``) and hash it as it streams."""
     part = target.with_name(target.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
-    sha256 = hashlib.sha256()
+    sha256, md5 = hashlib.sha256(), hashlib.md5()  # noqa: S324 -- MD5 is what some publishers list
     with _open(url, timeout) as response, open(part, "wb") as out:
         while chunk := response.read(CHUNK):
             sha256.update(chunk)
+            md5.update(chunk)
             out.write(chunk)
-    return {"sha256": sha256.hexdigest(), "part": str(part)}
+    return {"sha256": sha256.hexdigest(), "md5": md5.hexdigest(), "part": str(part)}
 
 
 def git_blob_sha1(path: str | Path) -> str:
@@ -99,6 +104,34 @@ def fetch_file(name: str, entry: dict, directory: Path, timeout: float) -> Path:
         _refuse(got["part"], f"{target.name} from {url} does not load as {name}: {error}")
     Path(got["part"]).replace(target)
     checked = "SHA-256 checked" if entry.get("sha256") or entry.get("sha256_prefix") else "no published hash"
+    print(f"{name}: {target} ({checked}; sha256 {got['sha256']}; loads strictly)", file=sys.stderr)
+    return target
+
+
+def fetch_archive(name: str, entry: dict, directory: Path, timeout: float) -> Path:
+    """Fetch one of the GAN init's zip archives: download, check its MD5, unpack to ``directory/name``, load strictly."""
+    import zipfile
+
+    from sdbrain.gan import networks
+    url, target = entry["url"], directory / name
+    got = download(url, directory / entry["file"], timeout)
+    if entry.get("md5") and got["md5"] != entry["md5"]:
+        _refuse(got["part"], f"{entry['file']} from {url}: MD5 {got['md5']} is not the published {entry['md5']}")
+    try:
+        with atomic_dir(target) as staging:   # checked whole before it takes the target's place
+            try:
+                with zipfile.ZipFile(got["part"]) as archive:
+                    archive.extractall(staging)
+            except zipfile.BadZipFile:
+                raise InputError(f"{entry['file']} from {url}: not a zip archive") from None
+            load = networks.load_encoder if name == "vgg19" else networks.load_generator
+            try:
+                load(staging)
+            except InputError as error:
+                raise InputError(f"{entry['file']} from {url} does not load as {name}: {error}") from None
+    finally:
+        Path(got["part"]).unlink(missing_ok=True)
+    checked = "MD5 checked" if entry.get("md5") else "no published hash"
     print(f"{name}: {target} ({checked}; sha256 {got['sha256']}; loads strictly)", file=sys.stderr)
     return target
 
@@ -150,9 +183,12 @@ def config_lines(paths: dict[str, Path]) -> str:
     lines = []
     if "sd" in paths:
         lines.append(f"model_dir: {paths['sd']}")
-    weights = {k: v for k, v in paths.items() if k not in ("sd", *BLIP)}
+    weights = {k: v for k, v in paths.items() if k not in ("sd", *BLIP, *GAN)}
     if weights:
         lines += ["evaluate:", "  weights:"] + [f"    {k}: {v}" for k, v in weights.items()]
+    gan = {key: paths[name] for name, key in GAN.items() if name in paths}
+    if gan:
+        lines += ["gan:"] + [f"  {k}: {v}" for k, v in gan.items()]
     return "\n".join(lines)
 
 
@@ -165,13 +201,16 @@ def fetch(directory: str | Path, sources: dict, only=None, with_sd: bool = False
     directory.mkdir(parents=True, exist_ok=True)
     wanted = list(only) if only else [*[f for f in sources["files"] if f not in BLIP],
                                       *[r for r in sources["repos"] if r not in BLIP and (r != "sd" or with_sd)]]
-    unknown = [n for n in wanted if n not in sources["files"] and n not in sources["repos"]]
+    archives = sources.get("archives") or {}
+    unknown = [n for n in wanted if n not in sources["files"] and n not in sources["repos"] and n not in archives]
     if unknown:
         raise InputError(f"sdbrain-weights: unknown name(s) {unknown}; the sources list "
-                         f"{sorted([*sources['files'], *sources['repos']])}")
+                         f"{sorted([*sources['files'], *sources['repos'], *archives])}")
     paths = {}
     for name in wanted:
-        if name in sources["files"]:
+        if name in archives:
+            paths[name] = fetch_archive(name, archives[name], directory, timeout)
+        elif name in sources["files"]:
             paths[name] = fetch_file(name, sources["files"][name], directory, timeout)
         else:
             paths[name] = fetch_repo(name, sources["repos"][name], sources["hub"].rstrip("/"), directory, timeout)
