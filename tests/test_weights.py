@@ -187,10 +187,9 @@ def _zip(folder: Path, out: Path, top: str) -> Path:
 
 
 def test_gan_archives_are_md5_checked_unpacked_and_loaded_strictly(tmp_path, capsys):
-    from test_gan import TOY, write_folders
-
     from sdbrain.gan import networks
     from sdbrain.toy import gan as toy_gan
+    from test_gan import TOY, write_folders
     vgg, gen = write_folders(tmp_path / "made", toy_gan.random_encoder(TOY),
                              networks.narrow_generator(**toy_gan.generator_arch(TOY)),
                              {k: (8,) for k in networks.LAYERS}, 32, TOY)

@@ -63,9 +63,9 @@ def relu7(encoder: networks.Encoder, x: torch.Tensor) -> torch.Tensor:
 
 
 def augment(code: torch.Tensor, noise: float, scale, bound: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    """Each code times a factor drawn from ``scale`` (low, high), plus Gaussian noise of SD up to ``noise`` x the
-    codes' SD, within [0, bound].
+    """Scale each code by a factor from ``scale`` (low, high), add noise of SD up to ``noise`` x the codes', clip.
 
+    The result lies within [0, bound].
     The iCNN starts near 0 (N(0, 1) against codes in the hundreds), decays its input every step, and searches the
     whole input box: the generator must draw a scene from codes near, not only at, a scene's relu7, and along the
     ray from 0 to it (the published one was trained adversarially for the first).
