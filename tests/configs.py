@@ -21,7 +21,10 @@ TINY = {
     "flatmaps": {"height": 256},
     # method text with the shipped toy captioner (32 px); its BLIP decoder streamed in blocks of targets
     "text": {"enabled": True, "image_size": 32},
-    "decode": {"per_target": {"blip": {"memory_mb": 5}}},
+    # methods gan and gan_text with the shipped toy networks, a short iCNN, the features in float16; its first
+    # layer's decoder streamed in blocks of targets as well
+    "gan": {"enabled": True, "dtype": "float16", "icnn": {"n_iter": 10}},
+    "decode": {"per_target": {"blip": {"memory_mb": 5}, "vgg19": {"memory_mb": 5}}},
 }
 
 # One subject, one chunk and no denoising-step spaces: 40 jobs that still pass through every stage
@@ -33,3 +36,4 @@ MINI["toy"]["n_subjects"] = 1
 MINI["encode"]["step_levels"] = []
 MINI["features"]["n_chunks"] = 1  # chunked merging is covered by TINY
 MINI["text"]["enabled"] = False
+MINI["gan"]["enabled"] = False

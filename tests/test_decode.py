@@ -234,3 +234,32 @@ def test_stream_decodes_as_decode_does_from_the_feature_file(decoding_world, tmp
         np.save(tmp_path / "c.npy", values[order][keep])
         decode.stream(x_train, train_ids, x_test, test_ids, tmp_path / "c.npy", ids[order][keep], PARAMS, memory_mb,
                       tmp_path / "other.npy")
+
+
+def test_float16_features_decode_as_float32_ones_within_their_rounding(decoding_world, tmp_path):
+    """Features stored in float16 (gan.dtype: VGG19 at NSD size) stream through the decoder, which computes in
+    float32: the same predictions within float16's rounding of the targets (2^-11 relative), scores without
+    overflow."""
+    fmri, ids, spaces = decoding_world
+    values = spaces["c"][0] * 300   # features in the hundreds, as VGG19's: float16 sums of squares would overflow
+    x_train, train_ids, _ = ingest.load_betas(fmri, "ventral", "train")
+    x_test, test_ids, _ = ingest.load_betas(fmri, "ventral", "test")
+    results = {}
+    for dtype in (np.float32, np.float16):
+        np.save(tmp_path / f"{dtype.__name__}.npy", values.astype(dtype))
+        results[dtype] = decode.stream(x_train, train_ids, x_test, test_ids, tmp_path / f"{dtype.__name__}.npy", ids,
+                                       PARAMS, 0.5, tmp_path / f"prediction_{dtype.__name__}.npy")
+    full, half = (np.load(tmp_path / f"prediction_{d.__name__}.npy") for d in (np.float32, np.float16))
+    assert np.linalg.norm(half - full) / np.linalg.norm(full) < 1e-3
+    assert np.all(np.isfinite(results[np.float16].image_r))
+    # r is NaN only for a target float16 rounds to a constant over the test images (c's start-token rows)
+    assert np.mean(np.isnan(results[np.float16].target_r)) <= 64 / values.shape[1]   # one token row of 64
+    assert np.mean(results[np.float16].alphas == results[np.float32].alphas) > 0.99
+
+
+def test_training_betas_averaged_per_image_in_id_order():
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [10.0, 20.0], [5.0, 6.0]], dtype=np.float32)
+    ids = np.array([7, 3, 7, 3])
+    averaged, images = decode.average_by_image(x, ids)
+    assert images.tolist() == [3, 7]
+    np.testing.assert_allclose(averaged, [[4.0, 5.0], [5.5, 11.0]])

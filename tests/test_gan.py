@@ -16,7 +16,7 @@ from sdbrain.toy import gan as toy_gan
 from sdbrain.toy import world
 
 TOY = dict(seed=0, input_scale=100, image_size=32, widths=[4, 8, 8, 8, 8], fc=32, classes=16, pool=1,
-           generator_fc=32, generator_channels=[16, 16, 8, 8, 8])
+           generator_fc=64, generator_channels=[16, 16, 8, 8, 8])
 
 
 def write_folders(root, encoder, generator, layer_shapes, image_size=224, arch=None):

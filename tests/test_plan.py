@@ -64,12 +64,13 @@ def test_a_step_level_that_is_also_a_noise_level_is_modelled_once():
     assert models.captured == ["0.5", "1"]
 
 
-@pytest.mark.parametrize("config, text", [(DEFAULT, []), (NSD, ["text"])])
-def test_methods(config, text):
-    # config/nsd.yaml has the released code's decoded-text method; the toy run has it one switch away
-    assert plan.methods(config) == ["z", "c", "zc0.8", *text]
+@pytest.mark.parametrize("config, extra", [(DEFAULT, []), (NSD, ["text", "gan", "gan_text"])])
+def test_methods(config, extra):
+    # config/nsd.yaml has the released code's decoded text and GAN init; the toy run has them one switch away
+    assert plan.methods(config) == ["z", "c", "zc0.8", *extra]
     assert plan.main_method(config) == "zc0.8"
-    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=0.8)", *(["text (s=0.8)"] if text else [])]
+    labels = {"text": "text (s=0.8)", "gan": "gan (iCNN)", "gan_text": "gan_text (s=0.8)"}
+    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=0.8)", *(labels[m] for m in extra)]
 
 
 def test_methods_at_several_strengths():
@@ -87,6 +88,21 @@ def test_method_text_joins_the_methods_at_x_zcs_strength_or_its_own(strength, sh
     assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=1)", f"text (s={shown:g})"]
     assert plan.reconstruct_settings(config, "text")["text_strength"] == shown
     assert "text_strength" not in plan.reconstruct_settings(config, "zc1"), "the other methods' params unchanged"
+
+
+def test_the_gan_init_joins_the_methods_and_decodes_each_vgg19_layer():
+    config = {"reconstruct": {"strengths": [0.8], "steps": 10}, "text": {"enabled": True, "strength": None},
+              "gan": {"enabled": True, "strength": 0.6, "layers": ["conv1_2", "fc8"]},
+              "decode": {"alphas": [1.0], "per_target": {"vgg19": {"alphas": [1e4], "train_on": "images"}}}}
+    assert plan.methods(config) == ["z", "c", "zc0.8", "text", "gan", "gan_text"]
+    assert plan.fig3_labels(config) == ["X_z", "X_c", "X_zc (s=0.8)", "text (s=0.8)", "gan (iCNN)", "gan_text (s=0.6)"]
+    assert plan.reconstruct_settings(config, "gan_text")["gan_strength"] == 0.6
+    assert plan.gan_targets(config) == ["vgg19-conv1_2", "vgg19-fc8"]
+    # every layer's decoder takes the vgg19 entry: the report's grid, on per-image averaged betas
+    assert plan.decode_settings(config, "vgg19-fc8") == {"alphas": [1e4], "train_on": "images"}
+    assert plan.decode_settings(config, "z") == {"alphas": [1.0]}
+    config["text"]["enabled"] = False
+    assert plan.methods(config) == ["z", "c", "zc0.8", "gan"], "gan_text needs the decoded caption"
 
 
 def test_a_target_takes_its_own_decoder_settings():

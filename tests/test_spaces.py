@@ -34,16 +34,23 @@ def test_method_names(strength, method):
     assert spaces.methods([strength]) == ["z", "c", method]
     assert spaces.methods([strength], text=True) == ["z", "c", method, "text"]
     assert re.fullmatch(spaces.METHOD_PATTERN, method) and re.fullmatch(spaces.METHOD_PATTERN, "text")
+    # the GAN init: gan alone without text (no caption to condition on), gan_text with it
+    assert spaces.methods([strength], gan=True) == ["z", "c", method, "gan"]
+    assert spaces.methods([strength], text=True, gan=True) == ["z", "c", method, "text", "gan", "gan_text"]
+    # rule reconstruct makes gan_text, rule icnn makes gan; every method has a manifest
+    assert re.fullmatch(spaces.METHOD_PATTERN, "gan_text") and not re.fullmatch(spaces.METHOD_PATTERN, "gan")
+    assert all(re.fullmatch(spaces.ANY_METHOD_PATTERN, m) for m in spaces.methods([strength], True, True))
 
 
 @pytest.mark.parametrize("name", ["zc", "zc1.5", "zc0", "x"])
 def test_unknown_method_is_refused(name):
-    with pytest.raises(InputError, match="expected z, c, text or zc<strength>"):
+    with pytest.raises(InputError, match="expected z, c, text, gan, gan_text or zc<strength>"):
         spaces.parse_method(name)
 
 
 @pytest.mark.parametrize("name, parsed", [("z", ("z", None)), ("c", ("c", None)), ("zc0.8", ("zc", 0.8)),
-                                          ("zc1", ("zc", 1.0)), ("text", ("text", None))])
+                                          ("zc1", ("zc", 1.0)), ("text", ("text", None)),
+                                          ("gan", ("gan", None)), ("gan_text", ("gan_text", None))])
 def test_parse_method(name, parsed):
     assert spaces.parse_method(name) == parsed
 

@@ -88,16 +88,18 @@ def test_the_workflow_as_a_snakemake_module(tmp_path):
 def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     """The NSD config as shipped, pointed at a toy tree: the per-subject DAG, no toy rules."""
     result = snakemake("-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={toy_tree.root}",
-                       f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}', cwd=tmp_path)
+                       f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}',
+                       f'gan={{"encoder_dir": "{tmp_path}", "generator_dir": "{tmp_path}"}}', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     # method text (the technical report's decoded caption) with the released recipe: BLIP's tokens of every
-    # stimulus, a third decoder per subject, captions, their c and scores, and a fourth method
+    # stimulus, a third decoder per subject, captions, their c and scores, and a fourth method; the GAN init:
+    # VGG19's features, eight more decoders per subject, an iCNN image per test image (gan) and gan_text
     assert jobs == {"split": 1, "ingest": 4, "model_summary": 1, "stimuli": 1, "features": 2 * 40,
-                    "diffusion_features": 3 * 40, "features_merge": 23, "blip_features": 1, "decode": 3 * 4,
-                    "captions": 4, "caption_c": 4, "caption_scores": 4, "text_summary": 1,
-                    "reconstruct": 4 * 4 * 40 + 2 * 40,
-                    "reconstruct_manifest": 16 + 2, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 16,
+                    "diffusion_features": 3 * 40, "features_merge": 23, "blip_features": 1, "decode": (3 + 8) * 4,
+                    "captions": 4, "caption_c": 4, "caption_scores": 4, "text_summary": 1, "vgg19_features": 1,
+                    "icnn": 4 * 40, "reconstruct": 5 * 4 * 40 + 2 * 40,
+                    "reconstruct_manifest": 4 * 6 + 2, "fig3": 4, "fig4": 1, "eval_originals": 1, "evaluate": 4 * 6,
                     "eval_summary": 1, "validity_controls": 1, "validity_features": 1, "validity": 4,
                     "validity_summary": 1, "encode": 4 * 2, "encode_level": 4 * 3, "encode_steps": 4 * 1,
                     "encode_summary": 4, "pycortex_import": 4, "flatmap_rois": 4, "flatmaps": 4, "viewer": 4,
@@ -105,6 +107,8 @@ def test_nsd_config_dry_run_plans_every_subject(toy_tree, tmp_path):
     for subject in ("subj01", "subj02", "subj05", "subj07"):
         assert f"results/fmri/{subject}/train_early.npy" in result.stdout
         assert f"results/reconstruct/{subject}/zc0.8/chunk39" in result.stdout
+        assert f"results/reconstruct/{subject}/gan/chunk39" in result.stdout
+        assert f"results/decode/{subject}/vgg19-conv1_2_test.npy" in result.stdout
     # FreeSurfer's import waits for rule split's check of the NSD tree
     imports = [block for block in result.stdout.split("\nrule ")[1:] if block.startswith("pycortex_import:")]
     assert len(imports) == 4 and all("input: results/fmri/inventory.tsv" in block for block in imports)
@@ -116,7 +120,8 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
          "--workflow-profile", str(ROOT / "profiles/slurm"), "-n", "--configfile", str(ROOT / "config/nsd.yaml"),
-         "--config", f"nsd_root={toy_tree.root}", f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}'],
+         "--config", f"nsd_root={toy_tree.root}", f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}',
+                       f'gan={{"encoder_dir": "{tmp_path}", "generator_dir": "{tmp_path}"}}'],
         capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     resources = {}
@@ -124,7 +129,8 @@ def test_slurm_profile_dry_run_on_nsd_sends_gpu_rules_to_the_gpu_partition(toy_t
         line = next(ln for ln in block.splitlines() if ln.strip().startswith("resources:"))
         resources.setdefault(block.split(":")[0], line)
     gpu_rules = {"features", "diffusion_features", "decode", "reconstruct", "eval_originals", "evaluate",
-                 "validity_features", "encode", "encode_level", "encode_steps", "blip_features", "captions", "caption_c"}
+                 "validity_features", "encode", "encode_level", "encode_steps", "blip_features", "captions", "caption_c",
+                 "vgg19_features", "icnn"}
     for rule, line in resources.items():
         if rule in gpu_rules:
             assert "gpu=1" in line and "slurm_partition=gpu" in line and "cpus_per_gpu=4" in line, (rule, line)

@@ -14,6 +14,8 @@ ROIS = list(config["rois"])
 TOY = config["toy"]["enabled"]
 # method text: BLIP's tokens decoded, captions written from them (rules/text.smk)
 TEXT = config["text"]["enabled"]
+# methods gan and gan_text: VGG19's features decoded, an iCNN image from them (rules/gan.smk)
+GAN = plan.gan_enabled(config)
 # the toy model with seeded random weights is built by rule toy_model; any other model_dir is read in place
 BUILDS_MODEL = plan.builds_model(config)
 # reconstruction methods (z, c, zc<strength>; sdbrain.workflow.spaces) and the main one (Figs. 3-5)
@@ -200,7 +202,7 @@ def feature_chunks(wildcards):
 
 def decoder_betas(wildcards):
     """The betas of the ROI that decodes the target (decode.roi), and their rows' ids."""
-    roi = config["decode"]["roi"][wildcards.target]
+    roi = config["decode"]["roi"][plan.target_family(wildcards.target)]
     return {
         "train": paths.betas("train", roi, wildcards.subject),
         "test": paths.betas("test", roi, wildcards.subject),
@@ -211,15 +213,18 @@ def decoder_betas(wildcards):
 
 
 def decoded_inputs(wildcards):
-    """The decoded features a method needs: z (z, zc, text), c (c, zc) or the decoded captions' c (text); the validity analysis's generated
-    controls reconstruct from theirs as pseudo-subjects (rules/validity.smk)."""
-    needs = {"z": ["z"], "c": ["c"], "text": ["z"]}.get(wildcards.method, ["z", "c"])
+    """The decoded features a method needs: z (z, zc, text), c (c, zc), the decoded captions' c (text, gan_text) and
+    the iCNN images (gan_text); the validity analysis's generated controls reconstruct from theirs as pseudo-subjects
+    (rules/validity.smk)."""
+    needs = {"z": ["z"], "c": ["c"], "text": ["z"], "gan_text": []}.get(wildcards.method, ["z", "c"])
     controls = wildcards.subject in GENERATED_CONTROLS
     out = {}
     for target in needs:
         out.update(paths.with_ids(target, paths.decoded(target, wildcards.subject, controls)))
-    if wildcards.method == "text":  # c of the decoded captions
+    if wildcards.method in ("text", "gan_text"):  # c of the decoded captions
         out.update(paths.with_ids("c", paths.caption_c(wildcards.subject)))
+    if wildcards.method == "gan_text":  # the start images: method gan's
+        out["gan"] = paths.manifest("gan", wildcards.subject)
     return out
 
 

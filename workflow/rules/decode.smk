@@ -1,5 +1,6 @@
-# Decoders: ridge from the early ROI to z, from the ventral ROI to c and, for method text,
-# from six streams to BLIP's image tokens (per subject; decode.roi).
+# Decoders: ridge from the early ROI to z, from the ventral ROI to c, for method text from six
+# streams to BLIP's image tokens and, for methods gan and gan_text, to each VGG19 layer's
+# features, vgg19-<layer> (per subject; decode.roi, decode.per_target).
 
 
 rule decode:
@@ -16,7 +17,7 @@ rule decode:
     benchmark:
         "logs/benchmarks/decode/{subject}_{target}.tsv"
     wildcard_constraints:
-        target="z|c|blip",
+        target="z|c|blip|vgg19-[a-z0-9_]+",
     conda:
         "../../envs/torch.yaml"
     threads: gpu_threads
@@ -25,7 +26,7 @@ rule decode:
         mem_mb=decode_mem,
         runtime=120,
     params:
-        roi=lambda w: config["decode"]["roi"][w.target],
+        roi=lambda w: config["decode"]["roi"][plan.target_family(w.target)],
         decode=lambda w: plan.decode_settings(config, w.target),
     script:
         "../scripts/decode.py"

@@ -39,7 +39,7 @@ rule evaluate:
     benchmark:
         "logs/benchmarks/evaluate/{subject}_{method}.tsv"
     wildcard_constraints:
-        method=spaces.METHOD_PATTERN,
+        method=spaces.ANY_METHOD_PATTERN,
     conda:
         "../../envs/torch.yaml"
     threads: gpu_threads
@@ -79,8 +79,8 @@ rule eval_summary:
         mem_mb=4000,
         runtime=20,
     params:
-        # the community table's methods: the main X_zc, and text where it runs
-        method=[ZC_MAIN] + (["text"] if TEXT else []),
+        # the community table's methods: the main X_zc, and the technical report's methods that run
+        method=[ZC_MAIN] + plan.extra_methods(config),
         model_note=MODEL_NOTE,
     script:
         "../scripts/eval_summary.py"

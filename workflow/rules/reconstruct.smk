@@ -1,6 +1,6 @@
 # Reconstruction of the test images from the decoded z and c: X_z, X_c and X_zc
-# (one per strength), and text (X_zc's start with the decoded caption's c), in chunks of
-# test images, n samples each.
+# (one per strength), text (X_zc's start with the decoded caption's c) and gan_text (the
+# iCNN image of rule icnn with the decoded caption's c), in chunks of test images, n samples each.
 
 
 rule reconstruct:
@@ -42,7 +42,7 @@ rule reconstruct_manifest:
     benchmark:
         "logs/benchmarks/reconstruct/{subject}_{method}_manifest.tsv"
     wildcard_constraints:
-        method=spaces.METHOD_PATTERN,
+        method=spaces.ANY_METHOD_PATTERN,
     conda:
         "../../envs/data.yaml"
     resources:

@@ -105,3 +105,23 @@ rule train_toy_captioner:
         captioner=config["toy"]["captioner"],
     script:
         "../scripts/toy_captioner.py"
+
+
+# The toy GAN init's networks shipped in resources/toy_gan (not part of a run: ask for it by name)
+rule train_toy_gan:
+    output:
+        directory(paths.TOY_TRAINED_GAN),
+    log:
+        "logs/toy/train_gan.log",
+    benchmark:
+        "logs/benchmarks/toy/train_gan.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["toy"]["gan"].get("threads", 2)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        gan=config["toy"]["gan"],
+    script:
+        "../scripts/toy_gan.py"

@@ -10,7 +10,7 @@ import pandas as pd
 from sdbrain.data.ingest import load_betas
 from sdbrain.data.io import atomic_file, load_rows, save_array, write_ids
 from sdbrain.linear import ridge
-from sdbrain.linear.decode import decode, fits_in_memory, stream
+from sdbrain.linear.decode import average_by_image, decode, fits_in_memory, stream
 from sdbrain.workflow import job
 from sdbrain.workflow.logs import setup
 
@@ -22,6 +22,9 @@ def main():
     betas_dir = Path(snakemake.input.train_ids).parent
     x_train, train_ids, voxels = load_betas(betas_dir, p.roi, "train")
     x_test, test_ids, _ = load_betas(betas_dir, p.roi, "test")
+    if p.decode.get("train_on", "trials") == "images":  # the released VGG19 decoders: per-image averaged betas
+        x_train, train_ids = average_by_image(x_train, train_ids)
+        log.info("training betas averaged per image: %d images", len(train_ids))
     features, feature_ids = load_rows(snakemake.input.features, snakemake.input.features_ids, mmap=True)
     log.info("%s: %s (%d voxels, %d train trials, %d test images) -> %s (%d targets)", subject, p.roi,
              x_train.shape[1], len(train_ids), len(test_ids), target, features.shape[1])

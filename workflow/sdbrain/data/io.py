@@ -115,26 +115,26 @@ def row_positions(ids: np.ndarray, wanted: np.ndarray, source: str) -> np.ndarra
 
 
 class RowWriter:
-    """Write a float32 (rows, columns) ``.npy`` a block of rows at a time, atomically, with plain writes.
+    """Write a (rows, columns) ``.npy`` (float32, or ``dtype``) a block of rows at a time, atomically, with plain writes.
 
     For arrays larger than memory (BLIP's tokens of every stimulus): each block goes to disk as it comes. Used as
     a context manager: the file appears under its name only once every row is written.
     """
 
-    def __init__(self, path: str | Path, shape: tuple[int, int]):
-        self.path, self.shape, self.rows = Path(path), tuple(int(n) for n in shape), 0
+    def __init__(self, path: str | Path, shape: tuple[int, int], dtype=np.float32):
+        self.path, self.shape, self.rows, self.dtype = Path(path), tuple(int(n) for n in shape), 0, np.dtype(dtype)
 
     def __enter__(self):
         """Open the temporary file and write the header."""
         self.tmp = Path(f"{self.path}.tmp")
         self._file = open(self.tmp, "wb")
-        np.lib.format.write_array_header_2_0(self._file, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+        np.lib.format.write_array_header_2_0(self._file, {"descr": np.lib.format.dtype_to_descr(self.dtype),
                                                           "fortran_order": False, "shape": self.shape})
         return self
 
     def write(self, block: np.ndarray) -> None:
         """Append rows (n, columns)."""
-        block = np.ascontiguousarray(block, dtype=np.float32)
+        block = np.ascontiguousarray(block, dtype=self.dtype)
         if block.ndim != 2 or block.shape[1] != self.shape[1] or self.rows + len(block) > self.shape[0]:
             raise ValueError(f"{self.path}: rows {block.shape} do not continue a {self.shape} array at row {self.rows}")
         self._file.write(memoryview(block).cast("B"))

@@ -188,31 +188,32 @@ def narrow_vgg19(widths=VGG19_WIDTHS, fc: int = 4096, classes: int = 1000, pool:
 
 
 class NarrowGenerator(nn.Module):
-    """The relu7 generator's modules under bdpy's names, at other widths: fc layers to a 1 x 1 start, 6 upsamplings.
+    """The relu7 generator's modules under bdpy's names at other widths, for 64 px images.
 
-    (bdpy's starts at 4 x 4 and ends at 256 px; this one ends at 64 px, the toy images' size.)
+    bdpy's reshapes its last fc layer to 256 x 4 x 4 and doubles the size six times to 256 px; this one reshapes
+    it to (fc / 16) x 4 x 4 and doubles four times (deconv5 and deconv0 keep the size) to 64 px, the toy images'.
     """
 
     def __init__(self, latent: int, fc: int, channels):
         super().__init__()
         c5, c4, c3, c2, c1 = channels
-        self.fc = fc
+        self.start = fc // 16
         act = lambda: nn.LeakyReLU(0.3, inplace=True)  # noqa: E731
         self.defc7, self.defc6, self.defc5 = nn.Linear(latent, fc), nn.Linear(fc, fc), nn.Linear(fc, fc)
         self.defc = nn.Sequential(self.defc7, act(), self.defc6, act(), self.defc5, act())
         up = lambda i, o: nn.ConvTranspose2d(i, o, kernel_size=4, stride=2, padding=1)  # noqa: E731
         same = lambda i, o: nn.ConvTranspose2d(i, o, kernel_size=3, stride=1, padding=1)  # noqa: E731
-        self.deconv5, self.conv5_1 = up(fc, c5), same(c5, c5)
+        self.deconv5, self.conv5_1 = same(self.start, c5), same(c5, c5)
         self.deconv4, self.conv4_1 = up(c5, c4), same(c4, c4)
         self.deconv3, self.conv3_1 = up(c4, c3), same(c3, c3)
-        self.deconv2, self.deconv1, self.deconv0 = up(c3, c2), up(c2, c1), up(c1, 3)
+        self.deconv2, self.deconv1, self.deconv0 = up(c3, c2), up(c2, c1), same(c1, 3)
         self.deconv = nn.Sequential(self.deconv5, act(), self.conv5_1, act(), self.deconv4, act(), self.conv4_1, act(),
                                     self.deconv3, act(), self.conv3_1, act(), self.deconv2, act(), self.deconv1, act(),
                                     self.deconv0)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(n, latent) -> (n, 3, 64, 64) images in the encoder's input space (Caffe BGR, mean subtracted)."""
-        return self.deconv(self.defc(z).view(-1, self.fc, 1, 1))
+        return self.deconv(self.defc(z).view(-1, self.start, 4, 4))
 
 
 def narrow_generator(latent: int, fc: int, channels) -> nn.Module:

@@ -29,6 +29,17 @@ class Decoded:
     edges: tuple[float, float]  # fraction of alphas at the grid's low and high edge
 
 
+def average_by_image(x: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average the rows of each 73k id: (images, voxels) in ascending id order, as the released code's averaged betas.
+
+    The released code trains its VGG19 decoders on these (``betas_ave_tr``): one row per training image.
+    """
+    images, row_image = np.unique(ids, return_inverse=True)
+    sums = np.zeros((len(images), x.shape[1]), dtype=np.float64)
+    np.add.at(sums, row_image, x)
+    return (sums / np.bincount(row_image)[:, None]).astype(np.float32), images
+
+
 def decode(x_train, train_ids, x_test, test_ids, features, feature_ids, settings: ridge.Settings,
            source: str = "features", shuffle_seed: int | None = None) -> Decoded:
     """Fit on training trials (rows aligned by 73k id), predict the averaged test betas.

@@ -12,9 +12,12 @@ import numpy as np
 
 
 def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Correlate matching columns of (n, m) arrays: Pearson r per column; NaN where a column is constant."""
-    a = a - a.mean(0)
-    b = b - b.mean(0)
+    """Correlate matching columns of (n, m) arrays: Pearson r per column; NaN where a column is constant.
+
+    float16 input (stored features) is computed in float32: its sums of squares overflow float16.
+    """
+    a = a - a.mean(0, dtype=np.result_type(a.dtype, np.float32))
+    b = b - b.mean(0, dtype=np.result_type(b.dtype, np.float32))
     denominator = np.sqrt((a * a).sum(0) * (b * b).sum(0))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, (a * b).sum(0) / denominator, np.nan)

@@ -57,22 +57,13 @@ def random_encoder(params: dict) -> torch.nn.Module:
     return net.eval()
 
 
-def relu7(encoder: networks.Encoder, x: torch.Tensor) -> torch.Tensor:
-    """Return the encoder's fc7 after its ReLU: the generator's input."""
-    return torch.relu(vgg19.extract(encoder, x, ["fc7"])["fc7"])
-
-
-def augment(code: torch.Tensor, noise: float, scale, bound: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    """Scale each code by a factor from ``scale`` (low, high), add noise of SD up to ``noise`` x the codes', clip.
-
-    The result lies within [0, bound].
-    The iCNN starts near 0 (N(0, 1) against codes in the hundreds), decays its input every step, and searches the
-    whole input box: the generator must draw a scene from codes near, not only at, a scene's relu7, and along the
-    ray from 0 to it (the published one was trained adversarially for the first).
-    """
-    factor = scale[0] + (scale[1] - scale[0]) * torch.rand(len(code), 1, generator=rng)
-    sd = noise * code.std() * torch.rand(len(code), 1, generator=rng)
-    return torch.minimum(torch.clamp(factor * code + sd * torch.randn(code.shape, generator=rng), min=0), bound)
+def posterior(fc: int) -> torch.nn.Module:
+    """Build the VAE encoder that trains the toy generator (dropped afterwards): 64 px -> mean and log-variance."""
+    act = lambda: torch.nn.LeakyReLU(0.2)  # noqa: E731
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 4, 2, 1), act(), torch.nn.Conv2d(32, 64, 4, 2, 1), act(),
+        torch.nn.Conv2d(64, 128, 4, 2, 1), act(), torch.nn.Conv2d(128, 128, 4, 2, 1), act(),
+        torch.nn.Flatten(), torch.nn.Linear(128 * 4 * 4, 2 * fc))
 
 
 def feature_std(encoder: networks.Encoder, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -87,51 +78,57 @@ def feature_std(encoder: networks.Encoder, images: np.ndarray) -> dict[str, np.n
 
 
 def train(out_dir: str | Path, params: dict, log=print) -> dict:
-    """Build the toy encoder, train the toy generator, write both folders under ``out_dir``; return the record."""
+    """Build the toy encoder, train the toy generator, write both folders under ``out_dir``; return the record.
+
+    The generator is the decoder of a VAE on toy scenes whose prior is N(prior_mean, 1) per input unit: every
+    input in the box [0, prior_mean + 3] draws a scene-like image, and nearby inputs draw nearby images, which is
+    what the iCNN's search from a random start needs (the published generator got it from adversarial training).
+    """
     out_dir = Path(out_dir)
     torch.set_num_threads(params.get("threads", 2))
-    size = params["image_size"]
+    size, fc, m = params["image_size"], params["fc"], params["prior_mean"]
     rng = np.random.default_rng([params["seed"], 21])
     start = time.time()
     reference = world.render_all(world.sample_scenes(params["n_reference"], rng), size)
     mean_image = reference.astype(np.float32).mean(0)[:, :, ::-1].transpose(2, 0, 1)  # (3, H, W), BGR as Caffe's
     net = random_encoder(params)
     encoder = networks.Encoder(net, mean_image.reshape(3, -1).mean(1), {}, size)
-    with torch.no_grad():
-        bound = 3 * relu7(encoder, bgr(reference, encoder.mean)).max(0).values.numpy()  # 3 x each unit's range
     torch.manual_seed(params["seed"])
-    generator = networks.narrow_generator(**generator_arch(params))
-    generator_rng = torch.Generator().manual_seed(params["seed"])
-    bound = torch.from_numpy(bound)
-    optimiser = torch.optim.AdamW(generator.parameters(), lr=params["lr"], weight_decay=0.0)
+    generator, q = networks.narrow_generator(**generator_arch(params)), posterior(fc)
+    sampler = torch.Generator().manual_seed(params["seed"])
+    optimiser = torch.optim.AdamW([*generator.parameters(), *q.parameters()], lr=params["lr"], weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=params["lr"], total_steps=params["steps"],
                                                    pct_start=0.1)
     for step in range(1, params["steps"] + 1):
         x = bgr(world.render_all(world.sample_scenes(params["batch"], rng), size), encoder.mean)
-        with torch.no_grad():
-            code = augment(relu7(encoder, x), params["code_noise"], params["code_scale"], bound, generator_rng)
-        loss = ((generator(code) - x) / 255).pow(2).mean()
+        mu, log_var = q(x / 255).chunk(2, dim=1)
+        log_var = log_var.clamp(-8, 4)
+        code = m + mu + (0.5 * log_var).exp() * torch.randn(mu.shape, generator=sampler)
+        pixels = ((generator(code) - x) / 255).pow(2).mean()
+        kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(1).mean()
+        warm = min(1.0, step / (params["steps"] / 2))   # the KL term phased in: a VAE whose code is used at all
+        loss = pixels + warm * params["kl_weight"] * kl
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         schedule.step()
         if step % 100 == 0 or step == params["steps"]:
-            log(f"generator step {step}/{params['steps']}: pixel MSE {loss.item():.5f}")
+            log(f"generator step {step}/{params['steps']}: pixel MSE {pixels.item():.5f}, KL {kl.item():.1f}")
     generator.eval()
     held_out = world.render_all(world.sample_scenes(params["n_eval"], np.random.default_rng([params["seed"], 22])), size)
     with torch.no_grad():
         x = bgr(held_out, encoder.mean)
-        made = generator(relu7(encoder, x))
+        made = generator(m + q(x / 255).chunk(2, dim=1)[0])
     r = np.corrcoef(made.flatten(1).numpy(), x.flatten(1).numpy())[:len(x), len(x):].diagonal()
-    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_loss": float(loss.item()),
-              "held_out_pixel_r": float(r.mean()), "params": params}
-    # trained where relu7 is of order 1 (stable); shipped with relu7 latent_scale times larger, its generator
-    # reading its input divided by as much (the same images): the iCNN's released step sizes (learning rate 2,
-    # normalised gradients) are sized for a relu7 in the tens, not in units
+    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_pixel_mse": float(pixels.item()),
+              "final_kl": float(kl.item()), "held_out_pixel_r": float(r.mean()), "params": params}
+    # trained with inputs of order 1 (stable); shipped reading its input divided by latent_scale (the same
+    # images), its bound as many times larger: the iCNN's released steps (learning rate 2 on normalised
+    # gradients) are sized for inputs in the tens, not in units
     k = params["latent_scale"]
-    net.features[0].weight.data *= k
     generator.defc7.weight.data /= k
-    write(out_dir, net, generator, mean_image, feature_std(encoder, reference), k * bound.numpy(), params)
+    bound = np.full(fc, k * (m + 3), dtype=np.float32)
+    write(out_dir, net, generator, mean_image, feature_std(encoder, reference), bound, params)
     (out_dir / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     log(f"toy GAN: generator's held-out pixel r {record['held_out_pixel_r']:.3f} ({record['minutes']:.1f} min)")
     return record

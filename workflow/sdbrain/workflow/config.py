@@ -63,7 +63,8 @@ def check_denoising_steps(config: dict) -> None:
     for key, levels in (("reconstruct.strengths", config["reconstruct"]["strengths"]),
                         ("encode.noise_levels", config["encode"]["noise_levels"]),
                         ("encode.step_levels", config["encode"]["step_levels"]),
-                        ("text.strength", [plan.text_strength(config)] if config["text"]["enabled"] else [])):
+                        ("text.strength", [plan.text_strength(config)] if config["text"]["enabled"] else []),
+                        ("gan.strength", [plan.gan_strength(config)] if "gan_text" in plan.methods(config) else [])):
         for s in levels:
             if int(steps * s) < 1:
                 raise InputError(f"config key '{key}': strength {s:g} with {steps} steps (reconstruct.steps) leaves "
@@ -71,14 +72,17 @@ def check_denoising_steps(config: dict) -> None:
 
 
 def locate_shipped_model(config: dict, workflow_dir: str | Path) -> None:
-    """Read a relative ``model_dir`` or ``text.captioner_dir`` from the workflow's folder where the working one has none.
+    """Read a relative model folder (``model_dir``, ``text.captioner_dir``, ``gan.*_dir``) from the workflow's folder.
+
+    That is, where the working folder has none.
 
     The shipped toy models (``resources/toy_sd``, ``resources/toy_blip``) live in the workflow's folder. A lab that
     uses the workflow as a Snakemake module runs it in its own folder, which holds its config and results but not
     the workflow's resources. A folder that the working directory has, an absolute one, and the toy model that the
     workflow builds itself (``paths.TOY_RANDOM_MODEL``) are left as they are.
     """
-    for section, key in ((config, "model_dir"), (config["text"], "captioner_dir")):
+    for section, key in ((config, "model_dir"), (config["text"], "captioner_dir"), (config["gan"], "encoder_dir"),
+                         (config["gan"], "generator_dir")):
         folder = Path(section[key])
         if folder.is_absolute() or folder.exists() or (key == "model_dir" and plan.builds_model(config)):
             continue
@@ -88,7 +92,7 @@ def locate_shipped_model(config: dict, workflow_dir: str | Path) -> None:
 
 
 def check_data_paths(config: dict) -> None:
-    """Check that ``nsd_root``, ``model_dir`` and (method text) ``text.captioner_dir`` are existing folders.
+    """Check that ``nsd_root``, ``model_dir`` and the enabled methods' model folders are existing folders.
 
     Outside the toy world, which builds or ships them.
 
@@ -99,6 +103,8 @@ def check_data_paths(config: dict) -> None:
     folders = {key: config[key] for key in ("nsd_root", "model_dir")}
     if config.get("text", {}).get("enabled"):
         folders["text.captioner_dir"] = config["text"]["captioner_dir"]
+    if plan.gan_enabled(config):
+        folders.update({f"gan.{key}": config["gan"][key] for key in ("encoder_dir", "generator_dir")})
     missing = [key for key, folder in folders.items() if not Path(folder).is_dir()]
     if missing:
         raise InputError("; ".join(f"config key '{key}': folder {folders[key]} does not exist" for key in missing)

@@ -33,6 +33,7 @@ TOY_RANDOM_MODEL = f"{TOY}/sd_random"
 TOY_TRAINED_MODEL = f"{TOY}/sd_trained"
 TOY_TRAINED_SCORER = f"{TOY}/sd_trained_scorer.pt"
 TOY_TRAINED_CAPTIONER = f"{TOY}/blip_trained"
+TOY_TRAINED_GAN = f"{TOY}/gan_trained"
 
 
 def toy_truth(subject: str = "{subject}") -> str:
@@ -134,6 +135,23 @@ def caption_c(subject: str = "{subject}") -> str:
 def caption_scores(subject: str = "{subject}", table: str = "images") -> str:
     """Name a subject's caption scores per test image and source ('images') or per source ('summary')."""
     return f"{TEXT}/{subject}/scores_{table}.tsv"
+
+
+# --- the GAN init (methods gan and gan_text) ---------------------------------------------------------
+def vgg19_features(layers) -> dict[str, str]:
+    """Name the stored VGG19 features of every stimulus, one array (and its ids) per layer: {layer: ..., layer_ids: ...}."""
+    out = {}
+    for layer in layers:
+        out.update(with_ids(layer, features(f"vgg19-{layer}")))
+    return out
+
+
+def decoded_vgg19(layers, subject: str = "{subject}") -> dict[str, str]:
+    """Name a subject's decoded VGG19 features of the test images, per layer (with ids)."""
+    out = {}
+    for layer in layers:
+        out.update(with_ids(layer, decoded(f"vgg19-{layer}", subject)))
+    return out
 
 
 # --- reconstructions --------------------------------------------------------------------------------

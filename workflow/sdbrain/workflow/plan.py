@@ -25,7 +25,7 @@ GENERATE_KEYS = ("image_size", "steps", "guidance_scale", "eta", "seed", "batch_
 RECONSTRUCT_KEYS = GENERATE_KEYS + ("n_samples", "n_chunks", "device")
 # decode: rule decode (the ROI is passed per target)
 DECODE_KEYS = ("alphas", "folds", "fit_intercept", "n_targets_batch", "backend", "solver", "edge_warning",
-               "memory_mb")
+               "memory_mb", "train_on")
 # encode: rules encode, encode_level and encode_steps (the models and figures asked for are rule all's)
 ENCODE_KEYS = ("pca_components", "seed", "alphas", "folds", "fit_intercept", "n_targets_batch", "memory_mb",
           "voxel_block", "fdr_q", "backend", "solver")
@@ -71,8 +71,18 @@ def model_note(config: dict) -> str:
 
 
 def methods(config: dict) -> list[str]:
-    """Return the reconstruction methods: z, c, zc at each strength of reconstruct.strengths, text where enabled."""
-    return spaces.methods(config["reconstruct"]["strengths"], config["text"]["enabled"])
+    """Return the reconstruction methods: z, c, zc at each strength of reconstruct.strengths, and ``extra_methods``."""
+    return spaces.methods(config["reconstruct"]["strengths"], config["text"]["enabled"], gan_enabled(config))
+
+
+def gan_enabled(config: dict) -> bool:
+    """Tell whether the GAN init's methods are in the run (gan.enabled; a config without the section: no)."""
+    return bool(config.get("gan", {}).get("enabled"))
+
+
+def extra_methods(config: dict) -> list[str]:
+    """Return the technical report's methods that the config enables: text, gan, gan_text."""
+    return spaces.decoded_input_methods(config["text"]["enabled"], gan_enabled(config))
 
 
 def main_method(config: dict) -> str:
@@ -81,14 +91,16 @@ def main_method(config: dict) -> str:
 
 
 def fig3_methods(config: dict) -> list[str]:
-    """Fig. 3's rows: z, c, the main zc and, where text.enabled, the decoded-caption method."""
-    return ["z", "c", main_method(config)] + (["text"] if config["text"]["enabled"] else [])
+    """Fig. 3's rows: z, c, the main zc and the enabled methods of the technical report (``extra_methods``)."""
+    return ["z", "c", main_method(config)] + extra_methods(config)
 
 
 def fig3_labels(config: dict) -> list[str]:
     """Fig. 3's row labels: one per method of ``fig3_methods``."""
-    labels = ["X_z", "X_c", f"X_zc (s={spaces.level_name(config['reconstruct']['strengths'][0])})"]
-    return labels + ([f"text (s={spaces.level_name(text_strength(config))})"] if config["text"]["enabled"] else [])
+    labels = {"text": lambda: f"text (s={spaces.level_name(text_strength(config))})", "gan": lambda: "gan (iCNN)",
+              "gan_text": lambda: f"gan_text (s={spaces.level_name(gan_strength(config))})"}
+    return ["X_z", "X_c", f"X_zc (s={spaces.level_name(config['reconstruct']['strengths'][0])})"] + [
+        labels[m]() for m in extra_methods(config)]
 
 
 def text_strength(config: dict) -> float:
@@ -97,15 +109,35 @@ def text_strength(config: dict) -> float:
     return config["reconstruct"]["strengths"][0] if strength is None else strength
 
 
+def gan_strength(config: dict) -> float:
+    """Return method gan_text's image-to-image strength: gan.strength, or X_zc's main one where it is null."""
+    strength = config["gan"]["strength"]
+    return config["reconstruct"]["strengths"][0] if strength is None else strength
+
+
 def reconstruct_settings(config: dict, method: str) -> dict:
-    """Return the reconstruct keys of ``method``'s jobs; method text's also hold its strength (``text_strength``)."""
+    """Return the reconstruct keys of ``method``'s jobs; methods text and gan_text also hold their strength."""
     settings = keys(config["reconstruct"], RECONSTRUCT_KEYS)
-    return {**settings, "text_strength": text_strength(config)} if method == "text" else settings
+    if method == "text":
+        return {**settings, "text_strength": text_strength(config)}
+    if method == "gan_text":
+        return {**settings, "gan_strength": gan_strength(config)}
+    return settings
+
+
+def gan_targets(config: dict) -> list[str]:
+    """Return the decoder targets of the GAN init: one per VGG19 layer (gan.layers), as 'vgg19-<layer>'."""
+    return [f"vgg19-{layer}" for layer in config["gan"]["layers"]]
+
+
+def target_family(target: str) -> str:
+    """Return the config name of a decoder target: 'vgg19-conv1_2' -> 'vgg19' (decode.roi, decode.per_target)."""
+    return target.split("-")[0]
 
 
 def decode_settings(config: dict, target: str) -> dict:
     """Return the decode keys of ``target``'s decoder: decode's, with decode.per_target's entries in their place."""
-    return {**keys(config["decode"], DECODE_KEYS), **config["decode"]["per_target"].get(target, {})}
+    return {**keys(config["decode"], DECODE_KEYS), **config["decode"]["per_target"].get(target_family(target), {})}
 
 
 # --- encoding models --------------------------------------------------------------------

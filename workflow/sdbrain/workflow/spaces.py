@@ -6,6 +6,8 @@ Reconstruction methods:
     z, c                     from the decoded z only or c only
     zc<s>                    image-to-image from z with c at strength s (e.g. zc0.8)
     text                     image-to-image from z with the decoded caption's c (text.strength; docs/text.md)
+    gan                      the iCNN image from the decoded VGG19 features (gan.enabled; docs/gan.md)
+    gan_text                 image-to-image from the gan image with the decoded caption's c (gan.strength)
 
 Feature spaces:
     z, c                     the image latent and the caption embedding
@@ -24,7 +26,8 @@ from sdbrain.errors import InputError
 # Snakemake wildcard constraints: one space (a joint model is "z+" and one of these), a
 # method, a noise level (a diffusion feature folder)
 PATTERN = r"z|c|zc[0-9.]+(-[a-z]+)?|unet[0-9.]+-[a-z0-9]+-[a-z]+"
-METHOD_PATTERN = r"z|c|zc[0-9.]+|text"
+METHOD_PATTERN = r"z|c|zc[0-9.]+|text|gan_text"   # rule reconstruct's (gan has its own rule, icnn)
+ANY_METHOD_PATTERN = METHOD_PATTERN + "|gan"       # every method's (the manifests)
 LEVEL_PATTERN = r"[0-9.]+"
 _PARSE = re.compile(r"^(?P<kind>z|c|zc|unet)(?P<level>[0-9.]*)(-(?P<layer>[a-z0-9]+))??(-(?P<step>[a-z]+))?$")
 
@@ -56,17 +59,25 @@ def method(strength: float) -> str:
     return f"zc{level_name(strength)}"
 
 
-def methods(strengths, text: bool = False) -> list[str]:
-    """Every reconstruction method: z, c, one zc per strength and, with ``text``, the decoded-caption method."""
-    return ["z", "c"] + [method(s) for s in strengths] + (["text"] if text else [])
+def methods(strengths, text: bool = False, gan: bool = False) -> list[str]:
+    """Every reconstruction method: z, c, one zc per strength, the decoded inputs' methods that are enabled.
+
+    ``text``: the decoded-caption method; ``gan``: the iCNN image and, with ``text`` too, SD from it with the caption.
+    """
+    return ["z", "c"] + [method(s) for s in strengths] + decoded_input_methods(text, gan)
+
+
+def decoded_input_methods(text: bool, gan: bool) -> list[str]:
+    """Return the technical report's methods that are enabled: text; gan; gan_text (needs both)."""
+    return (["text"] if text else []) + (["gan"] if gan else []) + (["gan_text"] if gan and text else [])
 
 
 def parse_method(name: str) -> tuple[str, float | None]:
     """Parse a method into its kind and strength: 'z' -> ('z', None), 'c' -> ('c', None), 'zc0.8' -> ('zc', 0.8).
 
-    'text' -> ('text', None): its strength is text.strength, not part of its name.
+    'text', 'gan', 'gan_text' -> (name, None): their strengths are config's (text.strength, gan.strength).
     """
-    if name in ("z", "c", "text"):
+    if name in ("z", "c", "text", "gan", "gan_text"):
         return name, None
     if name.startswith("zc"):
         try:
@@ -75,7 +86,7 @@ def parse_method(name: str) -> tuple[str, float | None]:
             strength = -1.0
         if 0 < strength <= 1:
             return "zc", strength
-    raise InputError(f"reconstruction method '{name}': expected z, c, text or zc<strength> with strength in (0, 1]")
+    raise InputError(f"reconstruction method '{name}': expected z, c, text, gan, gan_text or zc<strength> with strength in (0, 1]")
 
 
 def parse(name: str) -> Space:
