@@ -191,7 +191,7 @@ def test_gan_archives_are_md5_checked_unpacked_and_loaded_strictly(tmp_path, cap
     from sdbrain.toy import gan as toy_gan
     from test_gan import TOY, write_folders
     vgg, gen = write_folders(tmp_path / "made", toy_gan.random_encoder(TOY),
-                             networks.narrow_generator(**toy_gan.generator_arch(TOY)),
+                             networks.linear_generator(**toy_gan.generator_arch(TOY)),
                              {k: (8,) for k in networks.LAYERS}, 32, TOY)
     served = tmp_path / "served"
     served.mkdir()
@@ -213,7 +213,7 @@ def test_gan_archives_are_md5_checked_unpacked_and_loaded_strictly(tmp_path, cap
         lines = yaml.safe_load(capsys.readouterr().out)
         assert lines == {"gan": {"encoder_dir": str(out / "vgg19"), "generator_dir": str(out / "generator_relu7")}}
         assert networks.load_encoder(out / "vgg19").image_size == 32
-        assert networks.load_generator(out / "generator_relu7").latent_size == TOY["fc"]
+        assert networks.load_generator(out / "generator_relu7").latent_size == 2 * TOY["components"]
         assert sorted(p.name for p in out.iterdir()) == ["generator_relu7", "vgg19"], "the zips are not kept"
         # a corrupted download fails its MD5; a zip that passes a wrong MD5 listing but is not a zip is refused
         for entry, message in ((dict(archives["vgg19"], md5="0" * 32), r"MD5 \w+ is not the published 0{32}"),

@@ -15,8 +15,8 @@ Files are found by name anywhere in their folder, as the archives unpack. A file
 exactly (a missing key, an unexpected one, a tensor of another shape) is refused with one line.
 
 The toy world ships both folders at toy size (``resources/toy_gan``): bdpy's classes have ImageNet's widths, so
-a folder with ``architecture.json`` builds ``narrow_vgg19`` and ``narrow_generator`` instead: the same modules
-under the same names at other widths, so bdpy's layer map and iCNN run on them unchanged.
+a folder with ``architecture.json`` builds ``narrow_vgg19`` (VGG19's modules under the same names at other widths,
+so bdpy's layer map and iCNN run on it unchanged) and ``linear_generator`` instead.
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def build_generator(arch: dict | None) -> nn.Module:
     if arch is None:
         from bdpy.dl.torch.models import AlexNetGenerator
         return AlexNetGenerator()
-    return narrow_generator(arch["latent"], arch["fc"], arch["channels"])
+    return linear_generator(arch["latent"], arch["image_size"])
 
 
 def load_encoder(folder: str | Path, device="cpu") -> Encoder:
@@ -187,35 +187,23 @@ def narrow_vgg19(widths=VGG19_WIDTHS, fc: int = 4096, classes: int = 1000, pool:
     return NarrowVGG19(widths, fc, classes, pool)
 
 
-class NarrowGenerator(nn.Module):
-    """The relu7 generator's modules under bdpy's names at other widths, for 64 px images.
+class LinearGenerator(nn.Module):
+    """A toy generator under the relu7 generator's first layer name: one linear map from its input to the image.
 
-    bdpy's reshapes its last fc layer to 256 x 4 x 4 and doubles the size six times to 256 px; this one reshapes
-    it to (fc / 16) x 4 x 4 and doubles four times (deconv5 and deconv0 keep the size) to 64 px, the toy images'.
+    The toy world's (``sdbrain.toy.gan``): the principal components of toy scenes, each as a positive and a
+    negative input, so that input 0 draws the mean scene and every input in the box draws a sum of scene parts.
     """
 
-    def __init__(self, latent: int, fc: int, channels):
+    def __init__(self, latent: int, image_size: int):
         super().__init__()
-        c5, c4, c3, c2, c1 = channels
-        self.start = fc // 16
-        act = lambda: nn.LeakyReLU(0.3, inplace=True)  # noqa: E731
-        self.defc7, self.defc6, self.defc5 = nn.Linear(latent, fc), nn.Linear(fc, fc), nn.Linear(fc, fc)
-        self.defc = nn.Sequential(self.defc7, act(), self.defc6, act(), self.defc5, act())
-        up = lambda i, o: nn.ConvTranspose2d(i, o, kernel_size=4, stride=2, padding=1)  # noqa: E731
-        same = lambda i, o: nn.ConvTranspose2d(i, o, kernel_size=3, stride=1, padding=1)  # noqa: E731
-        self.deconv5, self.conv5_1 = same(self.start, c5), same(c5, c5)
-        self.deconv4, self.conv4_1 = up(c5, c4), same(c4, c4)
-        self.deconv3, self.conv3_1 = up(c4, c3), same(c3, c3)
-        self.deconv2, self.deconv1, self.deconv0 = up(c3, c2), up(c2, c1), same(c1, 3)
-        self.deconv = nn.Sequential(self.deconv5, act(), self.conv5_1, act(), self.deconv4, act(), self.conv4_1, act(),
-                                    self.deconv3, act(), self.conv3_1, act(), self.deconv2, act(), self.deconv1, act(),
-                                    self.deconv0)
+        self.image_size = image_size
+        self.defc7 = nn.Linear(latent, 3 * image_size * image_size)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """(n, latent) -> (n, 3, 64, 64) images in the encoder's input space (Caffe BGR, mean subtracted)."""
-        return self.deconv(self.defc(z).view(-1, self.start, 4, 4))
+        """(n, latent) -> (n, 3, size, size) images in the encoder's input space (Caffe BGR, mean subtracted)."""
+        return self.defc7(z).view(-1, 3, self.image_size, self.image_size)
 
 
-def narrow_generator(latent: int, fc: int, channels) -> nn.Module:
-    """Build the toy relu7 generator (``NarrowGenerator``)."""
-    return NarrowGenerator(latent, fc, channels)
+def linear_generator(latent: int, image_size: int) -> nn.Module:
+    """Build the toy generator (``LinearGenerator``)."""
+    return LinearGenerator(latent, image_size)

@@ -1,10 +1,16 @@
-"""The toy GAN init's networks, in the published folders' layout: a VGG19-shaped encoder and a relu7 generator.
+"""The toy GAN init's networks, in the published folders' layout: a VGG19-shaped encoder and a generator.
 
 The encoder is VGG19's layer structure at toy widths with seeded random weights (as the toy evaluation networks
-are): its features of the toy scenes are what the toy brains' decoders predict. The generator is the image prior
-the iCNN searches: bdpy's relu7 generator was trained to invert ImageNet images' relu7 features; this one learns
-to invert the toy encoder's relu7 (fc7 after its ReLU) of toy scenes, with a pixel loss, and outputs, as the
-published one does, Caffe's encoder input (BGR, the mean image's channel means subtracted, 0-255 scale).
+are): its features of the toy scenes are what the toy brains' decoders predict.
+
+The generator is the image prior the iCNN searches. The published one is a deep network trained adversarially to
+draw ImageNet images from relu7 codes, so that every input in its box draws a natural-looking image. Deep toy
+generators trained here (to invert the toy encoder's relu7, or as a VAE's decoder) drew blurred scenes from
+scenes' codes but not from the rest of the box, and the iCNN, which starts from a random input, ended in a few
+blobs whatever the scene. The toy generator is therefore linear: the principal components of toy scenes (in the
+encoder's input space: BGR, the mean image's channel means subtracted, 0-255), each as a positive and a negative
+input (a relu code), so that input 0 draws the mean scene, every input in the box [0, bound] draws a sum of scene
+parts, and the iCNN's decay pulls toward the mean scene.
 
 ``write`` saves both folders with the published files' names (``sdbrain.gan.networks``) and an
 ``architecture.json`` with the toy sizes, so the workflow loads them as it loads the published ones.
@@ -30,8 +36,8 @@ def encoder_arch(params: dict) -> dict:
 
 
 def generator_arch(params: dict) -> dict:
-    """Return the toy generator's architecture (``networks.narrow_generator``'s arguments)."""
-    return {"latent": params["fc"], "fc": params["generator_fc"], "channels": params["generator_channels"]}
+    """Return the toy generator's architecture (``networks.linear_generator``'s arguments)."""
+    return {"latent": 2 * params["components"], "image_size": params["image_size"]}
 
 
 def bgr(images: np.ndarray, mean: np.ndarray) -> torch.Tensor:
@@ -51,19 +57,10 @@ def random_encoder(params: dict) -> torch.nn.Module:
         if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             torch.nn.init.zeros_(module.bias)
-    # its input is 0-255: scaled so that relu7, the generator's input, is of order 1 as AlexNet's is
-    # (the network is positively homogeneous, so this scales every layer's features alike)
+    # its input is 0-255: scaled down so that its features are of order 1 to 100 (the network is positively
+    # homogeneous, so this scales every layer's features alike)
     net.features[0].weight.data /= params["input_scale"]
     return net.eval()
-
-
-def posterior(fc: int) -> torch.nn.Module:
-    """Build the VAE encoder that trains the toy generator (dropped afterwards): 64 px -> mean and log-variance."""
-    act = lambda: torch.nn.LeakyReLU(0.2)  # noqa: E731
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 32, 4, 2, 1), act(), torch.nn.Conv2d(32, 64, 4, 2, 1), act(),
-        torch.nn.Conv2d(64, 128, 4, 2, 1), act(), torch.nn.Conv2d(128, 128, 4, 2, 1), act(),
-        torch.nn.Flatten(), torch.nn.Linear(128 * 4 * 4, 2 * fc))
 
 
 def feature_std(encoder: networks.Encoder, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -77,60 +74,52 @@ def feature_std(encoder: networks.Encoder, images: np.ndarray) -> dict[str, np.n
     return std
 
 
-def train(out_dir: str | Path, params: dict, log=print) -> dict:
-    """Build the toy encoder, train the toy generator, write both folders under ``out_dir``; return the record.
+def principal_generator(x: torch.Tensor, params: dict) -> tuple[torch.nn.Module, np.ndarray, float]:
+    """Fit the linear generator to scenes ``x`` (n, 3, H, W): (generator, its input bound, variance explained).
 
-    The generator is the decoder of a VAE on toy scenes whose prior is N(prior_mean, 1) per input unit: every
-    input in the box [0, prior_mean + 3] draws a scene-like image, and nearby inputs draw nearby images, which is
-    what the iCNN's search from a random start needs (the published generator got it from adversarial training).
+    Input unit i (and i + components, its negative) moves the image along component i by latent_scale input units
+    per SD of the scenes along it; the bound, ``sd_range`` SDs each way, is as many times larger. (The iCNN's
+    released steps, learning rate 2 on normalised gradients, are sized for inputs in the tens.)
     """
+    k, scale = params["components"], params["latent_scale"]
+    flat = x.flatten(1).double()
+    mean = flat.mean(0)
+    _, s, v = torch.linalg.svd(flat - mean, full_matrices=False)
+    sd = s[:k] / np.sqrt(len(flat) - 1)
+    basis = v[:k].T * sd / scale                                    # (pixels, components)
+    generator = networks.linear_generator(**generator_arch(params))
+    generator.defc7.weight.data = torch.cat([basis, -basis], dim=1).float()
+    generator.defc7.bias.data = mean.float()
+    bound = np.full(2 * k, params["sd_range"] * scale, dtype=np.float32)
+    return generator.eval(), bound, float((s[:k] ** 2).sum() / (s ** 2).sum())
+
+
+def train(out_dir: str | Path, params: dict, log=print) -> dict:
+    """Build the toy encoder, fit the toy generator, write both folders under ``out_dir``; return the record."""
     out_dir = Path(out_dir)
     torch.set_num_threads(params.get("threads", 2))
-    size, fc, m = params["image_size"], params["fc"], params["prior_mean"]
-    rng = np.random.default_rng([params["seed"], 21])
+    size = params["image_size"]
     start = time.time()
-    reference = world.render_all(world.sample_scenes(params["n_reference"], rng), size)
+    reference = world.render_all(world.sample_scenes(params["n_reference"], np.random.default_rng([params["seed"], 21])),
+                                 size)
     mean_image = reference.astype(np.float32).mean(0)[:, :, ::-1].transpose(2, 0, 1)  # (3, H, W), BGR as Caffe's
     net = random_encoder(params)
     encoder = networks.Encoder(net, mean_image.reshape(3, -1).mean(1), {}, size)
-    torch.manual_seed(params["seed"])
-    generator, q = networks.narrow_generator(**generator_arch(params)), posterior(fc)
-    sampler = torch.Generator().manual_seed(params["seed"])
-    optimiser = torch.optim.AdamW([*generator.parameters(), *q.parameters()], lr=params["lr"], weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=params["lr"], total_steps=params["steps"],
-                                                   pct_start=0.1)
-    for step in range(1, params["steps"] + 1):
-        x = bgr(world.render_all(world.sample_scenes(params["batch"], rng), size), encoder.mean)
-        mu, log_var = q(x / 255).chunk(2, dim=1)
-        log_var = log_var.clamp(-8, 4)
-        code = m + mu + (0.5 * log_var).exp() * torch.randn(mu.shape, generator=sampler)
-        pixels = ((generator(code) - x) / 255).pow(2).mean()
-        kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(1).mean()
-        warm = min(1.0, step / (params["steps"] / 2))   # the KL term phased in: a VAE whose code is used at all
-        loss = pixels + warm * params["kl_weight"] * kl
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        if step % 100 == 0 or step == params["steps"]:
-            log(f"generator step {step}/{params['steps']}: pixel MSE {pixels.item():.5f}, KL {kl.item():.1f}")
-    generator.eval()
+    generator, bound, explained = principal_generator(bgr(reference, encoder.mean), params)
     held_out = world.render_all(world.sample_scenes(params["n_eval"], np.random.default_rng([params["seed"], 22])), size)
-    with torch.no_grad():
-        x = bgr(held_out, encoder.mean)
-        made = generator(m + q(x / 255).chunk(2, dim=1)[0])
-    r = np.corrcoef(made.flatten(1).numpy(), x.flatten(1).numpy())[:len(x), len(x):].diagonal()
-    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "final_pixel_mse": float(pixels.item()),
-              "final_kl": float(kl.item()), "held_out_pixel_r": float(r.mean()), "params": params}
-    # trained with inputs of order 1 (stable); shipped reading its input divided by latent_scale (the same
-    # images), its bound as many times larger: the iCNN's released steps (learning rate 2 on normalised
-    # gradients) are sized for inputs in the tens, not in units
-    k = params["latent_scale"]
-    generator.defc7.weight.data /= k
-    bound = np.full(fc, k * (m + 3), dtype=np.float32)
-    write(out_dir, net, generator, mean_image, feature_std(encoder, reference), bound, params)
+    x = bgr(held_out, encoder.mean).flatten(1).double()
+    basis = generator.defc7.weight.detach().double()[:, :params["components"]]
+    # the held-out scenes' best images in the generator's span (least squares in its components)
+    bias = generator.defc7.bias.detach().double()
+    coefficients = torch.linalg.lstsq(basis, (x - bias).T).solution
+    made = (basis @ coefficients).T + bias
+    r = np.corrcoef(made.numpy(), x.numpy())[:len(x), len(x):].diagonal()
+    record = {"seed": params["seed"], "minutes": (time.time() - start) / 60, "variance_explained": explained,
+              "held_out_pixel_r": float(r.mean()), "params": params}
+    write(out_dir, net, generator, mean_image, feature_std(encoder, reference[:params["n_eval"]]), bound, params)
     (out_dir / "training.json").write_text(json.dumps(record, indent=1) + "\n")
-    log(f"toy GAN: generator's held-out pixel r {record['held_out_pixel_r']:.3f} ({record['minutes']:.1f} min)")
+    log(f"toy GAN: {params['components']} components explain {explained:.3f} of the scenes' variance; held-out "
+        f"scenes in their span: pixel r {record['held_out_pixel_r']:.3f}")
     return record
 
 
