@@ -242,7 +242,7 @@ docs site draws it with mermaid.js, which it loads from a CDN (offline the diagr
 Every rule of the Snakefile and `workflow/rules/*.smk`, with the comment above it, or where it has none, the first
 paragraph of the docstring of the script it runs (`workflow/scripts/<script>.py`). **default run**: whether the default configuration
 runs it; the others run with other settings (`encode.joint: banded`, `rate.answers`, NSD's own pycortex subjects)
-or when asked for by name (`train_toy_model`, `train_toy_captioner`, `figures`).
+or when asked for by name (`train_toy_model`, `train_toy_captioner`, `train_toy_gan`, `figures`).
 
 | rule | file | default run | what it does |
 |---|---|---|---|
