@@ -56,6 +56,13 @@ TEXT_TABLES = ["text/summary.tsv", "text/{subject}/captions.tsv", "evaluate/iden
                "report/config.yaml", "report/provenance.yaml"]
 TEXT_PAGE = ROOT / "docs/text.md"
 TEXT_BEGIN, TEXT_END = "<!-- text-results:begin -->", "<!-- text-results:end -->"
+# the default run with methods text, gan and gan_text (text and gan enabled): docs/gan.md's results
+GAN_LAYERS = ["conv1_2", "conv2_2", "conv3_4", "conv4_4", "conv5_4", "fc6", "fc7", "fc8"]
+GAN_TABLES = ["evaluate/identification.tsv", "evaluate/community_table.tsv", "validity/summary.tsv",
+              *(f"decode/{{subject}}/vgg19-{layer}_scores_images.tsv" for layer in GAN_LAYERS),
+              "report/config.yaml", "report/provenance.yaml"]
+GAN_PAGE = ROOT / "docs/gan.md"
+GAN_BEGIN, GAN_END = "<!-- gan-results:begin -->", "<!-- gan-results:end -->"
 SWITCH_TABLES = ["evaluate/identification.tsv", "decode/{subject}/z_scores_images.tsv",
                  "decode/{subject}/c_scores_images.tsv", "report/config.yaml", "report/provenance.yaml"]
 
@@ -66,6 +73,18 @@ TAKAGI = [("alexnet.features.5", "AlexNet features.5 (early)"), ("alexnet.featur
 CONTROL_ROWS = [("retrieval", "retrieval (the training image nearest to the decoded z and c)"),
                 ("ceiling", "ceiling (the true z and c through X_zc)"),
                 ("shuffled", "shuffled (other images' responses)"), ("mean", "mean (the training mean of z and c)")]
+
+
+def summarise_vgg19_targets(workdir: Path, into: Path) -> None:
+    """Write per subject the VGG19 decoders' mean r per value and their number of values, one row per layer (the
+    per-value tables are 62,000 rows per subject in the toy world: only their means are shown)."""
+    config = yaml.safe_load((workdir / "results/report/config.yaml").read_text())
+    for subject in config["subjects"]:
+        rows = []
+        for layer in GAN_LAYERS:
+            table = pd.read_csv(workdir / f"results/decode/{subject}/vgg19-{layer}_scores_targets.tsv", sep="\t")
+            rows.append({"layer": layer, "values": len(table), "mean_r": table["r"].mean()})
+        pd.DataFrame(rows).to_csv(into / f"decode/{subject}/vgg19_targets_summary.tsv", sep="\t", index=False)
 
 
 def copy_run(workdir: Path, tables: list[str], into: Path) -> None:
@@ -533,6 +552,70 @@ def text_statements(run: Run, scores: pd.DataFrame, summary: pd.DataFrame, zc: s
     return " ".join(parts)
 
 
+def gan_block(run: Run) -> str:
+    """docs/gan.md's results: the VGG19 decoders per layer, and methods gan and gan_text beside the others in
+    identification (both protocols), PixCorr, SSIM and the validity analysis's familiar and novel scenes."""
+    if not (run.config["gan"]["enabled"] and run.config["text"]["enabled"]):
+        raise SystemExit("docs/results/gan: its config does not enable methods text and gan")
+    zc = f"zc{run.config['reconstruct']['strengths'][0]:g}"
+    lines = [f"Measured on the toy world: the default run with `text.enabled: true` and `gan.enabled: true` "
+             f"({len(run.subjects)} subjects, {run.config['reconstruct']['n_samples']} samples per image for the "
+             "diffusion methods, one iCNN image per test image; `docs/results/gan/`, written by `docs/results.py`).", "",
+             f"The decoders (from `{run.config['decode']['roi']['vgg19']}`, on per-image averaged betas), test r per "
+             "image (across a layer's values) and per value (across the test images), " + " / ".join(run.subjects) + ":",
+             "", "| layer | values per image | r per image | r per value |", "|---|---|---|---|"]
+    targets = run.table("decode/{subject}/vgg19_targets_summary.tsv").set_index(["layer", "subject"])
+    for layer in GAN_LAYERS:
+        images = run.table(f"decode/{{subject}}/vgg19-{layer}_scores_images.tsv").groupby("subject")["r"].mean()
+        per_value = {s: targets.loc[(layer, s), "mean_r"] for s in run.subjects}
+        lines.append(f"| {layer} | {targets.loc[(layer, run.subjects[0]), 'values']:,} | "
+                     f"{both(images.to_dict(), lambda v: f'{v:.2f}')} | {both(per_value, lambda v: f'{v:.2f}')} |")
+    ident = run.table("evaluate/identification.tsv")
+    paper = ident[ident["protocol"] == "takagi"].groupby(["method", "subject"])["mean"].mean()
+    community = run.table("evaluate/community_table.tsv")
+    community = community[community["recipe"] == "mindeye"].set_index("row")
+    summary = run.table("validity/summary.tsv")
+
+    def validity(method, group):
+        rows = summary[(summary["space"] == "late") & (summary["method"] == method) & (summary["metric"] == "twoway")
+                       & (summary["group"] == group)]
+        return dict(zip(rows["subject"], rows["mean"]))
+
+    def pixel(method, metric):
+        return {s: community.loc[f"this run: {s} ({method})", metric] for s in run.subjects
+                if f"this run: {s} ({method})" in community.index}
+    names = [("z", "X_z"), ("c", "X_c"), (zc, f"X_zc (s = {zc[2:]})"), ("text", "text"), ("gan", "gan (iCNN)"),
+             ("gan_text", "gan_text")]
+    lines += ["", "Two-way identification in the paper's protocol (recipe `takagi`, mean of its 7 layers) and in the "
+              "community's (recipe `mindeye`, mean of Alex2, Alex5, Incep and CLIP), evaluation networks with random "
+              "weights, chance 50 %; PixCorr and SSIM (recipe `mindeye`; the community table has them for the main "
+              "X_zc and the technical report's methods); and the validity analysis's two-way identification (late "
+              "feature) on the familiar and the novel test scenes:", "",
+              "| method | takagi | community | PixCorr | SSIM | validity: familiar | validity: novel |",
+              "|---|---|---|---|---|---|---|"]
+    for method, label in names:
+        cells = [both({s: paper[(method, s)] for s in run.subjects}, pct)]
+        two_way = {s: sum(pixel(method, m)[s] for m in ("Alex2", "Alex5", "Incep", "CLIP")) / 400
+                   for s in pixel(method, "Alex2")}
+        cells += [both(two_way, pct) if two_way else ""]
+        cells += [both(pixel(method, m), lambda v: f"{v:.3f}") if pixel(method, m) else "" for m in ("PixCorr", "SSIM")]
+        cells += [both(validity(method, g)) for g in ("toy:familiar", "toy:novel")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for method, label in [("retrieval", "retrieval by the decoded z and c")]:
+        lines.append(f"| {label} | | | | | {both(validity(method, 'toy:familiar'))} | {both(validity(method, 'toy:novel'))} |")
+
+    def every(a: dict, b: dict) -> str:
+        above = [a[s] > b[s] for s in run.subjects]
+        return "above" if all(above) else "below" if not any(above) else "not in every subject above"
+    takagi = lambda m: {s: paper[(m, s)] for s in run.subjects}  # noqa: E731
+    lines += ["", f"Method gan identifies its images {every(takagi('gan'), {s: 0.5 for s in run.subjects})} chance "
+              f"and {every(takagi('gan'), takagi('z'))} X_z in the paper's protocol, its PixCorr is "
+              f"{every(pixel('gan', 'PixCorr'), pixel(zc, 'PixCorr'))} X_zc's; gan_text identifies "
+              f"{every(takagi('gan_text'), takagi('gan'))} gan and {every(takagi('gan_text'), takagi('text'))} text, "
+              f"and on the novel scenes {every(validity('gan_text', 'toy:novel'), validity('text', 'toy:novel'))} text."]
+    return "\n".join(lines)
+
+
 def replace_block(path: Path, begin: str, end: str, text: str) -> str:
     """The file's text with the part between the markers replaced."""
     current = path.read_text()
@@ -547,7 +630,8 @@ def write(check: bool) -> int:
     page = Page(default, Run(TABLES / "banded"))
     wanted = {PAGE: page.text() + "\n", README: replace_block(README, BEGIN, END, page.summary_block()),
               DEPARTURES: replace_block(DEPARTURES, EFFECTS_BEGIN, EFFECTS_END, effects_block(default)),
-              TEXT_PAGE: replace_block(TEXT_PAGE, TEXT_BEGIN, TEXT_END, text_block(Run(TABLES / "text")))}
+              TEXT_PAGE: replace_block(TEXT_PAGE, TEXT_BEGIN, TEXT_END, text_block(Run(TABLES / "text"))),
+              GAN_PAGE: replace_block(GAN_PAGE, GAN_BEGIN, GAN_END, gan_block(Run(TABLES / "gan")))}
     failed = 0
     for path, text in wanted.items():
         if check:
@@ -570,9 +654,13 @@ def main() -> int:
     parser.add_argument("--copy-switch-from", nargs=2, metavar=("NAME", "WORKDIR"),
                         help="a switched copy of the default run (NAME: one of " + ", ".join(SWITCHES) + ")")
     parser.add_argument("--copy-text-from", type=Path, help="a finished default run with method text")
+    parser.add_argument("--copy-gan-from", type=Path, help="a finished default run with methods text and gan")
     args = parser.parse_args()
     if args.copy_text_from:
         copy_run(args.copy_text_from, TEXT_TABLES, TABLES / "text")
+    if args.copy_gan_from:
+        copy_run(args.copy_gan_from, GAN_TABLES, TABLES / "gan")
+        summarise_vgg19_targets(args.copy_gan_from, TABLES / "gan")
     if args.copy_from:
         copy_run(args.copy_from, DEFAULT_TABLES, TABLES / "default")
     if args.copy_banded_from:
