@@ -77,6 +77,7 @@ def write_nsd_config(path: Path, nsd_root: Path, model_dir: Path, subjects=("sub
     config = yaml.safe_load((ROOT / "config/nsd.yaml").read_text())
     config.update(nsd_root=str(nsd_root), model_dir=str(model_dir), subjects=list(subjects), sessions=list(sessions))
     config["text"]["captioner_dir"] = str(model_dir)  # a folder that exists (no job reads it in these tests)
+    config["gan"].update(encoder_dir=str(model_dir), generator_dir=str(model_dir))  # the same
     path.write_text(yaml.safe_dump(config))
     return path
 

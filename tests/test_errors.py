@@ -217,6 +217,11 @@ def test_data_paths_are_checked_outside_the_toy_world(tmp_path):
     with pytest.raises(InputError, match=r"^config key 'text.captioner_dir': folder .*/blip does not exist"):
         check_data_paths({**config, "text": {"enabled": True, "captioner_dir": str(tmp_path / "blip")}})
     check_data_paths({**config, "text": {"enabled": False, "captioner_dir": str(tmp_path / "blip")}})
+    # the GAN init's two folders, where it runs
+    gan = {"encoder_dir": str(tmp_path / "vgg19"), "generator_dir": str(tmp_path)}
+    with pytest.raises(InputError, match=r"^config key 'gan.encoder_dir': folder .*/vgg19 does not exist"):
+        check_data_paths({**config, "gan": {"enabled": True, **gan}})
+    check_data_paths({**config, "gan": {"enabled": False, **gan}})
     # the toy world builds both
     check_data_paths({**config, "toy": {"enabled": True}, "nsd_root": "results/toy/nsd", "model_dir": "nowhere"})
 
@@ -229,7 +234,8 @@ def test_nsd_dry_run_with_a_missing_nsd_root_stops_at_once(tmp_path):
     from conftest import ROOT
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
            "-n", "--configfile", str(ROOT / "config/nsd.yaml"), "--config", f"nsd_root={tmp_path / 'nonexistent'}",
-           f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}']
+           f"model_dir={tmp_path}", f'text={{"captioner_dir": "{tmp_path}"}}',
+           f'gan={{"encoder_dir": "{tmp_path}", "generator_dir": "{tmp_path}"}}']
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]

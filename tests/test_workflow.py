@@ -177,7 +177,7 @@ def test_tiny_toy_run_end_to_end(tiny_run):
             assert len(manifest) == 6 * samples and set(manifest["sample"]) == set(range(samples))
     summary = pd.read_csv(work / "results/evaluate/identification.tsv", sep="\t")
     # recipes takagi (7 metrics) and mindeye (6 networks, PixCorr, SSIM)
-    assert len(summary) == 2 * 4 * (7 + 8) and (summary["n_images"] == 6).all()  # z, c, zc0.5, text
+    assert len(summary) == 2 * 6 * (7 + 8) and (summary["n_images"] == 6).all()  # z, c, zc0.5, text, gan, gan_text
     assert set(summary["protocol"]) == {"takagi", "mindeye"}
     paper = summary[summary["protocol"] == "takagi"]
     assert paper["mean"].between(0, 1).all()
@@ -334,7 +334,7 @@ def test_evaluate_batch_size_plans_only_the_feature_networks(tiny_run, tmp_path)
     # (every job that took the evaluate section read batch_size already: the same plan as before)
     assert plan_after_edit(tiny_run, tmp_path, "evaluate", "batch_size", 8) == {
         # the jobs that run the evaluation networks: originals, 4 methods x 2 subjects, the validity features
-        "eval_originals": 1, "evaluate": 8, "validity_features": 1,
+        "eval_originals": 1, "evaluate": 12, "validity_features": 1,
         # downstream of them
         "eval_summary": 1, "validity": 2, "validity_summary": 1, **REPORT}
 
