@@ -14,8 +14,6 @@ ROIS = list(config["rois"])
 TOY = config["toy"]["enabled"]
 # method text: BLIP's tokens decoded, captions written from them (rules/text.smk)
 TEXT = config["text"]["enabled"]
-# methods gan and gan_text: VGG19's features decoded, an iCNN image from them (rules/gan.smk)
-GAN = plan.gan_enabled(config)
 # the toy model with seeded random weights is built by rule toy_model; any other model_dir is read in place
 BUILDS_MODEL = plan.builds_model(config)
 # reconstruction methods (z, c, zc<strength>; sdbrain.workflow.spaces) and the main one (Figs. 3-5)

@@ -11,7 +11,7 @@ from sdbrain.data.io import atomic_dir, load_rows
 from sdbrain.gan import icnn, networks
 from sdbrain.reconstruction import reconstruct
 from sdbrain.sd.features import resize
-from sdbrain.sd.pipeline import RESAMPLE
+from sdbrain.sd.pipeline import resample_filter
 from sdbrain.workflow import chunks, job
 from sdbrain.workflow.logs import setup
 
@@ -28,7 +28,7 @@ def main():
     settings = icnn.Settings.pick({**p.gan["icnn"], "channel_order": p.gan["channel_order"]})
     rows = np.flatnonzero(np.isin(ids, chunks.job_chunk(ids, int(w.chunk), p.reconstruct["n_chunks"],
                                                         p.reconstruct["batch_size"])))
-    resample = getattr(Image, RESAMPLE[p.reconstruct["x_z_resample"]][1])  # as X_z reaches the model's size
+    resample = resample_filter(p.reconstruct["x_z_resample"])  # as X_z reaches the model's size
     with atomic_dir(snakemake.output[0]) as tmp:
         for row in rows:
             image, loss = icnn.reconstruct(encoder, generator, {k: decoded[k][row] for k in layers}, ids[row],

@@ -154,9 +154,13 @@ class Sampling:
 
     def resample(self) -> tuple[str, int]:
         """Return the rounding of X_z to 8 bits ('round' or 'truncate') and the PIL filter that resizes it."""
-        from PIL import Image
-        rounding, name = RESAMPLE[self.x_z_resample]
-        return rounding, getattr(Image, name)
+        return RESAMPLE[self.x_z_resample][0], resample_filter(self.x_z_resample)
+
+
+def resample_filter(x_z_resample: str) -> int:
+    """Return the PIL filter that ``x_z_resample`` ('compvis' or 'lanczos') resizes X_z with."""
+    from PIL import Image
+    return getattr(Image, RESAMPLE[x_z_resample][1])
 
 
 def img2img_pipeline(pipe, noise_start: str):
